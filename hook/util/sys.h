@@ -1,0 +1,53 @@
+// The thin layer over the kernel: every syscall lockcr makes goes through here, retried on EINTR,
+// and failures come back as Error with errno and the object named. Nothing else calls syscall().
+#pragma once
+
+#include <fcntl.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/unique_fd.h"
+
+namespace lockcr::sys {
+
+// Opens or throws "open PATH: reason".
+UniqueFd openAt(int dirFd, const std::string& path, int flags, mode_t mode = 0);
+// Opens, or returns an invalid fd and sets errnoOut (for objects that may vanish: /proc races).
+UniqueFd tryOpenAt(int dirFd, const std::string& path, int flags, int& errnoOut);
+// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): PATH is resolved as if rootFd were "/", so a
+// symlink inside an untrusted container can never lead out of it.
+UniqueFd openInRoot(int rootFd, const std::string& path, int flags);
+
+// Whole contents of an open file (procfs files report size 0: read until EOF). Throws on error.
+std::string readAll(int fd, const std::string& nameForErrors);
+// readAll of dirFd/path; returns false (errnoOut set) if it cannot be opened or read.
+bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
+std::string readFile(const std::string& path);
+
+// readlink; returns false (errnoOut set) on failure.
+bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
+
+// Names in a directory, without "." and "..". Returns false (errnoOut set) if it cannot be read.
+bool tryListDirectory(int dirFd, const std::string& path, std::vector<std::string>& out,
+                      int& errnoOut);
+
+void writeAll(int fd, const void* data, size_t size, const std::string& nameForErrors);
+
+// pidfd_open(2) and pidfd_getfd(2): a duplicate of another process's fd that shares its open file
+// description, so a flock/OFD lock/lease set on it lands on the target's description.
+UniqueFd pidfdOpen(pid_t pid);
+UniqueFd pidfdGetfd(int pidFd, int targetFd, pid_t pidForErrors);
+
+// kcmp(KCMP_FILE): 0 same open file description, 1 or 2 ordered, 3 different and not ordered.
+int kcmpFile(pid_t pid1, int fd1, pid_t pid2, int fd2);
+
+// fcntl with a pointer argument, EINTR retried. Returns -1 and errno on failure (callers decide
+// whether EAGAIN is an error).
+int fcntlPointer(int fd, int command, void* argument);
+int fcntlInteger(int fd, int command, long argument);
+int flockCall(int fd, int operation);
+
+}  // namespace lockcr::sys
