@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lockcr {
@@ -137,5 +138,15 @@ struct LockImage {
 const char* toString(LockKind kind);
 const char* toString(LockType type);
 const char* toString(LeaseState state);
+// The inverse of toString; an unknown name throws Error(badInput) listing the known ones.
+LockKind lockKindFromString(std::string_view name);
+LockType lockTypeFromString(std::string_view name);
+LeaseState leaseStateFromString(std::string_view name);
+
+// "fe:00": hex major and minor, at least two digits each, as /proc/locks prints a device.
+std::string toString(DeviceNumber device);
+// Parses "MAJOR:MINOR" in hex (major < 2^12, minor < 2^20: the kernel's dev_t split);
+// anything else throws Error(badInput).
+DeviceNumber deviceNumberFromString(std::string_view text);
 
 }  // namespace lockcr

@@ -1,0 +1,92 @@
+#include "collect/fdinfo.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "util/error.h"
+
+namespace lockcr {
+
+namespace {
+
+// Lines of the keys we read are short; other lines (epoll's tfd, inotify) are skipped unread.
+constexpr size_t kMaxKnownLineLength = 4096;
+
+struct SeenKeys {
+    bool position = false, flags = false, mountId = false, inode = false;
+};
+
+void markSeen(bool& seen, std::string_view key) {
+    if (seen) throwBadInput(std::string(key) + " appears twice");
+    seen = true;
+}
+
+uint64_t parseNumber(std::string_view key, std::string_view value, int base, uint64_t limit) {
+    std::optional<uint64_t> number = parseUnsignedNumber(value, base);
+    if (!number || *number > limit)
+        throwBadInput("bad " + std::string(key) + " " + quotedForMessage(value));
+    return *number;
+}
+
+// "pos:\t%lli": signed, see FdInfo::position.
+uint64_t parsePosition(std::string_view value) {
+    bool negative = !value.empty() && value[0] == '-';
+    uint64_t magnitude = parseNumber("pos", negative ? value.substr(1) : value, 10,
+                                     negative ? uint64_t{1} << 63 : uint64_t{INT64_MAX});
+    return negative ? ~magnitude + 1 : magnitude;
+}
+
+void parseLine(std::string_view line, FdInfo& out, SeenKeys& seen) {
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string_view key = line.substr(0, colon);
+    bool known = key == "pos" || key == "flags" || key == "mnt_id" || key == "ino" || key == "lock";
+    if (!known) return;
+    if (line.size() > kMaxKnownLineLength)
+        throwBadInput(std::string(key) + " line longer than " +
+                      std::to_string(kMaxKnownLineLength) + " bytes");
+    std::string_view value = line.substr(colon + 1);
+    value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
+    if (key == "pos") {
+        markSeen(seen.position, key);
+        out.position = parsePosition(value);
+    } else if (key == "flags") {
+        markSeen(seen.flags, key);
+        out.flags = static_cast<unsigned>(parseNumber(key, value, 8, UINT_MAX));
+    } else if (key == "mnt_id") {
+        markSeen(seen.mountId, key);
+        out.mountId = static_cast<int>(parseNumber(key, value, 10, INT_MAX));
+    } else if (key == "ino") {
+        markSeen(seen.inode, key);
+        out.inode = parseNumber(key, value, 10, UINT64_MAX);
+    } else {
+        LockLine lock = parseLockLine(value);
+        if (lock.blockedLevel != 0) throwBadInput("a waiter (\"->\") in fdinfo");
+        out.locks.push_back(lock);
+    }
+}
+
+}  // namespace
+
+FdInfo parseFdInfo(std::string_view text) {
+    FdInfo out;
+    SeenKeys seen;
+    size_t lineNumber = 0;
+    for (size_t position = 0; position < text.size();) {
+        ++lineNumber;
+        size_t newline = text.find('\n', position);
+        try {
+            if (newline == std::string_view::npos)
+                throwBadInput("no newline at the end (truncated read?)");
+            parseLine(text.substr(position, newline - position), out, seen);
+        } catch (const Error& error) {
+            throw error.within("fdinfo line " + std::to_string(lineNumber));
+        }
+        position = newline + 1;
+    }
+    if (!seen.position || !seen.flags)
+        throwBadInput(std::string("fdinfo: no \"") + (seen.position ? "flags" : "pos") + "\" line");
+    return out;
+}
+
+}  // namespace lockcr

@@ -1,0 +1,215 @@
+#include "collect/waiters.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+
+#include "collect/fdinfo.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+// From include/uapi/asm-generic/fcntl.h: the same numbers on every architecture.
+constexpr unsigned long kSetLockWait = 7;       // F_SETLKW (== F_SETLKW64 on 64-bit)
+constexpr unsigned long kOfdSetLockWait = 38;   // F_OFD_SETLKW
+
+bool parseNumber(std::string_view& text, unsigned long& value) {
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    int base = 10;
+    if (text.size() > 2 && text[0] == '0' && text[1] == 'x') {
+        text.remove_prefix(2);
+        base = 16;
+    }
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+    if (ec != std::errc()) return false;
+    text.remove_prefix(static_cast<size_t>(end - text.data()));
+    return true;
+}
+
+// The kernel's flock_to_posix_lock(): whence, start and a possibly negative length to a range.
+std::optional<LockRange> rangeOfRequest(const struct flock& request, uint64_t base) {
+    int64_t start = static_cast<int64_t>(base) + request.l_start;
+    LockRange range;
+    if (request.l_len > 0) {
+        range.start = static_cast<uint64_t>(start);
+        range.end = static_cast<uint64_t>(start + request.l_len - 1);
+    } else if (request.l_len < 0) {
+        if (start + request.l_len < 0) return std::nullopt;
+        range.start = static_cast<uint64_t>(start + request.l_len);
+        range.end = static_cast<uint64_t>(start - 1);
+    } else {
+        range.start = static_cast<uint64_t>(start);
+    }
+    if (start < 0) return std::nullopt;
+    return range;
+}
+
+std::optional<uint64_t> whenceBase(pid_t pid, int fd, short whence) {
+    if (whence == SEEK_SET) return 0;
+    std::string proc = "/proc/" + std::to_string(pid);
+    if (whence == SEEK_END) {
+        struct stat info {};
+        if (::stat((proc + "/fd/" + std::to_string(fd)).c_str(), &info) != 0) return std::nullopt;
+        return static_cast<uint64_t>(info.st_size);
+    }
+    std::string text;
+    int err = 0;
+    if (!sys::tryReadFileAt(AT_FDCWD, proc + "/fdinfo/" + std::to_string(fd), text, err)) return std::nullopt;
+    return parseFdInfo(text).position;
+}
+
+std::optional<BlockedCall> fcntlWaiter(pid_t pid, pid_t threadId, const SyscallLine& call) {
+    unsigned long command = call.arguments[1];
+    if (command != kSetLockWait && command != kOfdSetLockWait) return std::nullopt;
+    BlockedCall blocked;
+    blocked.threadId = threadId;
+    blocked.fd = static_cast<int>(call.arguments[0]);
+    blocked.requested.kind = command == kSetLockWait ? LockKind::posix : LockKind::ofd;
+
+    struct flock request {};
+    int err = 0;
+    UniqueFd memory = sys::tryOpenAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/mem", O_RDONLY, err);
+    if (!memory) return std::nullopt;
+    ssize_t n = ::pread(memory.get(), &request, sizeof request, static_cast<off_t>(call.arguments[2]));
+    if (n != static_cast<ssize_t>(sizeof request)) return std::nullopt;
+    if (request.l_type == F_RDLCK) blocked.requested.type = LockType::read;
+    else if (request.l_type == F_WRLCK) blocked.requested.type = LockType::write;
+    else return std::nullopt;  // an F_UNLCK never blocks
+    auto base = whenceBase(pid, blocked.fd, request.l_whence);
+    if (!base) return std::nullopt;
+    auto range = rangeOfRequest(request, *base);
+    if (!range) return std::nullopt;
+    blocked.requested.range = *range;
+    return blocked;
+}
+
+}  // namespace
+
+std::optional<SyscallLine> parseSyscallLine(std::string_view text) {
+    SyscallLine line;
+    if (text.starts_with("running")) return line;
+    long number = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc()) return std::nullopt;
+    line.number = number;
+    text.remove_prefix(static_cast<size_t>(end - text.data()));
+    if (number < 0) return line;  // "-1 sp pc": blocked outside a syscall
+    for (unsigned long& argument : line.arguments)
+        if (!parseNumber(text, argument)) return std::nullopt;
+    return line;
+}
+
+std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId) {
+    std::string text;
+    int err = 0;
+    std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(threadId) + "/syscall";
+    if (!sys::tryReadFileAt(AT_FDCWD, path, text, err)) return std::nullopt;
+    auto call = parseSyscallLine(text);
+    if (!call || call->number < 0) return std::nullopt;
+    if (call->number == SYS_fcntl) return fcntlWaiter(pid, threadId, *call);
+    if (call->number == SYS_flock) {
+        unsigned long operation = call->arguments[1];
+        if (operation & LOCK_NB) return std::nullopt;
+        BlockedCall blocked;
+        blocked.threadId = threadId;
+        blocked.fd = static_cast<int>(call->arguments[0]);
+        blocked.requested.kind = LockKind::flock;
+        if ((operation & ~static_cast<unsigned long>(LOCK_NB)) == LOCK_SH) blocked.requested.type = LockType::read;
+        else if ((operation & ~static_cast<unsigned long>(LOCK_NB)) == LOCK_EX) blocked.requested.type = LockType::write;
+        else return std::nullopt;
+        return blocked;
+    }
+    return std::nullopt;
+}
+
+}  // namespace lockcr
+
+#include "collect/owners.h"
+#include "collect/proc_locks.h"
+#include "discover/container.h"
+#include "image/conflict.h"
+
+namespace lockcr {
+
+namespace {
+
+const ProcessFd* recordedFd(const LockImage& image, pid_t hostPid, int fd) {
+    for (const Process& process : image.processes) {
+        if (process.hostPid != hostPid) continue;
+        for (const ProcessFd& entry : process.fds)
+            if (entry.fd == fd) return &entry;
+    }
+    return nullptr;
+}
+
+// Holders of a byte-range lock are told apart by pid for POSIX (the tgid that set it) and not at
+// all for OFD (-1): a waiter's own POSIX locks never block it.
+bool sameOwner(const LockLine& held, const Lock& request, pid_t waiterPid) {
+    return held.lock.kind == LockKind::posix && request.kind == LockKind::posix && held.pid == waiterPid;
+}
+
+std::optional<LockLine> findBlocker(const ProcLocksTable& table, uint64_t inode, const Lock& request, pid_t waiterPid) {
+    for (const LockLine& held : table.held)
+        if (held.inode == inode && !sameOwner(held, request, waiterPid) && locksConflict(held.lock, request))
+            return held;
+    return std::nullopt;
+}
+
+void addWaiter(const Container& container, LockImage& image, pid_t hostPid, int fd, uint64_t inode,
+               DeviceNumber device, const Lock& requested, const LockLine& blocker) {
+    for (const Waiter& existing : image.waiters)
+        if (existing.hostPid == hostPid && existing.requested == requested && existing.inode == inode) return;
+    Waiter waiter;
+    waiter.hostPid = hostPid;
+    waiter.containerPid = containerPidOf(container, hostPid);
+    waiter.requested = requested;
+    waiter.inode = inode;
+    waiter.device = device;
+    if (const ProcessFd* entry = fd >= 0 ? recordedFd(image, hostPid, fd) : nullptr) waiter.path = entry->file.path;
+    else if (fd >= 0) {
+        std::string path;
+        int err = 0;
+        if (sys::tryReadLinkAt(AT_FDCWD, "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd), path, err))
+            waiter.path = path;
+    }
+    waiter.blockedOn = blocker.lock;
+    waiter.blockedOnContainerPid = blocker.lock.kind == LockKind::posix || blocker.lock.kind == LockKind::flock
+                                       ? containerPidOf(container, blocker.pid) : 0;
+    image.waiters.push_back(std::move(waiter));
+}
+
+}  // namespace
+
+void recordWaiters(const Container& container, const ProcLocksTable& table, LockImage& image) {
+    for (const ContainerTask& task : container.tasks) {
+        std::vector<std::string> threads;
+        int err = 0;
+        if (!sys::tryListDirectory(AT_FDCWD, "/proc/" + std::to_string(task.hostPid) + "/task", threads, err)) continue;
+        for (const std::string& name : threads) {
+            pid_t threadId = std::atoi(name.c_str());
+            auto call = findBlockedLockCall(task.hostPid, threadId);
+            if (!call) continue;
+            struct stat target {};
+            std::string link = "/proc/" + std::to_string(task.hostPid) + "/fd/" + std::to_string(call->fd);
+            if (::stat(link.c_str(), &target) != 0) continue;
+            auto blocker = findBlocker(table, target.st_ino, call->requested, task.hostPid);
+            if (!blocker) continue;
+            addWaiter(container, image, task.hostPid, call->fd, target.st_ino, blocker->device, call->requested, *blocker);
+        }
+    }
+    for (const LockWait& wait : table.waits) {
+        if (wait.waiter.pid <= 0 || !container.taskByHostPid(wait.waiter.pid)) continue;
+        if (wait.waiter.lock.kind == LockKind::lease) continue;  // a blocked opener, not a lock
+        addWaiter(container, image, wait.waiter.pid, -1, wait.waiter.inode, wait.waiter.device,
+                  wait.waiter.lock, wait.blocker);
+    }
+}
+
+}  // namespace lockcr

@@ -1,0 +1,231 @@
+#include "discover/container.h"
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include <algorithm>
+#include <charconv>
+#include <unordered_set>
+
+#include "collect/proc_status.h"
+#include "discover/cgroup_file.h"
+#include "discover/state.h"
+#include "util/error.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+constexpr const char* kFreezerV1Mount = "/sys/fs/cgroup/freezer";
+
+bool isFilesystem(const std::string& path, long magic) {
+    struct statfs info {};
+    return ::statfs(path.c_str(), &info) == 0 && static_cast<long>(info.f_type) == magic;
+}
+
+// The cgroup2 mount: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a hybrid one.
+std::string unifiedMount() {
+    if (isFilesystem("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC)) return "/sys/fs/cgroup";
+    if (isFilesystem("/sys/fs/cgroup/unified", CGROUP2_SUPER_MAGIC)) return "/sys/fs/cgroup/unified";
+    return "";
+}
+
+uint64_t pidNamespaceInode(pid_t pid) {
+    struct stat info {};
+    std::string path = "/proc/" + std::to_string(pid) + "/ns/pid";
+    if (::stat(path.c_str(), &info) != 0) throwErrno("pid " + std::to_string(pid) + ": pid namespace");
+    return info.st_ino;
+}
+
+ProcessStatus readStatus(pid_t pid) {
+    std::string text;
+    int err = 0;
+    if (!sys::tryReadFileAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/status", text, err)) {
+        if (err == ENOENT || err == ESRCH) throw Error("pid " + std::to_string(pid) + ": no such process", err, ExitStatus::badInput);
+        throwErrno("pid " + std::to_string(pid) + ": read status", err);
+    }
+    return parseProcStatus(text);
+}
+
+std::vector<pid_t> parsePidList(const std::string& text) {
+    std::vector<pid_t> pids;
+    const char* cursor = text.data();
+    const char* end = cursor + text.size();
+    while (cursor < end) {
+        pid_t pid = 0;
+        auto [next, ec] = std::from_chars(cursor, end, pid);
+        if (ec == std::errc() && pid > 0) pids.push_back(pid);
+        cursor = next;
+        while (cursor < end && (*cursor == '\n' || *cursor == ' ')) ++cursor;
+        if (ec != std::errc()) ++cursor;
+    }
+    return pids;
+}
+
+// cgroup.procs of a cgroup and every cgroup below it: a container may nest its own cgroups.
+void collectCgroupMembers(const std::string& directory, std::vector<pid_t>& out, int depth) {
+    if (depth > 32) throwFailure("cgroup " + directory + ": nested deeper than 32 levels");
+    std::string text;
+    int err = 0;
+    if (!sys::tryReadFileAt(AT_FDCWD, directory + "/cgroup.procs", text, err)) {
+        if (err == ENOENT && depth > 0) return;  // a child cgroup removed while we walked
+        throwErrno("cgroup " + directory + ": read cgroup.procs", err);
+    }
+    for (pid_t pid : parsePidList(text)) out.push_back(pid);
+    std::vector<std::string> names;
+    if (!sys::tryListDirectory(AT_FDCWD, directory, names, err)) return;
+    for (const std::string& name : names) {
+        struct stat info {};
+        std::string child = directory + "/" + name;
+        if (::lstat(child.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+            collectCgroupMembers(child, out, depth + 1);
+    }
+}
+
+std::vector<pid_t> pidNamespaceMembers(uint64_t namespaceInode) {
+    std::vector<std::string> names;
+    int err = 0;
+    if (!sys::tryListDirectory(AT_FDCWD, "/proc", names, err)) throwErrno("list /proc", err);
+    std::vector<pid_t> members;
+    for (const std::string& name : names) {
+        pid_t pid = 0;
+        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+        if (ec != std::errc() || end != name.data() + name.size()) continue;
+        struct stat info {};
+        std::string path = "/proc/" + name + "/ns/pid";
+        if (::stat(path.c_str(), &info) == 0 && info.st_ino == namespaceInode) members.push_back(pid);
+    }
+    return members;
+}
+
+// Picks the cgroup whose members are the container: the v1 freezer cgroup if the host mounts one
+// (runc and podman freeze through it on hybrid hosts), else the v2 cgroup. The root cgroup never
+// counts: it holds the whole host.
+void chooseCgroup(Container& container, pid_t initPid) {
+    std::string text;
+    int err = 0;
+    if (!sys::tryReadFileAt(AT_FDCWD, "/proc/" + std::to_string(initPid) + "/cgroup", text, err))
+        throwErrno("pid " + std::to_string(initPid) + ": read cgroup", err);
+    auto memberships = parseProcCgroup(text);
+    if (auto path = freezerPathV1(memberships); path && *path != "/" && isFilesystem(kFreezerV1Mount, CGROUP_SUPER_MAGIC)) {
+        container.cgroupVersion = CgroupVersion::v1;
+        container.cgroupDirectory = std::string(kFreezerV1Mount) + *path;
+        container.identity.cgroup = "freezer:" + *path;
+        return;
+    }
+    std::string mount = unifiedMount();
+    if (auto path = unifiedPath(memberships); path && *path != "/" && !mount.empty()) {
+        container.cgroupVersion = CgroupVersion::v2;
+        container.cgroupDirectory = mount + *path;
+        container.identity.cgroup = "0::" + *path;
+    }
+}
+
+}  // namespace
+
+const ContainerTask* Container::taskByHostPid(pid_t hostPid) const {
+    for (const ContainerTask& task : tasks)
+        if (task.hostPid == hostPid) return &task;
+    return nullptr;
+}
+
+const ContainerTask* Container::taskByContainerPid(pid_t containerPid) const {
+    for (const ContainerTask& task : tasks)
+        if (task.containerPid == containerPid) return &task;
+    return nullptr;
+}
+
+void refreshTasks(Container& container) {
+    std::vector<pid_t> pids;
+    if (container.identity.membership == "cgroup")
+        collectCgroupMembers(container.cgroupDirectory, pids, 0);
+    else
+        pids = pidNamespaceMembers(container.identity.pidNamespace);
+    std::sort(pids.begin(), pids.end());
+    pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+
+    container.tasks.clear();
+    for (pid_t pid : pids) {
+        ProcessStatus status;
+        try {
+            status = readStatus(pid);
+        } catch (const Error&) {
+            continue;  // exited between the listing and now: it holds no locks any more
+        }
+        if (status.tgid != pid) continue;
+        ContainerTask task;
+        task.hostPid = pid;
+        task.command = status.name;
+        task.threads = status.threads;
+        // A process outside the container's pid namespace (runc exec mid-setns) has no container
+        // pid; it is still a member of the cgroup and its locks still count.
+        if (container.namespaceLevel < status.namespacePids.size())
+            task.containerPid = status.namespacePids[container.namespaceLevel];
+        container.tasks.push_back(std::move(task));
+    }
+    std::sort(container.tasks.begin(), container.tasks.end(),
+              [](const ContainerTask& a, const ContainerTask& b) { return a.containerPid < b.containerPid; });
+}
+
+Container discoverContainerOfPid(pid_t initPid) {
+    if (initPid <= 0) throwBadInput("pid " + std::to_string(initPid) + ": not a valid pid");
+    ProcessStatus status = readStatus(initPid);
+    if (status.namespacePids.empty()) throwFailure("pid " + std::to_string(initPid) + ": no NSpid in /proc status");
+
+    Container container;
+    container.identity.initHostPid = initPid;
+    container.identity.pidNamespace = pidNamespaceInode(initPid);
+    container.namespaceLevel = status.namespacePids.size() - 1;
+    chooseCgroup(container, initPid);
+    if (container.cgroupVersion != CgroupVersion::none) {
+        container.identity.membership = "cgroup";
+    } else if (container.identity.pidNamespace != pidNamespaceInode(::getpid())) {
+        container.identity.membership = "pid-namespace";
+    } else {
+        throwBadInput("pid " + std::to_string(initPid) +
+                      ": not in a container (root cgroup and lockcr's own pid namespace)");
+    }
+    refreshTasks(container);
+    if (!container.taskByHostPid(initPid))
+        throw Error("pid " + std::to_string(initPid) + ": exited during discovery", ESRCH, ExitStatus::badInput);
+    return container;
+}
+
+Container discoverContainer(const ContainerSelector& selector) {
+    if (selector.pid && selector.stateFile) throwBadInput("give either --pid or --state, not both");
+    if (selector.pid) return discoverContainerOfPid(*selector.pid);
+    if (!selector.stateFile) throwBadInput("no container named: give --pid PID or --state FILE (- for stdin)");
+
+    std::string text;
+    const std::string& file = *selector.stateFile;
+    constexpr size_t kMaximumStateSize = 1 << 20;
+    UniqueFd fd = file == "-" ? UniqueFd(::dup(STDIN_FILENO)) : sys::openAt(AT_FDCWD, file, O_RDONLY);
+    if (!fd) throwErrno("state: standard input");
+    // Read at most one byte past the limit so a huge or endless input is refused, not swallowed.
+    char buffer[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throwErrno("state " + file + ": read");
+        if (n == 0) break;
+        text.append(buffer, static_cast<size_t>(n));
+        if (text.size() > kMaximumStateSize) throwBadInput("state " + file + ": larger than 1 MiB, not an OCI state");
+    }
+    OciState state;
+    try {
+        state = parseOciState(text);
+    } catch (const Error& error) {
+        throw error.within("state " + file);
+    }
+    if (state.status == "stopped") throwBadInput("container " + state.id + ": status is stopped, it has no processes");
+    Container container = discoverContainerOfPid(state.pid);
+    container.identity.id = state.id;
+    container.identity.bundle = state.bundle;
+    container.identity.rootPath = state.rootfs;
+    return container;
+}
+
+}  // namespace lockcr

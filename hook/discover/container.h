@@ -1,0 +1,48 @@
+// Which processes make up a container: from the OCI state JSON (its init pid) or a pid given by
+// hand. Members are the processes of the init task's cgroup (v1 freezer hierarchy, else v2), or of
+// its pid namespace when the cgroup is the root. Discovery only reads; freezing is freeze/'s job.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "image/model.h"
+
+namespace lockcr {
+
+enum class CgroupVersion { none, v1, v2 };
+
+struct ContainerTask {
+    pid_t hostPid = 0;
+    pid_t containerPid = 0;
+    std::string command;
+    int threads = 1;
+};
+
+struct Container {
+    ContainerIdentity identity;
+    std::vector<ContainerTask> tasks;  // thread-group leaders, sorted by container pid
+    CgroupVersion cgroupVersion = CgroupVersion::none;
+    std::string cgroupDirectory;  // the cgroup to freeze, as a path under /sys/fs/cgroup; may be empty
+    size_t namespaceLevel = 0;    // index into NSpid of the container's pid namespace
+
+    const ContainerTask* taskByHostPid(pid_t hostPid) const;
+    const ContainerTask* taskByContainerPid(pid_t containerPid) const;
+};
+
+// How the user or runtime named the container: exactly one of these is set.
+struct ContainerSelector {
+    std::optional<pid_t> pid;
+    std::optional<std::string> stateFile;  // "-" = standard input
+};
+
+Container discoverContainer(const ContainerSelector& selector);
+Container discoverContainerOfPid(pid_t initPid);
+
+// Re-reads the member list of an already discovered container (the pids may have changed).
+void refreshTasks(Container& container);
+
+}  // namespace lockcr

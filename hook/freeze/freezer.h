@@ -1,0 +1,42 @@
+// The cgroup freezer, v1 (freezer.state) and v2 (cgroup.freeze / cgroup.events), as a scope guard:
+// FrozenCgroup freezes on construction, waits until the kernel reports every task frozen, and thaws
+// in its destructor on every path -- unless the container was already frozen when we came, in
+// which case it is left exactly as found.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "discover/container.h"
+
+namespace lockcr {
+
+bool isCgroupFrozen(CgroupVersion version, const std::string& directory);
+void writeFreezeState(CgroupVersion version, const std::string& directory, bool frozen);
+
+class FrozenCgroup {
+public:
+    FrozenCgroup() = default;
+    // Throws if the cgroup can't be frozen within the timeout (and then leaves it thawed).
+    static FrozenCgroup freeze(CgroupVersion version, const std::string& directory,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    FrozenCgroup(FrozenCgroup&& other) noexcept;
+    FrozenCgroup& operator=(FrozenCgroup&& other) noexcept;
+    FrozenCgroup(const FrozenCgroup&) = delete;
+    FrozenCgroup& operator=(const FrozenCgroup&) = delete;
+    ~FrozenCgroup();
+
+    bool wasAlreadyFrozen() const { return alreadyFrozen_; }
+    // Thaws now (if we froze it); throws on failure. The destructor does the same but only logs.
+    void thaw();
+    // Keeps the cgroup frozen after this guard goes: for fail-closed paths.
+    void leaveFrozen() { owned_ = false; }
+
+private:
+    CgroupVersion version_ = CgroupVersion::none;
+    std::string directory_;
+    bool owned_ = false;
+    bool alreadyFrozen_ = false;
+};
+
+}  // namespace lockcr

@@ -1,0 +1,32 @@
+// The lock image on disk: JSON described by schema/lock-image.schema.json ("$id" is
+// kLockImageSchemaId). Reading is strict: every field is type-checked, unknown fields are refused,
+// counts and references are cross-checked, and each failure names where it is, e.g.
+// "processes[2].fds[0].locks[1].end: expected integer or \"EOF\"".
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+
+#include "image/model.h"
+
+namespace lockcr {
+
+// Throws Error (failure) if the image cannot be written faithfully: a path that is not valid
+// UTF-8, an unknown signal owner type. Commands (comm) are informational: bytes that are not
+// UTF-8 (comm is cut at 15 bytes, possibly inside a character) become U+FFFD.
+nlohmann::json lockImageToJson(const LockImage& image);
+
+// Throws Error(badInput) naming the first violation.
+LockImage lockImageFromJson(const nlohmann::json& document);
+
+// Refuses files over 256 MiB and anything but regular files; malformed JSON and violations throw
+// Error(badInput) naming the file. Open and read failures throw Error with errno.
+LockImage readLockImage(const std::string& path);
+
+// Atomic: the image goes to a new 0600 file beside `path` (O_EXCL), is fsynced and renamed over
+// `path`, then the directory is fsynced. On failure the temporary file is removed and `path` is
+// untouched. An image that lockImageFromJson would refuse is never written.
+void writeLockImage(const std::string& path, const LockImage& image);
+
+}  // namespace lockcr

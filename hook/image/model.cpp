@@ -1,0 +1,96 @@
+#include "image/model.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include "util/error.h"
+
+namespace lockcr {
+
+namespace {
+
+// A name from untrusted text, cut short and with control bytes replaced, for an error message.
+std::string printable(std::string_view name) {
+    std::string out(name.substr(0, 40));
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return name.size() > 40 ? out + "..." : out;
+}
+
+bool parseHexField(std::string_view text, uint32_t limit, uint32_t& value) {
+    if (text.empty() || text.size() > 8) return false;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+    return error == std::errc() && end == text.data() + text.size() && value < limit;
+}
+
+}  // namespace
+
+const char* toString(LockKind kind) {
+    switch (kind) {
+        case LockKind::posix: return "posix";
+        case LockKind::ofd: return "ofd";
+        case LockKind::flock: return "flock";
+        case LockKind::lease: return "lease";
+    }
+    return "invalid";
+}
+
+const char* toString(LockType type) {
+    switch (type) {
+        case LockType::read: return "read";
+        case LockType::write: return "write";
+        case LockType::unlock: return "unlock";
+    }
+    return "invalid";
+}
+
+const char* toString(LeaseState state) {
+    switch (state) {
+        case LeaseState::none: return "none";
+        case LeaseState::active: return "active";
+        case LeaseState::breaking: return "breaking";
+        case LeaseState::breaker: return "breaker";
+    }
+    return "invalid";
+}
+
+LockKind lockKindFromString(std::string_view name) {
+    for (LockKind kind : {LockKind::posix, LockKind::ofd, LockKind::flock, LockKind::lease})
+        if (name == toString(kind)) return kind;
+    throwBadInput("unknown lock kind \"" + printable(name) + "\" (expected posix, ofd, flock or lease)");
+}
+
+LockType lockTypeFromString(std::string_view name) {
+    for (LockType type : {LockType::read, LockType::write, LockType::unlock})
+        if (name == toString(type)) return type;
+    throwBadInput("unknown lock type \"" + printable(name) + "\" (expected read, write or unlock)");
+}
+
+LeaseState leaseStateFromString(std::string_view name) {
+    for (LeaseState state :
+         {LeaseState::none, LeaseState::active, LeaseState::breaking, LeaseState::breaker})
+        if (name == toString(state)) return state;
+    throwBadInput("unknown lease state \"" + printable(name) +
+                  "\" (expected none, active, breaking or breaker)");
+}
+
+std::string toString(DeviceNumber device) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%02x:%02x", device.major, device.minor);
+    return text;
+}
+
+DeviceNumber deviceNumberFromString(std::string_view text) {
+    // MAJOR() and MINOR() of the kernel's internal dev_t: 12 and 20 bits (include/linux/kdev_t.h).
+    constexpr uint32_t kMajorLimit = 1u << 12, kMinorLimit = 1u << 20;
+    DeviceNumber device;
+    size_t colon = text.find(':');
+    if (colon == std::string_view::npos ||
+        !parseHexField(text.substr(0, colon), kMajorLimit, device.major) ||
+        !parseHexField(text.substr(colon + 1), kMinorLimit, device.minor))
+        throwBadInput("bad device number \"" + printable(text) +
+                      "\" (expected hex MAJOR:MINOR like \"fe:00\")");
+    return device;
+}
+
+}  // namespace lockcr

@@ -1,0 +1,89 @@
+#include "replay/barrier.h"
+
+#include <set>
+
+#include "util/error.h"
+#include "util/log.h"
+
+namespace lockcr {
+
+std::unique_ptr<StartBarrier> StartBarrier::hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout) {
+    std::unique_ptr<StartBarrier> barrier(new StartBarrier());
+    barrier->container_ = &container;
+    barrier->timeout_ = timeout;
+    if (useFreezer && container.cgroupVersion != CgroupVersion::none) {
+        barrier->frozen_ = FrozenCgroup::freeze(container.cgroupVersion, container.cgroupDirectory, timeout);
+        refreshTasks(container);  // nothing forks while frozen: this list is final
+        return barrier;
+    }
+    barrier->seizeEveryProcess(container, false);
+    for (auto& process : barrier->stopped_) process->waitUntilStopped(timeout);
+    barrier->traced_ = true;
+    return barrier;
+}
+
+// Seized and interrupted while frozen: after the thaw each thread goes straight into its event
+// stop, before any instruction of its own.
+void StartBarrier::ensureTraced() {
+    if (traced_) return;
+    seizeEveryProcess(*container_, true);
+    refreezeOnRelease_ = frozen_.wasAlreadyFrozen();
+    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, false);
+    else frozen_.thaw();
+    traced_ = true;
+    for (auto& process : stopped_) process->waitUntilStopped(timeout_);
+}
+
+// Without a freezer, tasks run while we seize: list again until a listing finds no process we have
+// not seized (a seized, interrupted process can't fork any more). Frozen, the first listing is final.
+void StartBarrier::seizeEveryProcess(Container& container, bool listingIsFinal) {
+    std::set<pid_t> seized;
+    for (int round = 0; round < 100; ++round) {
+        bool added = false;
+        for (const ContainerTask& task : container.tasks) {
+            if (seized.contains(task.hostPid)) continue;
+            try {
+                stopped_.push_back(std::make_unique<StoppedProcess>(StoppedProcess::seizeAndInterrupt(task.hostPid)));
+            } catch (const Error& error) {
+                if (error.errnoValue() == ESRCH) continue;  // exited: it holds nothing
+                throw error.within("replay: hold pid " + std::to_string(task.containerPid) + " (" + task.command + ")");
+            }
+            seized.insert(task.hostPid);
+            added = true;
+        }
+        if (listingIsFinal || !added) return;
+        refreshTasks(container);
+    }
+    throwFailure("replay: the container keeps creating processes; cannot stop all of them");
+}
+
+StoppedProcess* StartBarrier::stoppedProcess(pid_t hostPid) {
+    for (auto& process : stopped_)
+        if (process->pid() == hostPid) return process.get();
+    return nullptr;
+}
+
+void StartBarrier::release() {
+    if (released_) return;
+    released_ = true;
+    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    for (auto& process : stopped_) {
+        try {
+            process->detach();
+        } catch (const Error& error) {
+            logError(std::string("replay: release: ") + error.what());
+        }
+    }
+    stopped_.clear();
+    frozen_.thaw();
+}
+
+StartBarrier::~StartBarrier() {
+    try {
+        release();
+    } catch (const Error& error) {
+        logError(std::string("replay: release: ") + error.what());
+    }
+}
+
+}  // namespace lockcr

@@ -1,0 +1,45 @@
+// The start barrier: from hold() until release(), no task of the container executes an instruction
+// of its own. With a cgroup the container is frozen first; where POSIX locks must be injected,
+// every thread of every process is then seized and interrupted, the cgroup thawed, and the threads
+// wait in ptrace event stops (the freezer's fake signal makes a blocked F_SETLKW return
+// -ERESTARTSYS; it restarts after detach). A container that was frozen when we came is frozen again
+// before the threads are let go.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "discover/container.h"
+#include "freeze/freezer.h"
+#include "replay/tracee.h"
+
+namespace lockcr {
+
+class StartBarrier {
+public:
+    // Freezes the container, or, without a freezer, seizes and stops every process.
+    static std::unique_ptr<StartBarrier> hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout);
+    // POSIX locks will be injected: every process must sit in a ptrace stop, not in the freezer.
+    void ensureTraced();
+    ~StartBarrier();
+    StartBarrier(const StartBarrier&) = delete;
+    StartBarrier& operator=(const StartBarrier&) = delete;
+
+    StoppedProcess* stoppedProcess(pid_t hostPid);
+    void release();
+
+private:
+    StartBarrier() = default;
+    void seizeEveryProcess(Container& container, bool listingIsFinal);
+
+    Container* container_ = nullptr;
+    std::chrono::milliseconds timeout_{0};
+    bool traced_ = false;
+    FrozenCgroup frozen_;
+    std::vector<std::unique_ptr<StoppedProcess>> stopped_;
+    bool refreezeOnRelease_ = false;
+    bool released_ = false;
+};
+
+}  // namespace lockcr

@@ -1,0 +1,98 @@
+#include "replay/description_locks.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include "util/error.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+int resultOf(int returned) { return returned == 0 ? 0 : errno; }
+
+struct flock byteRange(short type, const LockRange& range) {
+    struct flock request {};
+    request.l_type = type;
+    request.l_whence = SEEK_SET;
+    request.l_start = static_cast<off_t>(range.start);
+    request.l_len = range.end ? static_cast<off_t>(*range.end - range.start + 1) : 0;
+    return request;
+}
+
+int setSignalOwner(int fd, const SignalOwner& owner, const std::map<pid_t, pid_t>& containerToHost) {
+    if (owner.containerPid > 0) {
+        auto it = containerToHost.find(owner.containerPid);
+        f_owner_ex target{static_cast<__pid_type>(owner.ownerType), it == containerToHost.end() ? 0 : it->second};
+        if (target.pid == 0) return ESRCH;  // the owner process is gone: a break would signal nobody
+        if (sys::fcntlPointer(fd, F_SETOWN_EX, &target) != 0) return errno;
+    }
+    return resultOf(sys::fcntlInteger(fd, F_SETSIG, owner.signal));
+}
+
+// A breaking lease can't be set directly: set the lease the break started from, then start the
+// break the way the original opener did, with a non-blocking open of the same file (as CRIU's
+// restore_breaking_file_lease does). A break to READ came from a write lease and a reader; a break
+// to UNLCK from a writer, against a read lease on a read-only description, else a write lease.
+int setBreakingLease(pid_t hostPid, int duplicate, int fd, const Lock& lock) {
+    int flags = sys::fcntlInteger(duplicate, F_GETFL, 0);
+    if (flags < 0) return errno;
+    bool readOnly = (flags & O_ACCMODE) == O_RDONLY;
+    int original = lock.type == LockType::read || !readOnly ? F_WRLCK : F_RDLCK;
+    if (sys::fcntlInteger(duplicate, F_SETLEASE, original) != 0) return errno;
+    int openMode = lock.type == LockType::read ? O_RDONLY : O_WRONLY;
+    int err = 0;
+    std::string path = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
+    UniqueFd breaker = sys::tryOpenAt(AT_FDCWD, path, openMode | O_NONBLOCK | O_NOCTTY, err);
+    return breaker.valid() || err == EWOULDBLOCK ? 0 : err;
+}
+
+}  // namespace
+
+UniqueFd DescriptionLocks::duplicate(pid_t hostPid, int fd) {
+    auto it = pidFds_.find(hostPid);
+    if (it == pidFds_.end()) it = pidFds_.emplace(hostPid, sys::pidfdOpen(hostPid)).first;
+    return sys::pidfdGetfd(it->second.get(), fd, hostPid);
+}
+
+int DescriptionLocks::set(pid_t hostPid, int fd, const Lock& lock, const std::optional<SignalOwner>& owner,
+                          const std::map<pid_t, pid_t>& containerToHost) {
+    UniqueFd target = duplicate(hostPid, fd);
+    switch (lock.kind) {
+        case LockKind::flock:
+            return resultOf(sys::flockCall(target.get(), (lock.type == LockType::write ? LOCK_EX : LOCK_SH) | LOCK_NB));
+        case LockKind::ofd: {
+            struct flock request = byteRange(lock.type == LockType::write ? F_WRLCK : F_RDLCK, lock.range);
+            return resultOf(sys::fcntlPointer(target.get(), F_OFD_SETLK, &request));
+        }
+        case LockKind::lease: {
+            if (owner)
+                if (int err = setSignalOwner(target.get(), *owner, containerToHost)) return err;
+            if (lock.leaseState == LeaseState::breaking) return setBreakingLease(hostPid, target.get(), fd, lock);
+            return resultOf(sys::fcntlInteger(target.get(), F_SETLEASE, lock.type == LockType::write ? F_WRLCK : F_RDLCK));
+        }
+        case LockKind::posix:
+            break;
+    }
+    throwFailure("replay: a POSIX lock belongs to a process, not to a description");
+}
+
+int DescriptionLocks::unset(pid_t hostPid, int fd, const Lock& lock) {
+    UniqueFd target = duplicate(hostPid, fd);
+    switch (lock.kind) {
+        case LockKind::flock:
+            return resultOf(sys::flockCall(target.get(), LOCK_UN));
+        case LockKind::ofd: {
+            struct flock request = byteRange(F_UNLCK, lock.range);
+            return resultOf(sys::fcntlPointer(target.get(), F_OFD_SETLK, &request));
+        }
+        case LockKind::lease:
+            return resultOf(sys::fcntlInteger(target.get(), F_SETLEASE, F_UNLCK));
+        case LockKind::posix:
+            break;
+    }
+    throwFailure("replay: a POSIX lock belongs to a process, not to a description");
+}
+
+}  // namespace lockcr

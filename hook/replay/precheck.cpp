@@ -1,0 +1,82 @@
+#include "replay/precheck.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "util/error.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+std::vector<WantedLock> wantedLocksOf(const LockImage& image) {
+    std::vector<WantedLock> wanted;
+    for (const Process& process : image.processes)
+        for (const ProcessFd& fd : process.fds)
+            for (const Lock& lock : fd.posixLocks)
+                wanted.push_back({fd.file.path, 0, {}, lock, 0, process.containerPid, fd.fd});
+    for (const OpenFileDescription& description : image.descriptions)
+        for (const Lock& lock : description.locks)
+            wanted.push_back({description.file.path, 0, {}, lock, 0, description.holders.front().containerPid,
+                              description.holders.front().fd});
+    return wanted;
+}
+
+// F_OFD_GETLK from a fresh description: every POSIX or OFD lock that would block this one shows.
+std::optional<LockLine> byteRangeHolder(int fd, const WantedLock& want) {
+    struct flock probe {};
+    probe.l_type = want.lock.type == LockType::write ? F_WRLCK : F_RDLCK;
+    probe.l_whence = SEEK_SET;
+    probe.l_start = static_cast<off_t>(want.lock.range.start);
+    probe.l_len = want.lock.range.end ? static_cast<off_t>(*want.lock.range.end - want.lock.range.start + 1) : 0;
+    if (sys::fcntlPointer(fd, F_OFD_GETLK, &probe) != 0) throwErrno("F_OFD_GETLK " + want.path);
+    if (probe.l_type == F_UNLCK) return std::nullopt;
+    LockLine held;
+    held.pid = probe.l_pid;
+    held.lock.kind = probe.l_pid == -1 ? LockKind::ofd : LockKind::posix;
+    held.lock.type = probe.l_type == F_WRLCK ? LockType::write : LockType::read;
+    held.lock.range.start = static_cast<uint64_t>(probe.l_start);
+    if (probe.l_len > 0) held.lock.range.end = static_cast<uint64_t>(probe.l_start + probe.l_len - 1);
+    return held;
+}
+
+}  // namespace
+
+PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd) {
+    PrecheckReport report;
+    ProcLocksTable table = parseProcLocks(sys::readFile("/proc/locks"));
+    for (WantedLock want : wantedLocksOf(image)) {
+        if (want.path.empty()) {
+            report.unreachable.push_back("pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) +
+                                         ": the image names no path");
+            continue;
+        }
+        UniqueFd file;
+        try {
+            file = sys::openInRoot(rootDirectoryFd, want.path, O_PATH);
+        } catch (const Error& error) {
+            report.unreachable.push_back(error.what());
+            continue;
+        }
+        struct stat info {};
+        if (::fstat(file.get(), &info) != 0) throwErrno("stat " + want.path);
+        want.inode = info.st_ino;
+        want.device = {major(info.st_dev), minor(info.st_dev)};
+        // /proc/locks first: it sees flocks and leases, and it tells whether opening the file to ask
+        // F_OFD_GETLK would start breaking somebody's lease (an open does that).
+        auto listed = findConflicts({want}, table, nullptr);
+        bool leased = false;
+        for (const LockLine& held : table.held) leased |= held.inode == want.inode && held.lock.kind == LockKind::lease;
+        if (!listed.empty() || leased || want.lock.kind == LockKind::flock || want.lock.kind == LockKind::lease) {
+            report.conflicts.insert(report.conflicts.end(), listed.begin(), listed.end());
+            continue;
+        }
+        UniqueFd readable = sys::openInRoot(rootDirectoryFd, want.path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        if (auto held = byteRangeHolder(readable.get(), want)) report.conflicts.push_back(describeConflict(want, *held, nullptr));
+    }
+    return report;
+}
+
+}  // namespace lockcr

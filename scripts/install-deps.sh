@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs, from Debian's own package registry, everything lockcr needs to build and test on a
+# Debian 12 machine. Runs as root with no standard input; running it again changes nothing.
+#
+# Usage: scripts/install-deps.sh
+#
+# CRIU is deliberately not installed here: Debian 12's criu 3.17 fails on kernels >= 6.13, so the
+# tests use Debian 13's CRIU unpacked into a private directory (scripts/provision-criu.sh).
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: must run as root" >&2
+    exit 1
+fi
+
+packages=(
+    # Build.
+    build-essential cmake pkg-config
+    nlohmann-json3-dev libyaml-cpp-dev libcap-ng-dev doctest-dev libcli11-dev
+    libmount-dev libbtrfsutil-dev libxxhash-dev
+    # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python).
+    python3 python3-jsonschema
+    # Containers: runc, the busybox rootfs, and iptables (CRIU calls it for network namespaces).
+    runc busybox-static iptables
+    # Kernel truth and process tools used by the tests and scripts: lslocks/nsenter (util-linux),
+    # ps/pgrep (procps), fuser/pstree (psmisc), jq for `runc state`, file (static binary checks).
+    util-linux procps psmisc jq file
+    # scripts/provision-criu.sh: apt-get download needs the archive keys; dpkg-deb ships with dpkg.
+    debian-archive-keyring ca-certificates
+    # Filesystem snapshot backends exercised by the tests.
+    e2fsprogs btrfs-progs
+)
+
+# Skip the network entirely when everything is already there.
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing+=("$package")
+    fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all ${#packages[@]} packages already installed"
+    exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+apt-get update -q </dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+echo "install-deps: done"

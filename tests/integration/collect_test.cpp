@@ -1,0 +1,360 @@
+// Collection against real processes holding real locks: every case compares what lockcr records
+// with what the kernel says (/proc/locks, fdinfo, F_GETLK), not with lockcr's own output.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "agent.h"
+#include "collect/inventory.h"
+#include "discover/container.h"
+#include "image/json.h"
+#include "kernel_truth.h"
+#include "run_lockcr.h"
+#include "temp_directory.h"
+#include "test_cgroup.h"
+#include "wait_until.h"
+
+using namespace lockcr;
+using namespace lockcr::test;
+
+namespace {
+
+const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
+
+// A "container" for tests: a freezer cgroup holding the agents.
+struct Scene {
+    TestCgroup cgroup;
+    TempDirectory directory;
+    std::vector<Agent> agents;
+
+    Agent& spawn() {
+        agents.push_back(Agent::spawn(agentBinary));
+        cgroup.add(agents.back().pid());
+        return agents.back();
+    }
+    LockImage collect() { return collectLocks(discoverContainerOfPid(agents.front().pid())); }
+};
+
+int openIn(Agent& agent, const std::string& path, const std::string& mode = "rw") {
+    return static_cast<int>(agent.callForNumber("open " + path + " " + mode));
+}
+
+const Process& processOf(const LockImage& image, pid_t hostPid) {
+    for (const Process& process : image.processes)
+        if (process.hostPid == hostPid) return process;
+    FAIL("pid " << hostPid << " not in the image");
+    throw;
+}
+
+const ProcessFd* fdOf(const Process& process, int fd) {
+    for (const ProcessFd& entry : process.fds)
+        if (entry.fd == fd) return &entry;
+    return nullptr;
+}
+
+std::vector<const OpenFileDescription*> descriptionsOn(const LockImage& image, uint64_t inode) {
+    std::vector<const OpenFileDescription*> found;
+    for (const OpenFileDescription& description : image.descriptions)
+        if (description.file.inode == inode) found.push_back(&description);
+    return found;
+}
+
+}  // namespace
+
+TEST_CASE("collect: a POSIX lock is recorded under its process and fd, as /proc/locks has it") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("posix.dat");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 10 20") == "ok");
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " r 100 0") == "ok");
+
+    LockImage image = scene.collect();
+    const ProcessFd* entry = fdOf(processOf(image, agent.pid()), fd);
+    REQUIRE(entry);
+    REQUIRE(entry->posixLocks.size() == procLocksLinesForInode(inodeOf(file)).size());
+    CHECK(entry->posixLocks[0].type == LockType::write);
+    CHECK(entry->posixLocks[0].range.start == 10);
+    CHECK(entry->posixLocks[0].range.end == 29);
+    CHECK(entry->posixLocks[1].type == LockType::read);
+    CHECK(entry->posixLocks[1].range.start == 100);
+    CHECK_FALSE(entry->posixLocks[1].range.end.has_value());
+    CHECK(entry->file.path == file);
+    CHECK(entry->file.inode == inodeOf(file));
+    CHECK(posixHolder(file, F_WRLCK, 10, 1) == agent.pid());
+    CHECK(image.descriptions.empty());
+}
+
+TEST_CASE("collect: OFD lock, flock and lease each belong to one description") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string ofdFile = scene.directory.file("ofd"), flockFile = scene.directory.file("flock"),
+                leaseFile = scene.directory.file("lease");
+    int ofd = openIn(agent, ofdFile), flockFd = openIn(agent, flockFile);
+    int creator = openIn(agent, leaseFile, "w");
+    REQUIRE(agent.call("close " + std::to_string(creator)) == "ok");  // a writer would refuse a read lease
+    int leaseFd = openIn(agent, leaseFile, "r");
+    REQUIRE(agent.call("ofd " + std::to_string(ofd) + " w 0 50") == "ok");
+    REQUIRE(agent.call("flock " + std::to_string(flockFd) + " ex") == "ok");
+    REQUIRE(agent.call("setsig " + std::to_string(leaseFd) + " USR1") == "ok");
+    REQUIRE(agent.call("lease " + std::to_string(leaseFd) + " r") == "ok");
+
+    LockImage image = scene.collect();
+    auto ofdDescriptions = descriptionsOn(image, inodeOf(ofdFile));
+    REQUIRE(ofdDescriptions.size() == 1);
+    CHECK(ofdDescriptions[0]->locks.at(0).kind == LockKind::ofd);
+    CHECK(ofdDescriptions[0]->locks.at(0).range.end == 49);
+    CHECK(ofdConflict(ofdFile, F_RDLCK, 0, 1) == -1);
+
+    auto flockDescriptions = descriptionsOn(image, inodeOf(flockFile));
+    REQUIRE(flockDescriptions.size() == 1);
+    CHECK(flockDescriptions[0]->locks.at(0).kind == LockKind::flock);
+    CHECK(flockDescriptions[0]->locks.at(0).type == LockType::write);
+    CHECK(flockWouldBlock(flockFile, LOCK_SH));
+
+    auto leaseDescriptions = descriptionsOn(image, inodeOf(leaseFile));
+    REQUIRE(leaseDescriptions.size() == 1);
+    const Lock& lease = leaseDescriptions[0]->locks.at(0);
+    CHECK(lease.kind == LockKind::lease);
+    CHECK(lease.leaseState == LeaseState::active);
+    CHECK(procLocksLinesForInode(inodeOf(leaseFile)).at(0).find("LEASE  ACTIVE    READ") != std::string::npos);
+    REQUIRE(leaseDescriptions[0]->signalOwner.has_value());
+    CHECK(leaseDescriptions[0]->signalOwner->signal == SIGUSR1);
+    for (auto* description : {ofdDescriptions[0], flockDescriptions[0], leaseDescriptions[0]})
+        CHECK(description->holders == std::vector<Holder>{{agent.pid(), description->holders[0].fd}});
+}
+
+TEST_CASE("collect: a flock inherited across fork is one description with both holders") {
+    Scene scene;
+    Agent& parent = scene.spawn();
+    std::string file = scene.directory.file("inherited");
+    int fd = openIn(parent, file);
+    REQUIRE(parent.call("flock " + std::to_string(fd) + " sh") == "ok");
+    Agent child = parent.forkAgent();
+
+    LockImage image = scene.collect();
+    auto descriptions = descriptionsOn(image, inodeOf(file));
+    REQUIRE(descriptions.size() == 1);
+    std::vector<Holder> holders = descriptions[0]->holders;
+    std::sort(holders.begin(), holders.end(), [](auto& a, auto& b) { return a.containerPid < b.containerPid; });
+    CHECK(holders == std::vector<Holder>{{std::min(parent.pid(), child.pid()), fd}, {std::max(parent.pid(), child.pid()), fd}});
+    CHECK(procLocksLinesForInode(inodeOf(file)).size() == 1);  // the kernel has one lock, not two
+}
+
+TEST_CASE("collect: a dup'd fd shares the description; a second open is a description of its own") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("dup");
+    int fd = openIn(agent, file);
+    int copy = static_cast<int>(agent.callForNumber("dup " + std::to_string(fd)));
+    int other = openIn(agent, file);
+    REQUIRE(agent.call("flock " + std::to_string(fd) + " sh") == "ok");
+    REQUIRE(agent.call("flock " + std::to_string(other) + " sh") == "ok");
+
+    LockImage image = scene.collect();
+    auto descriptions = descriptionsOn(image, inodeOf(file));
+    REQUIRE(descriptions.size() == 2);
+    REQUIRE(procLocksLinesForInode(inodeOf(file)).size() == 2);
+    auto holdsFd = [&](const OpenFileDescription* d, int number) {
+        return std::any_of(d->holders.begin(), d->holders.end(), [&](const Holder& h) { return h.fd == number; });
+    };
+    const OpenFileDescription* shared = holdsFd(descriptions[0], fd) ? descriptions[0] : descriptions[1];
+    const OpenFileDescription* alone = shared == descriptions[0] ? descriptions[1] : descriptions[0];
+    CHECK(shared->holders.size() == 2);
+    CHECK(holdsFd(shared, copy));
+    CHECK(alone->holders == std::vector<Holder>{{agent.pid(), other}});
+}
+
+TEST_CASE("collect: an OFD lock shared by two processes is recorded once") {
+    Scene scene;
+    Agent& parent = scene.spawn();
+    std::string file = scene.directory.file("ofd-shared");
+    int fd = openIn(parent, file);
+    REQUIRE(parent.call("ofd " + std::to_string(fd) + " w 0 0") == "ok");
+    Agent child = parent.forkAgent();
+
+    LockImage image = scene.collect();
+    auto descriptions = descriptionsOn(image, inodeOf(file));
+    REQUIRE(descriptions.size() == 1);
+    CHECK(descriptions[0]->holders.size() == 2);
+    CHECK(descriptions[0]->locks.size() == 1);
+}
+
+TEST_CASE("collect: a POSIX lock a child takes on an inherited fd is the child's, not the parent's") {
+    Scene scene;
+    Agent& parent = scene.spawn();
+    std::string file = scene.directory.file("child-posix");
+    int fd = openIn(parent, file);
+    pid_t child = static_cast<pid_t>(parent.callForNumber("spawn-child-posix " + std::to_string(fd) + " w 0 10"));
+    REQUIRE(posixHolder(file, F_WRLCK, 0, 1) == child);
+
+    LockImage image = scene.collect();
+    const ProcessFd* childFd = fdOf(processOf(image, child), fd);
+    REQUIRE(childFd);
+    CHECK(childFd->posixLocks.size() == 1);
+    CHECK(fdOf(processOf(image, parent.pid()), fd) == nullptr);
+}
+
+TEST_CASE("collect: a lock on an unlinked file keeps its path, marked deleted") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("gone");
+    int fd = openIn(agent, file);
+    uint64_t inode = inodeOf(file);
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
+    REQUIRE(agent.call("unlink " + file) == "ok");
+
+    LockImage image = scene.collect();
+    const ProcessFd* entry = fdOf(processOf(image, agent.pid()), fd);
+    REQUIRE(entry);
+    CHECK(entry->file.deleted);
+    CHECK(entry->file.path == file);
+    CHECK(entry->file.inode == inode);
+    CHECK(procLocksLinesForInode(inode).size() == 1);
+}
+
+TEST_CASE("collect: a multi-threaded holder's POSIX lock belongs to the process") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    REQUIRE(agent.call("threads 3") == "ok");
+    std::string file = scene.directory.file("threads");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
+
+    LockImage image = scene.collect();
+    const Process& process = processOf(image, agent.pid());
+    CHECK(process.threadCount == 4);
+    REQUIRE(fdOf(process, fd));
+    CHECK(fdOf(process, fd)->posixLocks.size() == 1);
+}
+
+TEST_CASE("collect: a blocked F_SETLKW waiter is recorded running and frozen (when /proc/locks hides it)") {
+    Scene scene;
+    Agent& holder = scene.spawn();
+    Agent& waiter = scene.spawn();
+    std::string file = scene.directory.file("waited");
+    int holderFd = openIn(holder, file), waiterFd = openIn(waiter, file);
+    REQUIRE(holder.call("posix " + std::to_string(holderFd) + " w 0 100") == "ok");
+    waiter.send("posix " + std::to_string(waiterFd) + " w 50 10 wait");
+    REQUIRE(waitUntil([&] {
+        for (const std::string& line : procLocksLinesForInode(inodeOf(file)))
+            if (line.find("->") != std::string::npos) return true;
+        return false;
+    }));
+
+    auto checkWaiter = [&](const LockImage& image) {
+        REQUIRE(image.waiters.size() == 1);
+        const Waiter& recorded = image.waiters[0];
+        CHECK(recorded.hostPid == waiter.pid());
+        CHECK(recorded.requested.kind == LockKind::posix);
+        CHECK(recorded.requested.range.start == 50);
+        CHECK(recorded.requested.range.end == 59);
+        CHECK(recorded.blockedOn.range.end == 99);
+        CHECK(recorded.blockedOnContainerPid == holder.pid());
+        CHECK(recorded.path == file);
+    };
+    checkWaiter(scene.collect());
+
+    scene.cgroup.freeze();
+    bool hidden = true;
+    for (const std::string& line : procLocksLinesForInode(inodeOf(file))) hidden &= line.find("->") == std::string::npos;
+    CHECK(hidden);  // the kernel fact the syscall view exists for
+    checkWaiter(scene.collect());
+    scene.cgroup.thaw();
+    CHECK_FALSE(waiter.reply(200).has_value());  // still waiting after the thaw
+}
+
+TEST_CASE("collect: an OFD waiter, which /proc/locks shows with pid -1, is attributed to its process") {
+    Scene scene;
+    Agent& holder = scene.spawn();
+    Agent& waiter = scene.spawn();
+    std::string file = scene.directory.file("ofd-waited");
+    int holderFd = openIn(holder, file), waiterFd = openIn(waiter, file);
+    REQUIRE(holder.call("ofd " + std::to_string(holderFd) + " w 0 0") == "ok");
+    waiter.send("ofd " + std::to_string(waiterFd) + " r 0 0 wait");
+    REQUIRE(waitUntil([&] { return procLocksLinesForInode(inodeOf(file)).size() == 2; }));
+
+    LockImage image = scene.collect();
+    REQUIRE(image.waiters.size() == 1);
+    CHECK(image.waiters[0].hostPid == waiter.pid());
+    CHECK(image.waiters[0].requested.kind == LockKind::ofd);
+    CHECK(image.waiters[0].blockedOn.kind == LockKind::ofd);
+}
+
+TEST_CASE("dump: freezes, writes a 0600 image valid against the schema, thaws") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("dumped");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 9") == "ok");
+    REQUIRE(agent.call("flock " + std::to_string(fd) + " ex") == "ok");
+    std::string imagePath = scene.directory.file("image.json");
+
+    CommandResult result = runLockcr({"dump", "--pid", std::to_string(agent.pid()), "-o", imagePath});
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    struct stat info {};
+    REQUIRE(stat(imagePath.c_str(), &info) == 0);
+    CHECK((info.st_mode & 0777) == 0600);
+    CHECK(imageMatchesSchema(imagePath));
+    CHECK(scene.cgroup.state() == "THAWED");
+    auto json = nlohmann::json::parse(readWholeFile(imagePath));
+    CHECK(json["processes"][0]["fds"][0]["lock_count"] == 1);
+    CHECK(agent.call("pid").rfind("ok", 0) == 0);  // running again
+}
+
+TEST_CASE("dump: a container that was frozen before stays frozen") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    int fd = openIn(agent, scene.directory.file("f"));
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
+    scene.cgroup.freeze();
+    CommandResult result = runLockcr({"dump", "--pid", std::to_string(agent.pid()), "-o", scene.directory.file("i.json")});
+    CHECK_MESSAGE(result.status == 0, result.err);
+    CHECK(scene.cgroup.state() == "FROZEN");
+}
+
+TEST_CASE("bad input: dead pid, non-container pid, bad state JSON give one line and exit 2") {
+    TempDirectory directory;
+    auto expectBadInput = [](const CommandResult& result, const std::string& needle) {
+        CHECK(result.status == 2);
+        CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+        CHECK_MESSAGE(result.err.find(needle) != std::string::npos, result.err);
+    };
+    expectBadInput(runLockcr({"inspect", "--pid", "4194000"}), "no such process");
+    expectBadInput(runLockcr({"inspect", "--pid", std::to_string(getpid())}), "not in a container");
+    expectBadInput(runLockcr({"inspect", "--state", "-"}, "{\"id\": 5"), "state -");
+    expectBadInput(runLockcr({"inspect", "--state", "-"}, "{\"ociVersion\":\"1.0.2\",\"id\":\"x\",\"status\":\"running\",\"pid\":-4,\"bundle\":\"/b\"}"), "pid");
+    expectBadInput(runLockcr({"inspect", "--state", "-"}, std::string(2 << 20, ' ')), "1 MiB");
+    expectBadInput(runLockcr({"dump", "--pid", "1"}), "output");
+    expectBadInput(runLockcr({"inspect", "--pid", "abc"}), "pid");
+    std::string image = directory.file("never.json");
+    CHECK(runLockcr({"dump", "--pid", "4194000", "-o", image}).status == 2);
+    CHECK(access(image.c_str(), F_OK) != 0);  // nothing half-written
+}
+
+TEST_CASE("collect: processes exiting mid-scan are skipped, never a crash or a partial image") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    int fd = openIn(agent, scene.directory.file("churn"));
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
+    for (int round = 0; round < 20; ++round) {
+        for (int i = 0; i < 5; ++i) agent.callForNumber("spawn-child-posix " + std::to_string(fd) + " r 100 1");
+        // The children hold nothing the parent doesn't; kill them while a collection runs.
+        pid_t killer = fork();
+        if (killer == 0) {
+            for (pid_t pid : scene.cgroup.members())
+                if (pid != agent.pid()) kill(pid, SIGKILL);
+            _exit(0);
+        }
+        CommandResult result = runLockcr({"inspect", "--pid", std::to_string(agent.pid()), "--json"});
+        waitpid(killer, nullptr, 0);
+        REQUIRE_MESSAGE((result.status == 0 || result.status == 1), result.err);
+        if (result.status == 0) CHECK_NOTHROW(lockImageFromJson(nlohmann::json::parse(result.out)));
+        else CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    }
+}

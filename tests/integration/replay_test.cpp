@@ -1,0 +1,394 @@
+// Replay against real processes: a lock is recorded, lost, and put back by `lockcr replay`; every
+// check is kernel truth (F_GETLK, F_OFD_GETLK, flock probes, /proc/locks, the waiter's own result).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "agent.h"
+#include "kernel_truth.h"
+#include "run_lockcr.h"
+#include "temp_directory.h"
+#include "test_cgroup.h"
+#include "wait_until.h"
+
+using namespace lockcr::test;
+
+namespace {
+
+const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
+
+struct Scene {
+    TestCgroup cgroup;
+    TempDirectory directory;
+    std::vector<Agent> agents;
+    std::string image = directory.file("image.json");
+
+    Agent& spawn() {
+        agents.reserve(8);
+        agents.push_back(Agent::spawn(agentBinary));
+        cgroup.add(agents.back().pid());
+        return agents.back();
+    }
+    std::string pid() const { return std::to_string(agents.front().pid()); }
+    void dump() {
+        CommandResult result = runLockcr({"dump", "--pid", pid(), "-o", image});
+        REQUIRE_MESSAGE(result.status == 0, result.err);
+    }
+    CommandResult replay(std::vector<std::string> extra = {}) {
+        std::vector<std::string> args{"replay", image, "--pid", pid()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return runLockcr(args);
+    }
+    CommandResult verify() { return runLockcr({"verify", image, "--pid", pid()}); }
+};
+
+int openIn(Agent& agent, const std::string& path, const std::string& mode = "rw") {
+    return static_cast<int>(agent.callForNumber("open " + path + " " + mode));
+}
+
+std::string fdText(int fd) { return std::to_string(fd); }
+
+bool hasWaiterLine(const std::string& file, pid_t pid) {
+    for (const std::string& line : procLocksLinesForInode(inodeOf(file)))
+        if (line.find("->") != std::string::npos && (pid == 0 || line.find(" " + std::to_string(pid) + " ") != std::string::npos))
+            return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("replay: a lost POSIX lock comes back owned by its process") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("posix");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + fdText(fd) + " w 10 20") == "ok");
+    REQUIRE(agent.call("posix " + fdText(fd) + " r 100 0") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(fd) + " u 0 0") == "ok");
+    REQUIRE(posixHolder(file, F_WRLCK, 0, 0) == 0);
+    CHECK(scene.verify().status == 1);
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(posixHolder(file, F_RDLCK, 10, 20) == agent.pid());
+    CHECK(posixHolder(file, F_RDLCK, 30, 70) == 0);
+    CHECK(posixHolder(file, F_WRLCK, 100, 1) == agent.pid());
+    CHECK(posixHolder(file, F_RDLCK, 100, 1) == 0);  // a read lock there: readers are welcome
+    CHECK(procLocksLinesForInode(inodeOf(file)).size() == 2);
+    CHECK(scene.verify().status == 0);
+    CHECK(agent.call("pid").rfind("ok", 0) == 0);  // it runs again
+}
+
+TEST_CASE("replay: flock, OFD lock and lease come back on the process's own description") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string flockFile = scene.directory.file("flock"), ofdFile = scene.directory.file("ofd"),
+                leaseFile = scene.directory.file("lease");
+    int flockFd = openIn(agent, flockFile), ofdFd = openIn(agent, ofdFile);
+    int creator = openIn(agent, leaseFile, "w");
+    REQUIRE(agent.call("close " + fdText(creator)) == "ok");
+    int leaseFd = openIn(agent, leaseFile, "r");
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " ex") == "ok");
+    REQUIRE(agent.call("ofd " + fdText(ofdFd) + " w 5 10") == "ok");
+    REQUIRE(agent.call("setown " + fdText(leaseFd) + " " + std::to_string(agent.pid())) == "ok");
+    REQUIRE(agent.call("setsig " + fdText(leaseFd) + " USR2") == "ok");
+    REQUIRE(agent.call("lease " + fdText(leaseFd) + " r") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " un") == "ok");
+    REQUIRE(agent.call("ofd " + fdText(ofdFd) + " u 0 0") == "ok");
+    REQUIRE(agent.call("lease " + fdText(leaseFd) + " u") == "ok");
+    REQUIRE(agent.call("setsig " + fdText(leaseFd) + " 0") == "ok");
+    REQUIRE_FALSE(flockWouldBlock(flockFile, LOCK_SH));
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(flockWouldBlock(flockFile, LOCK_SH));
+    CHECK(ofdConflict(ofdFile, F_RDLCK, 5, 1) == -1);
+    CHECK(ofdConflict(ofdFile, F_RDLCK, 15, 1) == 0);
+    CHECK(agent.call("getlease " + fdText(leaseFd)) == "ok r");
+    CHECK(agent.call("getsig " + fdText(leaseFd)) == "ok " + std::to_string(SIGUSR2));
+    // The locks are the agent's: it can drop them itself through its own fds.
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " un") == "ok");
+    CHECK_FALSE(flockWouldBlock(flockFile, LOCK_SH));
+    REQUIRE(agent.call("ofd " + fdText(ofdFd) + " u 0 0") == "ok");
+    CHECK(ofdConflict(ofdFile, F_WRLCK, 0, 0) == 0);
+}
+
+TEST_CASE("replay: a breaking lease comes back breaking and its owner gets the signal") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("breaking");
+    int creator = openIn(agent, file, "w");
+    REQUIRE(agent.call("close " + fdText(creator)) == "ok");
+    int fd = openIn(agent, file, "r");
+    REQUIRE(agent.call("setown " + fdText(fd) + " " + std::to_string(agent.pid())) == "ok");
+    REQUIRE(agent.call("setsig " + fdText(fd) + " USR1") == "ok");
+    REQUIRE(agent.call("lease " + fdText(fd) + " r") == "ok");
+    {
+        lockcr::UniqueFd breaker(open(file.c_str(), O_WRONLY | O_NONBLOCK));  // starts the break
+        REQUIRE_FALSE(breaker.valid());
+        REQUIRE(errno == EWOULDBLOCK);
+    }
+    REQUIRE(procLocksLinesForInode(inodeOf(file)).at(0).find("BREAKING") != std::string::npos);
+    scene.dump();
+    REQUIRE(agent.call("lease " + fdText(fd) + " u") == "ok");
+    REQUIRE(procLocksLinesForInode(inodeOf(file)).empty());
+    long before = agent.callForNumber("sigcount USR1");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    std::vector<std::string> lines = procLocksLinesForInode(inodeOf(file));
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].find("LEASE  BREAKING  UNLCK") != std::string::npos);
+    CHECK(waitUntil([&] { return agent.callForNumber("sigcount USR1") > before; }));
+}
+
+TEST_CASE("replay: a description shared by two processes gets its lock once, seen through both") {
+    Scene scene;
+    Agent& parent = scene.spawn();
+    std::string file = scene.directory.file("shared");
+    int fd = openIn(parent, file);
+    REQUIRE(parent.call("flock " + fdText(fd) + " ex") == "ok");
+    Agent child = parent.forkAgent();
+    scene.dump();
+    REQUIRE(child.call("flock " + fdText(fd) + " un") == "ok");  // drops it for the shared description
+    REQUIRE_FALSE(flockWouldBlock(file, LOCK_SH));
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(flockWouldBlock(file, LOCK_SH));
+    CHECK(procLocksLinesForInode(inodeOf(file)).size() == 1);
+    CHECK(fdinfoLockLines(parent.pid(), fd).size() == 1);
+    CHECK(fdinfoLockLines(child.pid(), fd).size() == 1);
+}
+
+TEST_CASE("replay: a child's POSIX lock on an inherited fd goes back to the child") {
+    Scene scene;
+    Agent& parent = scene.spawn();
+    std::string file = scene.directory.file("inherited");
+    int fd = openIn(parent, file);
+    Agent child = parent.forkAgent();
+    REQUIRE(child.call("posix " + fdText(fd) + " w 0 10") == "ok");
+    scene.dump();
+    REQUIRE(child.call("posix " + fdText(fd) + " u 0 0") == "ok");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(posixHolder(file, F_WRLCK, 0, 1) == child.pid());
+    CHECK(fdinfoLockLines(parent.pid(), fd).empty());
+}
+
+TEST_CASE("replay: a multi-threaded owner gets its POSIX lock and all its threads run on") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    REQUIRE(agent.call("threads 4") == "ok");
+    std::string file = scene.directory.file("threads");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + fdText(fd) + " w 0 0") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(fd) + " u 0 0") == "ok");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(posixHolder(file, F_WRLCK, 0, 1) == agent.pid());
+    CHECK(agent.call("pid").rfind("ok", 0) == 0);
+}
+
+// The seed's scenario: P2 waits in F_SETLKW for L1 held by P1; P1's lock is lost while P2 is held
+// out of the wait (SIGSTOP: the wait returns -ERESTARTSYS, as a freeze or checkpoint does); replay
+// puts L1 back owned by P1; P2, let go, waits again; when P1 releases, P2's call returns 0.
+static void seedScenario(const std::string& kind) {
+    Scene scene;
+    Agent& p1 = scene.spawn();
+    Agent& p2 = scene.spawn();
+    std::string file = scene.directory.file("seed-" + kind);
+    int fd1 = openIn(p1, file), fd2 = openIn(p2, file);
+    std::string take = kind == "flock" ? "flock " + fdText(fd1) + " ex" : kind + " " + fdText(fd1) + " w 0 100";
+    std::string wait = kind == "flock" ? "flock " + fdText(fd2) + " ex wait" : kind + " " + fdText(fd2) + " w 50 10 wait";
+    std::string release = kind == "flock" ? "flock " + fdText(fd1) + " un" : kind + " " + fdText(fd1) + " u 0 0";
+    REQUIRE(p1.call(take) == "ok");
+    p2.send(wait);
+    REQUIRE(waitUntil([&] { return hasWaiterLine(file, 0); }));
+    scene.dump();
+
+    kill(p2.pid(), SIGSTOP);
+    REQUIRE(waitUntil([&] { return !hasWaiterLine(file, 0); }));
+    REQUIRE(p1.call(release) == "ok");  // L1 is lost
+    CHECK(procLocksLinesForInode(inodeOf(file)).empty());
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(procLocksLinesForInode(inodeOf(file)).size() == 1);
+    if (kind == "posix") CHECK(posixHolder(file, F_WRLCK, 0, 1) == p1.pid());
+
+    kill(p2.pid(), SIGCONT);
+    REQUIRE(waitUntil([&] { return hasWaiterLine(file, 0); }));  // waiting again, for P1's lock
+    CHECK_FALSE(p2.reply(100).has_value());
+    REQUIRE(p1.call(release) == "ok");
+    std::optional<std::string> answer = p2.reply(5000);
+    REQUIRE(answer.has_value());
+    CHECK(*answer == "ok");  // 0, not EINTR
+}
+
+TEST_CASE("replay: seed scenario, POSIX waiter") { seedScenario("posix"); }
+TEST_CASE("replay: seed scenario, flock waiter") { seedScenario("flock"); }
+TEST_CASE("replay: seed scenario, OFD waiter") { seedScenario("ofd"); }
+
+TEST_CASE("replay: a waiter frozen in F_SETLKW when replay starts keeps waiting and later gets 0") {
+    Scene scene;
+    Agent& p1 = scene.spawn();
+    Agent& p2 = scene.spawn();
+    std::string file = scene.directory.file("frozen-waiter");
+    int fd1 = openIn(p1, file), fd2 = openIn(p2, file);
+    REQUIRE(p1.call("posix " + fdText(fd1) + " w 0 0") == "ok");
+    p2.send("posix " + fdText(fd2) + " w 0 0 wait");
+    REQUIRE(waitUntil([&] { return hasWaiterLine(file, p2.pid()); }));
+    std::string other = scene.directory.file("other");
+    int otherFd = openIn(p1, other);
+    REQUIRE(p1.call("posix " + fdText(otherFd) + " w 0 0") == "ok");
+    scene.dump();
+    REQUIRE(p1.call("posix " + fdText(otherFd) + " u 0 0") == "ok");
+
+    CommandResult result = scene.replay();  // injects into P1 while P2 sits in the barrier
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(posixHolder(other, F_WRLCK, 0, 1) == p1.pid());
+    REQUIRE(waitUntil([&] { return hasWaiterLine(file, p2.pid()); }));
+    REQUIRE(p1.call("posix " + fdText(fd1) + " u 0 0") == "ok");
+    std::optional<std::string> answer = p2.reply(5000);
+    REQUIRE(answer.has_value());
+    CHECK(*answer == "ok");
+}
+
+TEST_CASE("replay: an outside holder fails the replay at once, naming the holder; nothing is set") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string free = scene.directory.file("free"), taken = scene.directory.file("taken");
+    int freeFd = openIn(agent, free), takenFd = openIn(agent, taken);
+    REQUIRE(agent.call("posix " + fdText(freeFd) + " w 0 0") == "ok");
+    REQUIRE(agent.call("flock " + fdText(takenFd) + " ex") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(freeFd) + " u 0 0") == "ok");
+    REQUIRE(agent.call("flock " + fdText(takenFd) + " un") == "ok");
+    Agent outsider = Agent::spawn(agentBinary);  // not in the cgroup: outside the container
+    int outsideFd = openIn(outsider, taken);
+    REQUIRE(outsider.call("flock " + fdText(outsideFd) + " sh") == "ok");
+
+    auto started = std::chrono::steady_clock::now();
+    CommandResult result = scene.replay();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));  // fails fast, never hangs
+    CHECK(result.status == 1);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    CHECK_MESSAGE(result.err.find(taken) != std::string::npos, result.err);
+    CHECK_MESSAGE(result.err.find("pid " + std::to_string(outsider.pid()) + " (lockagent, outside the container)") != std::string::npos, result.err);
+    CHECK(posixHolder(free, F_WRLCK, 0, 1) == 0);  // all or nothing
+    CHECK(agent.call("pid").rfind("ok", 0) == 0);
+}
+
+TEST_CASE("replay: policy wait outlasts a holder that lets go, and gives up after its bound") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("contended");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + fdText(fd) + " w 0 0") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(fd) + " u 0 0") == "ok");
+    Agent outsider = Agent::spawn(agentBinary);
+    int outsideFd = openIn(outsider, file);
+    REQUIRE(outsider.call("posix " + fdText(outsideFd) + " r 0 1") == "ok");
+
+    CommandResult bounded = scene.replay({"--conflict", "wait", "--wait-timeout", "0.3"});
+    CHECK(bounded.status == 1);
+    CHECK_MESSAGE(bounded.err.find("after waiting") != std::string::npos, bounded.err);
+    CHECK(posixHolder(file, F_WRLCK, 5, 1) == 0);
+
+    std::thread letGo([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        outsider.call("posix " + fdText(outsideFd) + " u 0 0");
+    });
+    CommandResult waited = scene.replay({"--conflict", "wait", "--wait-timeout", "10"});
+    letGo.join();
+    REQUIRE_MESSAGE(waited.status == 0, waited.err);
+    CHECK(posixHolder(file, F_WRLCK, 0, 1) == agent.pid());
+}
+
+TEST_CASE("replay: when a later lock fails, the ones already set are released (rollback)") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string a = scene.directory.file("a"), b = scene.directory.file("b"), c = scene.directory.file("c");
+    int fa = openIn(agent, a), fb = openIn(agent, b), fc = openIn(agent, c);
+    REQUIRE(agent.call("flock " + fdText(fa) + " ex") == "ok");
+    REQUIRE(agent.call("posix " + fdText(fb) + " w 0 0") == "ok");
+    REQUIRE(agent.call("posix " + fdText(fc) + " w 0 0") == "ok");
+    scene.dump();
+    for (auto command : {"flock " + fdText(fa) + " un", "posix " + fdText(fb) + " u 0 0", "posix " + fdText(fc) + " u 0 0"})
+        REQUIRE(agent.call(command) == "ok");
+    // The outsider takes c between the pre-check and the injection: simulate by holding it as an OFD
+    // lock, which the pre-check sees too, so hold it only on c and check the earlier ones vanish.
+    Agent outsider = Agent::spawn(agentBinary);
+    int outsideFd = openIn(outsider, c);
+    REQUIRE(outsider.call("ofd " + fdText(outsideFd) + " w 0 0") == "ok");
+
+    CommandResult result = scene.replay();
+    CHECK(result.status == 1);
+    CHECK_MESSAGE(result.err.find(c) != std::string::npos, result.err);
+    CHECK_FALSE(flockWouldBlock(a, LOCK_EX));
+    CHECK(posixHolder(b, F_WRLCK, 0, 1) == 0);
+    CHECK(agent.call("pid").rfind("ok", 0) == 0);
+}
+
+TEST_CASE("replay: running it twice leaves the same locks and succeeds") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("twice");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + fdText(fd) + " w 0 9") == "ok");
+    REQUIRE(agent.call("flock " + fdText(fd) + " sh") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(fd) + " u 0 0") == "ok");
+    REQUIRE(scene.replay().status == 0);
+    std::vector<std::string> first = procLocksLinesForInode(inodeOf(file));
+    CommandResult again = scene.replay();
+    REQUIRE_MESSAGE(again.status == 0, again.err);
+    CHECK(procLocksLinesForInode(inodeOf(file)) == first);
+    CHECK(first.size() == 2);
+}
+
+TEST_CASE("verify: a missing or extra lock is a readable difference and exit 1") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("verified");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + fdText(fd) + " w 0 9") == "ok");
+    scene.dump();
+    CHECK(scene.verify().status == 0);
+    REQUIRE(agent.call("posix " + fdText(fd) + " u 0 0") == "ok");
+    REQUIRE(agent.call("posix " + fdText(fd) + " r 20 5") == "ok");
+    CommandResult result = scene.verify();
+    CHECK(result.status == 1);
+    CHECK_MESSAGE(result.out.find("POSIX WRITE [0,9] missing") != std::string::npos, result.out);
+    CHECK_MESSAGE(result.out.find("POSIX READ [20,24] held, not in the image") != std::string::npos, result.out);
+}
+
+TEST_CASE("precheck: reports an outside holder of an image lock before any restore") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("prechecked");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("posix " + fdText(fd) + " w 0 9") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(fd) + " u 0 0") == "ok");
+    CHECK(runLockcr({"precheck", scene.image, "--root", "/"}).status == 0);
+    Agent outsider = Agent::spawn(agentBinary);
+    int outsideFd = openIn(outsider, file);
+    REQUIRE(outsider.call("posix " + fdText(outsideFd) + " r 5 1") == "ok");
+    CommandResult result = runLockcr({"precheck", scene.image, "--root", "/"});
+    CHECK(result.status == 1);
+    CHECK_MESSAGE(result.out.find("held by pid " + std::to_string(outsider.pid())) != std::string::npos, result.out);
+}

@@ -1,0 +1,61 @@
+// Runs the lockcr binary as a separate process, as an operator or a runtime would, and captures
+// its exit status, stdout and stderr.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace lockcr::test {
+
+struct CommandResult {
+    int status = -1;
+    std::string out;
+    std::string err;
+};
+
+inline std::string readWholeFile(const std::string& path) {
+    std::ifstream file(path);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+// ARGS after the binary; STDIN_TEXT fed on stdin (empty: /dev/null).
+inline CommandResult runLockcr(const std::vector<std::string>& args, const std::string& stdinText = "") {
+    char directory[] = "/tmp/lockcr-run-XXXXXX";
+    if (!mkdtemp(directory)) return {};
+    std::string base = directory;
+    std::string in = base + "/in", out = base + "/out", err = base + "/err";
+    std::ofstream(in) << stdinText;
+    pid_t child = fork();
+    if (child == 0) {
+        if (!freopen(in.c_str(), "r", stdin) || !freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(127);
+        std::vector<char*> argv{const_cast<char*>(LOCKCR_BINARY)};
+        for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+        argv.push_back(nullptr);
+        execv(LOCKCR_BINARY, argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CommandResult result{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), readWholeFile(out), readWholeFile(err)};
+    unlink(in.c_str());
+    unlink(out.c_str());
+    unlink(err.c_str());
+    rmdir(directory);
+    return result;
+}
+
+// Validates lock images against the JSON Schema with Debian's python3-jsonschema.
+inline bool imageMatchesSchema(const std::string& imagePath) {
+    std::string command = "/usr/bin/python3 " LOCKCR_SOURCE_DIR "/tests/schema_check.py " LOCKCR_SCHEMA " " + imagePath + " >&2";
+    return std::system(command.c_str()) == 0;
+}
+
+}  // namespace lockcr::test
