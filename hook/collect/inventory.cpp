@@ -8,7 +8,7 @@
 #include <charconv>
 #include <map>
 #include <tuple>
-#include <unordered_set>
+#include <set>
 
 #include "collect/fdinfo.h"
 #include "collect/proc_locks.h"
@@ -46,9 +46,8 @@ std::string stripDeleted(std::string path, bool& deleted) {
 
 class ProcessScanner {
 public:
-    ProcessScanner(const std::unordered_set<uint64_t>& lockedInodes, LockImage& image,
-                   std::vector<DescriptionCandidate>& candidates)
-        : lockedInodes_(lockedInodes), image_(image), candidates_(candidates) {}
+    ProcessScanner(LockImage& image, std::vector<DescriptionCandidate>& candidates)
+        : image_(image), candidates_(candidates) {}
 
     // Adds the process and its fds on locked inodes. A process that exits meanwhile is skipped:
     // its locks are gone with it.
@@ -58,7 +57,7 @@ public:
         UniqueFd fdDirectory = sys::tryOpenAt(AT_FDCWD, proc + "/fd", O_RDONLY | O_DIRECTORY, err);
         UniqueFd infoDirectory = sys::tryOpenAt(AT_FDCWD, proc + "/fdinfo", O_RDONLY | O_DIRECTORY, err);
         std::vector<std::string> names;
-        if (!fdDirectory || !infoDirectory || !sys::tryListDirectory(fdDirectory.get(), ".", names, err)) {
+        if (!fdDirectory || !infoDirectory || !sys::tryListDirectory(infoDirectory.get(), ".", names, err)) {
             if (err == ENOENT || err == ESRCH) return;
             throwErrno("collect: pid " + std::to_string(task.hostPid) + ": list fds", err);
         }
@@ -69,15 +68,21 @@ public:
         process.threadCount = task.threads;
         size_t processIndex = image_.processes.size();
         std::string text;
+        std::set<std::tuple<uint32_t, uint32_t, uint64_t, LockType, uint64_t, uint64_t>> posixSeen;
         for (const std::string& name : names) {
             int fd = -1;
             if (!parseFdNumber(name, fd)) continue;
-            struct stat target {};
-            // stat follows the magic link to the open file; fds on unlocked inodes stop here.
-            if (::fstatat(fdDirectory.get(), name.c_str(), &target, 0) != 0) continue;
-            if (!lockedInodes_.contains(target.st_ino)) continue;
             if (!sys::tryReadFileAt(infoDirectory.get(), name, text, err)) continue;  // closed meanwhile
             FdInfo info = parseFdInfo(text);
+            // A POSIX lock shows in the fdinfo of every fd sharing the description it was set
+            // through (dup, inheritance); it is one lock of the process: keep it under the first fd.
+            std::erase_if(info.locks, [&](const LockLine& line) {
+                if (line.delegation || line.accessCheck || !line.hasInode) return true;  // not the container's
+                if (line.lock.kind != LockKind::posix) return false;
+                auto key = std::make_tuple(line.device.major, line.device.minor, line.inode, line.lock.type,
+                                           line.lock.range.start, line.lock.range.end.value_or(UINT64_MAX));
+                return !posixSeen.insert(key).second;
+            });
             if (info.locks.empty()) continue;
             addFd(process, processIndex, task.hostPid, fdDirectory.get(), name, fd, info);
         }
@@ -106,7 +111,6 @@ private:
         process.fds.push_back(std::move(entry));
     }
 
-    const std::unordered_set<uint64_t>& lockedInodes_;
     LockImage& image_;
     std::vector<DescriptionCandidate>& candidates_;
 };
@@ -160,47 +164,19 @@ void groupDescriptions(LockImage& image, std::vector<DescriptionCandidate>& cand
 
 }  // namespace
 
-// A POSIX lock held by a container process always shows in the fdinfo of the fd it was set
-// through (closing any fd of the file drops it). One that /proc/locks lists but no fdinfo showed
-// means the scan raced with the process: refuse to write an image that silently lacks it.
-void checkEveryPosixLockFound(const Container& container, const ProcLocksTable& table, const LockImage& image) {
-    std::map<pid_t, size_t> expected;
-    for (const LockLine& line : table.held)
-        if (line.lock.kind == LockKind::posix && container.taskByHostPid(line.pid)) ++expected[line.pid];
-    for (const Process& process : image.processes) {
-        size_t found = 0;
-        for (const ProcessFd& fd : process.fds) found += fd.posixLocks.size();
-        auto it = expected.find(process.hostPid);
-        size_t listed = it == expected.end() ? 0 : it->second;
-        if (found < listed)
-            throwFailure("collect: pid " + std::to_string(process.hostPid) + " (" + process.command + "): " +
-                         std::to_string(listed) + " POSIX locks in /proc/locks but " + std::to_string(found) +
-                         " found through its fds; the container changed during the scan (dump freezes it)");
-    }
-}
-
+// The fdinfo of every fd is the authority: each one is printed under the inode's lock, so it is
+// consistent. /proc/locks is not: it is read a page per read() with the lock dropped in between,
+// so while other processes on the host take and drop locks its lines shift and some are skipped.
+// It serves only to find outside holders of what a waiter waits for.
 LockImage collectLocks(const Container& container) {
-    ProcLocksTable table = parseProcLocks(sys::readFile("/proc/locks"));
-    // Inode numbers only: overlayfs reports the real file's st_dev through stat, but the locks
-    // sit on the overlay inode; the number agrees, the device may not. The fdinfo lock lines then
-    // give the exact device.
-    std::unordered_set<uint64_t> lockedInodes;
-    lockedInodes.reserve(table.held.size() * 2);
-    for (const LockLine& line : table.held) lockedInodes.insert(line.inode);
-
     LockImage image;
     image.container = container.identity;
     std::vector<DescriptionCandidate> candidates;
-    ProcessScanner scanner(lockedInodes, image, candidates);
-    if (!lockedInodes.empty())
-        for (const ContainerTask& task : container.tasks) scanner.scan(task);
-    else
-        for (const ContainerTask& task : container.tasks)
-            image.processes.push_back({task.containerPid, task.hostPid, task.command, task.threads, {}});
+    ProcessScanner scanner(image, candidates);
+    for (const ContainerTask& task : container.tasks) scanner.scan(task);
     groupDescriptions(image, candidates);
     recordSignalOwners(container, image);
-    recordWaiters(container, table, image);
-    checkEveryPosixLockFound(container, table, image);
+    recordWaiters(container, parseProcLocks(sys::readFile("/proc/locks")), image);
     return image;
 }
 

@@ -1,7 +1,6 @@
-// Collection: the lock table of a discovered container, from /proc only. Reads /proc/locks once to
-// learn which inodes carry locks, then visits only the fds that refer to one of them (a stat per fd,
-// the fdinfo only for those), so the cost follows the number of locked fds, not lslocks' search of
-// all of /proc for every lock.
+// Collection: the lock table of a discovered container, from /proc only: the fdinfo of each fd of
+// each container process (one read per fd, where lslocks searches all of /proc for every lock),
+// kcmp to tell shared descriptions apart, /proc/TID/syscall for waiters.
 #pragma once
 
 #include "discover/container.h"

@@ -23,26 +23,28 @@ constexpr uint64_t kOffsetLimit = INT64_MAX;  // loff_t; the kernel prints OFFSE
 // kernels print "READ " with a trailing space), so any run of spaces separates two fields.
 class Fields {
 public:
-    explicit Fields(std::string_view text) : rest_(text) {}
+    explicit Fields(std::string_view text)
+        : cursor_(text.data()), end_(text.data() + text.size()) {}
 
+    // Plain loops rather than find(): fields are a few bytes long and this runs 20,000 times a
+    // /proc/locks on busy hosts.
     std::string_view next() {
         skipSpaces();
-        size_t end = std::min(rest_.find(' '), rest_.size());
-        std::string_view field = rest_.substr(0, end);
-        rest_.remove_prefix(end);
-        return field;
+        const char* start = cursor_;
+        while (cursor_ != end_ && *cursor_ != ' ') ++cursor_;
+        return {start, static_cast<size_t>(cursor_ - start)};
     }
     bool atEnd() {
         skipSpaces();
-        return rest_.empty();
+        return cursor_ == end_;
     }
 
 private:
     void skipSpaces() {
-        size_t start = std::min(rest_.find_first_not_of(' '), rest_.size());
-        rest_.remove_prefix(start);
+        while (cursor_ != end_ && *cursor_ == ' ') ++cursor_;
     }
-    std::string_view rest_;
+    const char* cursor_;
+    const char* end_;
 };
 
 void parseKind(std::string_view kind, std::string_view qualifier, LockLine& out,
@@ -116,8 +118,9 @@ void parseFile(std::string_view text, LockLine& out, std::string_view line) {
     }
     if (!out.hasInode) rejectLine(line, "*NOINODE* with a device and inode");
     size_t colon = text.rfind(':');
-    std::optional<uint64_t> inode =
-        colon == std::string_view::npos ? std::nullopt : parseUnsignedNumber(text.substr(colon + 1));
+    std::optional<uint64_t> inode = colon == std::string_view::npos
+                                        ? std::nullopt
+                                        : parseUnsignedNumber(text.substr(colon + 1));
     if (!inode)
         rejectLine(line, "bad file " + quotedForMessage(text) + " (expected MAJOR:MINOR:INODE)");
     try {
@@ -152,6 +155,16 @@ void parseRange(std::string_view start, std::string_view end, LockLine& out,
 std::optional<uint64_t> parseUnsignedNumber(std::string_view text, int base) {
     uint64_t value = 0;
     if (text.empty()) return std::nullopt;
+    if (base == 10 && text.size() < 20) {
+        // Five numbers a line on the /proc/locks path: 19 digits cannot overflow 64 bits, so a
+        // plain loop does, at a third of the cost of from_chars.
+        for (char c : text) {
+            unsigned digit = static_cast<unsigned char>(c) - unsigned{'0'};
+            if (digit > 9) return std::nullopt;
+            value = value * 10 + digit;
+        }
+        return value;
+    }
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
     if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
     return value;
@@ -210,8 +223,14 @@ LockLine parseLockLine(std::string_view line) {
 }
 
 ProcLocksTable parseProcLocks(std::string_view text) {
+    // Reserving for every line in both vectors costs only address space: pages that are never
+    // written are never faulted in, and growing by doubling would copy and fault them all.
+    size_t lines = 0;
+    for (size_t at = text.find('\n'); at != std::string_view::npos; at = text.find('\n', at + 1))
+        ++lines;
     ProcLocksTable table;
-    table.held.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')));
+    table.held.reserve(lines);
+    table.waits.reserve(lines);
     // The chain from the held lock down to the last line read: chain[n] is at depth n, so a
     // waiter at depth n is blocked on chain[n - 1] (locks_show() walks each tree depth first).
     std::vector<LockLine> chain;

@@ -155,8 +155,8 @@ bool sameOwner(const LockLine& held, const Lock& request, pid_t waiterPid) {
     return held.lock.kind == LockKind::posix && request.kind == LockKind::posix && held.pid == waiterPid;
 }
 
-std::optional<LockLine> findBlocker(const ProcLocksTable& table, uint64_t inode, const Lock& request, pid_t waiterPid) {
-    for (const LockLine& held : table.held)
+std::optional<LockLine> findBlocker(const std::vector<LockLine>& heldLocks, uint64_t inode, const Lock& request, pid_t waiterPid) {
+    for (const LockLine& held : heldLocks)
         if (held.inode == inode && !sameOwner(held, request, waiterPid) && locksConflict(held.lock, request))
             return held;
     return std::nullopt;
@@ -187,7 +187,25 @@ void addWaiter(const Container& container, LockImage& image, pid_t hostPid, int 
 
 }  // namespace
 
+// The container's own locks as lines, from the image (complete, from fdinfo), ahead of whatever a
+// possibly torn read of /proc/locks adds about holders outside it.
+std::vector<LockLine> heldLocksFor(const Container& container, const ProcLocksTable& table, const LockImage& image) {
+    std::vector<LockLine> held;
+    for (const Process& process : image.processes)
+        for (const ProcessFd& fd : process.fds)
+            for (const Lock& lock : fd.posixLocks) held.push_back({0, 0, lock, process.hostPid, fd.file.device, fd.file.inode});
+    for (const OpenFileDescription& description : image.descriptions) {
+        const ContainerTask* first = container.taskByContainerPid(description.holders.front().containerPid);
+        for (const Lock& lock : description.locks)
+            held.push_back({0, 0, lock, lock.kind == LockKind::ofd || !first ? -1 : first->hostPid,
+                            description.file.device, description.file.inode});
+    }
+    held.insert(held.end(), table.held.begin(), table.held.end());
+    return held;
+}
+
 void recordWaiters(const Container& container, const ProcLocksTable& table, LockImage& image) {
+    std::vector<LockLine> heldLocks = heldLocksFor(container, table, image);
     for (const ContainerTask& task : container.tasks) {
         std::vector<std::string> threads;
         int err = 0;
@@ -199,7 +217,7 @@ void recordWaiters(const Container& container, const ProcLocksTable& table, Lock
             struct stat target {};
             std::string link = "/proc/" + std::to_string(task.hostPid) + "/fd/" + std::to_string(call->fd);
             if (::stat(link.c_str(), &target) != 0) continue;
-            auto blocker = findBlocker(table, target.st_ino, call->requested, task.hostPid);
+            auto blocker = findBlocker(heldLocks, target.st_ino, call->requested, task.hostPid);
             if (!blocker) continue;
             addWaiter(container, image, task.hostPid, call->fd, target.st_ino, blocker->device, call->requested, *blocker);
         }

@@ -46,8 +46,12 @@ CgroupMembership parseLine(std::string_view line) {
     membership.path = line.substr(second + 1);
     if (membership.path.empty() || membership.path[0] != '/')
         throwBadInput("the path does not start with '/'");
+    // A v1 hierarchy always has controllers or a "name=" (cgroup1 mounts require one).
     if (membership.hierarchyId == 0 && !membership.controllers.empty())
         throwBadInput("hierarchy 0 (cgroup v2) with controllers");
+    if (membership.hierarchyId != 0 && membership.controllers.empty())
+        throwBadInput("hierarchy " + std::to_string(membership.hierarchyId) +
+                      " (cgroup v1) without controllers");
     return membership;
 }
 

@@ -22,7 +22,8 @@ struct CgroupMembership {
 };
 
 // The whole file: at least one line, every line "ID:CONTROLLERS:/PATH" ending in a newline,
-// hierarchy ids unique, id 0 without controllers. Throws Error(badInput) naming the line.
+// hierarchy ids unique, id 0 without controllers and every other id with some. Throws
+// Error(badInput) naming the line.
 std::vector<CgroupMembership> parseProcCgroup(std::string_view text);
 
 // The path in the v1 hierarchy that has the freezer controller, if there is one.

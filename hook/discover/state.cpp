@@ -30,7 +30,8 @@ std::string shown(const json& value) {
 std::string requiredString(const json& state, const char* field) {
     auto found = state.find(field);
     if (found == state.end()) rejectField(field, "missing");
-    if (!found->is_string()) rejectField(field, std::string("expected a string, got ") + found->type_name());
+    if (!found->is_string())
+        rejectField(field, std::string("expected a string, got ") + found->type_name());
     return found->get<std::string>();
 }
 
@@ -70,7 +71,7 @@ json parseJson(std::string_view text) {
                       std::to_string(kMaxStateSize) + " a state can be");
     try {
         return json::parse(text.begin(), text.end());
-    } catch (const json::parse_error& error) {
+    } catch (const json::exception& error) {
         // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." without the tag.
         std::string what = error.what();
         size_t tagEnd = what.find("] ");

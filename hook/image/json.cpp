@@ -52,11 +52,11 @@ std::string octalFlags(unsigned flags) {
 }
 
 json lockToJson(const Lock& lock) {
-    json out = {{"kind", toString(lock.kind)},
-                {"type", toString(lock.type)},
+    json out = {{"kind", nameOf(lock.kind)},
+                {"type", nameOf(lock.type)},
                 {"start", lock.range.start},
                 {"end", lock.range.end ? json(*lock.range.end) : json("EOF")}};
-    if (lock.kind == LockKind::lease) out["lease_state"] = toString(lock.leaseState);
+    if (lock.kind == LockKind::lease) out["lease_state"] = nameOf(lock.leaseState);
     return out;
 }
 
@@ -70,7 +70,7 @@ void addFileIdentity(json& out, const FileIdentity& file) {
     out["path"] = exactText(file.path, "path");
     out["deleted"] = file.deleted;
     out["mnt_id"] = file.mountId;
-    out["dev"] = toString(file.device);
+    out["dev"] = deviceNumberToString(file.device);
     out["ino"] = file.inode;
 }
 
@@ -121,7 +121,7 @@ json descriptionToJson(const OpenFileDescription& description) {
 json waiterToJson(const Waiter& waiter) {
     return {{"pid", waiter.containerPid},
             {"host_pid", waiter.hostPid},
-            {"dev", toString(waiter.device)},
+            {"dev", deviceNumberToString(waiter.device)},
             {"ino", waiter.inode},
             {"path", exactText(waiter.path, "path")},
             {"requested", lockToJson(waiter.requested)},
@@ -154,7 +154,7 @@ public:
     Place field(const char* name) const { return Place(text_.empty() ? name : text_ + "." + name); }
     Place index(size_t i) const { return Place(text_ + "[" + std::to_string(i) + "]"); }
     [[noreturn]] void reject(const std::string& why) const {
-        throwBadInput((text_.empty() ? std::string("lock image") : text_) + ": " + why);
+        throwBadInput((text_.empty() ? std::string("top level") : text_) + ": " + why);
     }
 
 private:
@@ -162,23 +162,10 @@ private:
     std::string text_;
 };
 
-int64_t readInteger(const json& value, const Place& place, int64_t minimum, int64_t maximum) {
-    if (!value.is_number_integer())
-        place.reject(std::string("expected integer, got ") + value.type_name());
-    bool inRange = value.is_number_unsigned()
-                       ? value.get<uint64_t>() <= static_cast<uint64_t>(maximum)
-                       : value.get<int64_t>() >= minimum && value.get<int64_t>() <= maximum;
-    if (!inRange)
-        place.reject("expected integer in " + std::to_string(minimum) + ".." +
-                     std::to_string(maximum) + ", got " + shown(value));
-    return value.get<int64_t>();
-}
-
-uint64_t readUnsigned(const json& value, const Place& place) {
-    if (!value.is_number_unsigned())
-        place.reject(std::string("expected integer >= 0, got ") +
-                     (value.is_number_integer() ? shown(value) : value.type_name()));
-    return value.get<uint64_t>();
+// Parsed JSON holds non-negative integers as unsigned, but a document built in memory may hold
+// them as signed: both are accepted.
+bool isNonNegativeInteger(const json& value) {
+    return value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
 }
 
 // One JSON object whose fields are all known: unknown ones are refused like the schema's
@@ -196,7 +183,6 @@ public:
         }
     }
 
-    const Place& place() const { return place_; }
     Place place(const char* name) const { return place_.field(name); }
     bool has(const char* name) const { return value_.contains(name); }
     const json& at(const char* name) const {
@@ -216,10 +202,26 @@ public:
             place(name).reject(std::string("expected boolean, got ") + value.type_name());
         return value.get<bool>();
     }
+    // Places are built only to report an error: reading a large image builds none.
     int64_t integer(const char* name, int64_t minimum, int64_t maximum) const {
-        return readInteger(at(name), place(name), minimum, maximum);
+        const json& value = at(name);
+        if (!value.is_number_integer())
+            place(name).reject(std::string("expected integer, got ") + value.type_name());
+        bool inRange = value.is_number_unsigned()
+                           ? value.get<uint64_t>() <= static_cast<uint64_t>(maximum)
+                           : value.get<int64_t>() >= minimum && value.get<int64_t>() <= maximum;
+        if (!inRange)
+            place(name).reject("expected integer in " + std::to_string(minimum) + ".." +
+                               std::to_string(maximum) + ", got " + shown(value));
+        return value.get<int64_t>();
     }
-    uint64_t unsignedInteger(const char* name) const { return readUnsigned(at(name), place(name)); }
+    uint64_t unsignedInteger(const char* name) const {
+        const json& value = at(name);
+        if (!isNonNegativeInteger(value))
+            place(name).reject(std::string("expected integer >= 0, got ") +
+                               (value.is_number_integer() ? shown(value) : value.type_name()));
+        return value.get<uint64_t>();
+    }
     const json& array(const char* name) const {
         const json& value = at(name);
         if (!value.is_array())
@@ -246,8 +248,9 @@ unsigned readOctalFlags(const ObjectReader& object) {
     std::string text = object.string("flags");
     unsigned flags = 0;
     const char* end = text.data() + text.size();
+    auto parsed = std::from_chars(text.data(), end, flags, 8);
     bool valid = text.size() >= 2 && text.size() <= 12 && text[0] == '0' &&
-                 std::from_chars(text.data(), end, flags, 8).ptr == end;
+                 parsed.ec == std::errc() && parsed.ptr == end;
     if (!valid)
         object.place("flags").reject("expected open flags in octal like \"02100002\", got " +
                                      shown(text));
@@ -271,7 +274,7 @@ FileIdentity readFileIdentity(const ObjectReader& object) {
 std::optional<uint64_t> readEnd(const ObjectReader& object, uint64_t start) {
     const json& end = object.at("end");
     if (end.is_string() && end.get<std::string>() == "EOF") return std::nullopt;
-    if (!end.is_number_unsigned()) object.place("end").reject("expected integer or \"EOF\"");
+    if (!isNonNegativeInteger(end)) object.place("end").reject("expected integer or \"EOF\"");
     uint64_t value = end.get<uint64_t>();
     if (value < start || value >= static_cast<uint64_t>(INT64_MAX))
         object.place("end").reject(std::to_string(value) + " is outside " + std::to_string(start) +
@@ -297,7 +300,7 @@ Lock readLock(const json& value, const Place& place) {
         object.place("type").reject("\"unlock\" is only the target of a breaking lease");
     bool byteRange = lock.kind == LockKind::posix || lock.kind == LockKind::ofd;
     if (!byteRange && (lock.range.start != 0 || lock.range.end))
-        place.reject(std::string(toString(lock.kind)) + " locks cover the whole file: "
+        place.reject(std::string(nameOf(lock.kind)) + " locks cover the whole file: "
                      "start 0, end \"EOF\"");
     return lock;
 }
@@ -409,7 +412,8 @@ Waiter readWaiter(const json& value, const Place& place) {
     waiter.path = object.string("path");
     waiter.requested = readLock(object.at("requested"), object.place("requested"));
     waiter.blockedOn = readLock(object.at("blocked_on"), object.place("blocked_on"));
-    waiter.blockedOnContainerPid = static_cast<pid_t>(object.integer("blocked_on_pid", 0, kPidLimit));
+    waiter.blockedOnContainerPid =
+        static_cast<pid_t>(object.integer("blocked_on_pid", 0, kPidLimit));
     return waiter;
 }
 
@@ -451,9 +455,14 @@ std::vector<OpenFileDescription> readDescriptions(const ObjectReader& top, std::
     const json& array = top.array("descriptions");
     for (size_t i = 0; i < array.size(); ++i) {
         descriptions.push_back(readDescription(array[i], top.place("descriptions").index(i)));
-        if (!ids.insert(descriptions.back().id).second)
-            top.place("descriptions").index(i).field("id").reject(
-                "id " + std::to_string(descriptions.back().id) + " appears twice");
+        int id = descriptions.back().id;
+        Place place = top.place("descriptions").index(i).field("id");
+        if (!ids.insert(id).second) place.reject("id " + std::to_string(id) + " appears twice");
+        // ProcessFd::descriptionId is documented as an index into descriptions: readers may
+        // index with it, so an image where they differ is refused.
+        if (static_cast<size_t>(id) != i)
+            place.reject("expected " + std::to_string(i) +
+                         " (a description's id is its index in this array)");
     }
     return descriptions;
 }
@@ -549,7 +558,7 @@ LockImage readLockImage(const std::string& path) {
     json document;
     try {
         document = json::parse(text);
-    } catch (const json::parse_error& error) {
+    } catch (const json::exception& error) {
         // "[json.exception.parse_error.101] parse error at line 3, column 7: ..." without the tag.
         std::string what = error.what();
         size_t tagEnd = what.find("] ");
@@ -575,10 +584,11 @@ void writeLockImage(const std::string& path, const LockImage& image) {
     std::string directory = directoryOf(path);
     std::string temporary = directory + "/.lockcr-image-XXXXXX";
     int rawFd = ::mkostemp(temporary.data(), O_CLOEXEC);
-    if (rawFd < 0) throwErrno("create a temporary file in " + directory + " for lock image " + path);
+    if (rawFd < 0)
+        throwErrno("create a temporary file in " + directory + " for lock image " + path);
     UniqueFd fd(rawFd);
     RemoveUnlessRenamed guard(temporary);
-    // mkostemp's 0600 is reduced by the umask; the image is for root only, readable by root.
+    // mkostemp creates 0600 less the umask: make it exactly 0600, private but readable back.
     if (::fchmod(fd.get(), 0600) != 0) throwErrno("chmod " + temporary);
     sys::writeAll(fd.get(), text.data(), text.size(), temporary);
     fsyncOrThrow(fd.get(), temporary);

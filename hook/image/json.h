@@ -17,7 +17,10 @@ namespace lockcr {
 // UTF-8 (comm is cut at 15 bytes, possibly inside a character) become U+FFFD.
 nlohmann::json lockImageToJson(const LockImage& image);
 
-// Throws Error(badInput) naming the first violation.
+// Throws Error(badInput) naming the first violation. Beyond types and ranges it checks that each
+// "lock_count" equals its "locks" length, description ids are unique and equal their index, every
+// fd's description exists, POSIX locks sit under fds and the other kinds under descriptions,
+// leases (only) have a lease_state, and pids and fds are not recorded twice.
 LockImage lockImageFromJson(const nlohmann::json& document);
 
 // Refuses files over 256 MiB and anything but regular files; malformed JSON and violations throw

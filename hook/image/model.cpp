@@ -17,15 +17,18 @@ std::string printable(std::string_view name) {
     return name.size() > 40 ? out + "..." : out;
 }
 
+// Lowercase hex of at least two digits, as "%02x" prints it.
 bool parseHexField(std::string_view text, uint32_t limit, uint32_t& value) {
-    if (text.empty() || text.size() > 8) return false;
+    if (text.size() < 2 || text.size() > 8) return false;
+    for (char c : text)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
     return error == std::errc() && end == text.data() + text.size() && value < limit;
 }
 
 }  // namespace
 
-const char* toString(LockKind kind) {
+const char* nameOf(LockKind kind) {
     switch (kind) {
         case LockKind::posix: return "posix";
         case LockKind::ofd: return "ofd";
@@ -35,7 +38,7 @@ const char* toString(LockKind kind) {
     return "invalid";
 }
 
-const char* toString(LockType type) {
+const char* nameOf(LockType type) {
     switch (type) {
         case LockType::read: return "read";
         case LockType::write: return "write";
@@ -44,7 +47,7 @@ const char* toString(LockType type) {
     return "invalid";
 }
 
-const char* toString(LeaseState state) {
+const char* nameOf(LeaseState state) {
     switch (state) {
         case LeaseState::none: return "none";
         case LeaseState::active: return "active";
@@ -56,25 +59,26 @@ const char* toString(LeaseState state) {
 
 LockKind lockKindFromString(std::string_view name) {
     for (LockKind kind : {LockKind::posix, LockKind::ofd, LockKind::flock, LockKind::lease})
-        if (name == toString(kind)) return kind;
-    throwBadInput("unknown lock kind \"" + printable(name) + "\" (expected posix, ofd, flock or lease)");
+        if (name == nameOf(kind)) return kind;
+    throwBadInput("unknown lock kind \"" + printable(name) +
+                  "\" (expected posix, ofd, flock or lease)");
 }
 
 LockType lockTypeFromString(std::string_view name) {
     for (LockType type : {LockType::read, LockType::write, LockType::unlock})
-        if (name == toString(type)) return type;
+        if (name == nameOf(type)) return type;
     throwBadInput("unknown lock type \"" + printable(name) + "\" (expected read, write or unlock)");
 }
 
 LeaseState leaseStateFromString(std::string_view name) {
     for (LeaseState state :
          {LeaseState::none, LeaseState::active, LeaseState::breaking, LeaseState::breaker})
-        if (name == toString(state)) return state;
+        if (name == nameOf(state)) return state;
     throwBadInput("unknown lease state \"" + printable(name) +
                   "\" (expected none, active, breaking or breaker)");
 }
 
-std::string toString(DeviceNumber device) {
+std::string deviceNumberToString(DeviceNumber device) {
     char text[32];
     std::snprintf(text, sizeof text, "%02x:%02x", device.major, device.minor);
     return text;

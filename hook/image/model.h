@@ -134,19 +134,20 @@ struct LockImage {
     std::vector<Waiter> waiters;
 };
 
-// Names used in text and JSON ("posix", "write", "breaking"...).
-const char* toString(LockKind kind);
-const char* toString(LockType type);
-const char* toString(LeaseState state);
-// The inverse of toString; an unknown name throws Error(badInput) listing the known ones.
+// Names used in text and JSON ("posix", "write", "breaking"...). Not toString: doctest finds
+// that name by ADL for enums and expects its own String back.
+const char* nameOf(LockKind kind);
+const char* nameOf(LockType type);
+const char* nameOf(LeaseState state);
+// The inverse of nameOf; an unknown name throws Error(badInput) listing the known ones.
 LockKind lockKindFromString(std::string_view name);
 LockType lockTypeFromString(std::string_view name);
 LeaseState leaseStateFromString(std::string_view name);
 
 // "fe:00": hex major and minor, at least two digits each, as /proc/locks prints a device.
-std::string toString(DeviceNumber device);
-// Parses "MAJOR:MINOR" in hex (major < 2^12, minor < 2^20: the kernel's dev_t split);
-// anything else throws Error(badInput).
+std::string deviceNumberToString(DeviceNumber device);
+// Parses "MAJOR:MINOR" in lowercase hex of two digits or more (major < 2^12, minor < 2^20: the
+// kernel's dev_t split); anything else throws Error(badInput).
 DeviceNumber deviceNumberFromString(std::string_view text);
 
 }  // namespace lockcr

@@ -20,9 +20,11 @@ std::string commandOf(pid_t pid) {
 
 std::string Conflict::line() const {
     std::string holder;
-    if (held.pid > 0) {
-        holder = "pid " + std::to_string(held.pid) + " (" + (holderCommand.empty() ? "?" : holderCommand) + ", " +
-                 (holderInContainer ? "inside" : "outside") + " the container)";
+    if (held.pid > 0 && holderInContainer) {
+        holder = "pid " + std::to_string(holderContainerPid) + " (" + holderCommand + ", inside the container, host pid " +
+                 std::to_string(held.pid) + ")";
+    } else if (held.pid > 0) {
+        holder = "pid " + std::to_string(held.pid) + " (" + (holderCommand.empty() ? "?" : holderCommand) + ", outside the container)";
     } else {
         holder = held.lock.kind == LockKind::ofd ? "an OFD lock (OFD locks name no pid)" : "a task invisible from here";
     }
@@ -31,7 +33,8 @@ std::string Conflict::line() const {
 }
 
 Conflict describeConflict(const WantedLock& wanted, const LockLine& held, const Container* container) {
-    return Conflict{wanted, held, commandOf(held.pid), container && container->taskByHostPid(held.pid)};
+    const ContainerTask* task = container && held.pid > 0 ? container->taskByHostPid(held.pid) : nullptr;
+    return Conflict{wanted, held, commandOf(held.pid), task != nullptr, task ? task->containerPid : 0};
 }
 
 std::vector<Conflict> findConflicts(const std::vector<WantedLock>& wanted, const ProcLocksTable& table,

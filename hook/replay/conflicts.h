@@ -27,6 +27,7 @@ struct Conflict {
     LockLine held;
     std::string holderCommand;
     bool holderInContainer = false;
+    pid_t holderContainerPid = 0;  // the holder's pid inside the container, when it is in it
     // "pid 42 fd 5 /data/a: POSIX WRITE [10,29]: held by pid 77 (sleep, outside the container)"
     std::string line() const;
 };

@@ -18,8 +18,8 @@ std::string upper(const char* text) {
 std::string kindName(const Lock& lock) {
     if (lock.kind == LockKind::ofd) return "OFDLCK";
     if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active)
-        return "LEASE(" + std::string(toString(lock.leaseState)) + ")";
-    return upper(toString(lock.kind));
+        return "LEASE(" + std::string(nameOf(lock.leaseState)) + ")";
+    return upper(nameOf(lock.kind));
 }
 
 std::string endName(const LockRange& range) { return range.end ? std::to_string(*range.end) : "EOF"; }
@@ -31,7 +31,7 @@ std::string fileName(const FileIdentity& file) {
 
 Row lockRow(const Process& process, int fd, const Lock& lock, const FileIdentity& file, std::string note) {
     return {process.command, std::to_string(process.containerPid), std::to_string(process.hostPid), std::to_string(fd),
-            kindName(lock), upper(toString(lock.type)), std::to_string(lock.range.start), endName(lock.range),
+            kindName(lock), upper(nameOf(lock.type)), std::to_string(lock.range.start), endName(lock.range),
             fileName(file), std::move(note)};
 }
 
@@ -79,7 +79,7 @@ std::string formatLockTable(const LockImage& image) {
         Process process{waiter.containerPid, waiter.hostPid, "", 1, {}};
         if (const Process* known = processOf(image, waiter.containerPid)) process.command = known->command;
         FileIdentity file{waiter.path, false, -1, waiter.device, waiter.inode};
-        std::string note = "waiting for " + kindName(waiter.blockedOn) + " " + upper(toString(waiter.blockedOn.type)) +
+        std::string note = "waiting for " + kindName(waiter.blockedOn) + " " + upper(nameOf(waiter.blockedOn.type)) +
                            (waiter.blockedOnContainerPid ? " of pid " + std::to_string(waiter.blockedOnContainerPid) : "");
         Row row = lockRow(process, -1, waiter.requested, file, note);
         row[3] = "-";

@@ -116,6 +116,14 @@ siginfo_t getSignalInfo(pid_t tid) {
     return info;
 }
 
+#if defined(__aarch64__)
+void setSyscallNumber(pid_t tid, int number) {
+    iovec vector{&number, sizeof number};
+    if (request(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, reinterpret_cast<uintptr_t>(&vector)) == -1)
+        throwPtrace("SETREGSET NT_ARM_SYSTEM_CALL", tid);
+}
+#endif
+
 void pokeWord(pid_t tid, uint64_t address, uint64_t word) {
     if (request(PTRACE_POKEDATA, tid, address, word) == -1) throwPtrace("POKEDATA", tid);
 }
@@ -197,6 +205,14 @@ bool readThreadState(pid_t pid, pid_t tid, char& state, pid_t& tracerPid) {
     state = stateField[0];
     tracerPid = static_cast<pid_t>(std::strtol(tracerField.c_str(), nullptr, 10));
     return true;
+}
+
+std::string readThreadWaitChannel(pid_t pid, pid_t tid) {
+    std::string text;
+    int errnoValue = 0;
+    std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/wchan";
+    if (!tryReadFileAt(AT_FDCWD, path, text, errnoValue)) return {};
+    return text;
 }
 
 bool readThreadPendingSignals(pid_t pid, pid_t tid, uint64_t& pending) {

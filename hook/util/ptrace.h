@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace lockcr::sys {
@@ -40,6 +41,11 @@ void setRegisters(pid_t tid, const Registers& registers);
 uint64_t getSignalMask(pid_t tid);  // the mask the thread returns to (saved_sigmask in ppoll...)
 void setSignalMask(pid_t tid, uint64_t mask);
 siginfo_t getSignalInfo(pid_t tid);  // of the signal a signal-delivery-stop is about
+#if defined(__aarch64__)
+// The syscall the kernel believes the stopped thread is in (NT_ARM_SYSTEM_CALL); -1 = none, so
+// no syscall-restart logic runs on the registers it resumes with. x86_64 has this as orig_rax.
+void setSyscallNumber(pid_t tid, int number);
+#endif
 void pokeWord(pid_t tid, uint64_t address, uint64_t word);
 
 // One report of waitpid(tid, __WALL), decoded.
@@ -69,6 +75,8 @@ WaitOutcome waitThread(pid_t tid, ThreadReport& report, Deadline deadline);
 std::vector<pid_t> listThreads(pid_t pid);
 // The "State:" letter and "TracerPid:" of /proc/PID/task/TID/status; false if unreadable.
 bool readThreadState(pid_t pid, pid_t tid, char& state, pid_t& tracerPid);
+// /proc/PID/task/TID/wchan: the kernel function the thread sleeps in ("" if unreadable).
+std::string readThreadWaitChannel(pid_t pid, pid_t tid);
 // "SigPnd:" of /proc/PID/task/TID/status: signals pending for that thread alone (bit n-1 = signal
 // n); false if unreadable.
 bool readThreadPendingSignals(pid_t pid, pid_t tid, uint64_t& pending);

@@ -7,12 +7,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <deque>
 #include <nlohmann/json.hpp>
 
 #include "agent.h"
 #include "collect/inventory.h"
 #include "discover/container.h"
 #include "image/json.h"
+#include "image_printing.h"
 #include "kernel_truth.h"
 #include "run_lockcr.h"
 #include "temp_directory.h"
@@ -28,9 +30,9 @@ const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
 
 // A "container" for tests: a freezer cgroup holding the agents.
 struct Scene {
+    std::deque<Agent> agents;  // push_back keeps references valid; destroyed last: the cgroup thaws first, or a frozen agent can't be reaped
     TestCgroup cgroup;
     TempDirectory directory;
-    std::vector<Agent> agents;
 
     Agent& spawn() {
         agents.push_back(Agent::spawn(agentBinary));
@@ -341,7 +343,7 @@ TEST_CASE("collect: processes exiting mid-scan are skipped, never a crash or a p
     Scene scene;
     Agent& agent = scene.spawn();
     int fd = openIn(agent, scene.directory.file("churn"));
-    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
+    REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 50") == "ok");
     for (int round = 0; round < 20; ++round) {
         for (int i = 0; i < 5; ++i) agent.callForNumber("spawn-child-posix " + std::to_string(fd) + " r 100 1");
         // The children hold nothing the parent doesn't; kill them while a collection runs.

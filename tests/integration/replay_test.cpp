@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <deque>
 #include <chrono>
 #include <thread>
 
@@ -24,13 +25,12 @@ namespace {
 const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
 
 struct Scene {
+    std::deque<Agent> agents;  // push_back keeps references valid; destroyed last: the cgroup thaws first, or a frozen agent can't be reaped
     TestCgroup cgroup;
     TempDirectory directory;
-    std::vector<Agent> agents;
     std::string image = directory.file("image.json");
 
     Agent& spawn() {
-        agents.reserve(8);
         agents.push_back(Agent::spawn(agentBinary));
         cgroup.add(agents.back().pid());
         return agents.back();

@@ -79,8 +79,9 @@ def holder(paths, ready_write):
     poller = select.epoll()
     poller.register(event, select.EPOLLIN)
     threading.Thread(target=sleep_forever, daemon=True).start()
-    fds = dict(posix=a, ofd=ofd, ofd_eof=ofd_eof, flock=b, flock_exclusive=c, lease_breaking_unlock=d,
-               lease_breaking_read=e, lease_active=f, eventfd=event, epoll=poller.fileno())
+    fds = dict(posix=a, ofd=ofd, ofd_eof=ofd_eof, flock=b, flock_exclusive=c,
+               lease_breaking_unlock=d, lease_breaking_read=e, lease_active=f, eventfd=event,
+               epoll=poller.fileno())
     os.write(ready_write, repr(fds).encode())
     os.close(ready_write)
     sleep_forever()

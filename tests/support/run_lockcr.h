@@ -2,6 +2,7 @@
 // its exit status, stdout and stderr.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,9 +34,13 @@ inline CommandResult runLockcr(const std::vector<std::string>& args, const std::
     std::string base = directory;
     std::string in = base + "/in", out = base + "/out", err = base + "/err";
     std::ofstream(in) << stdinText;
+    std::ofstream(out).flush();
+    std::fflush(nullptr);  // or the child inherits, and later flushes, doctest's buffered output
     pid_t child = fork();
     if (child == 0) {
-        if (!freopen(in.c_str(), "r", stdin) || !freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(127);
+        int input = open(in.c_str(), O_RDONLY), output = open(out.c_str(), O_WRONLY | O_TRUNC),
+            error = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (input < 0 || output < 0 || error < 0 || dup2(input, 0) < 0 || dup2(output, 1) < 0 || dup2(error, 2) < 0) _exit(127);
         std::vector<char*> argv{const_cast<char*>(LOCKCR_BINARY)};
         for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
         argv.push_back(nullptr);

@@ -1,0 +1,824 @@
+// POSIX lock injection into real processes: every case checks what the kernel says afterwards
+// (/proc/locks, F_GETLK from the test process, what the target's own syscalls returned), not only
+// what injectPosixLocks answered.
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent.h"
+#include "kernel_truth.h"
+#include "replay/inject.h"
+#include "replay/tracee.h"
+#include "temp_directory.h"
+#include "test_cgroup.h"
+#include "util/error.h"
+#include "wait_until.h"
+
+using namespace lockcr;
+using namespace lockcr::test;
+
+namespace {
+
+const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
+constexpr auto kStopTimeout = std::chrono::milliseconds(5000);
+
+StoppedProcess stopProcess(pid_t pid) {
+    StoppedProcess process = StoppedProcess::seizeAndInterrupt(pid);
+    process.waitUntilStopped(kStopTimeout);
+    return process;
+}
+
+int openFd(Agent& agent, const std::string& path) {
+    return static_cast<int>(agent.callForNumber("open " + path + " rw"));
+}
+
+// A lockagent with DIRECTORY/data open read-write; with a cgroup, inside a test freezer cgroup.
+struct AgentScene {
+    explicit AgentScene(bool inCgroup = false) {
+        if (inCgroup) {
+            cgroup.emplace();
+            cgroup->add(agent.pid());
+        }
+        fd = openFd(agent, path);
+    }
+    TempDirectory directory;
+    std::string path = directory.file("data");
+    std::optional<TestCgroup> cgroup;
+    Agent agent = Agent::spawn(agentBinary);
+    int fd = -1;
+};
+
+// A second agent holding a POSIX lock on PATH ("w START LEN"), outside the process under test.
+struct LockHolder {
+    LockHolder(const std::string& path, const std::string& range)
+        : agent(Agent::spawn(agentBinary)), fd(openFd(agent, path)) {
+        REQUIRE(call("w " + range) == "ok");
+    }
+    std::string call(const std::string& typeAndRange) {
+        return agent.call("posix " + std::to_string(fd) + " " + typeAndRange);
+    }
+    Agent agent;
+    int fd;
+};
+
+// The syscall a blocked thread sits in (first field of /proc/PID/syscall), -1 if none.
+long currentSyscall(pid_t pid) {
+    std::ifstream file("/proc/" + std::to_string(pid) + "/syscall");
+    std::string first;
+    file >> first;
+    char* end = nullptr;
+    long number = std::strtol(first.c_str(), &end, 10);
+    return end != first.c_str() && *end == '\0' ? number : -1;
+}
+
+bool isSleepSyscall(long number) {
+    return number == SYS_nanosleep || number == SYS_clock_nanosleep || number == SYS_restart_syscall;
+}
+
+// /proc/locks lines on INODE whose holder (or waiter, with BLOCKED) is PID.
+size_t lockLinesOf(uint64_t inode, pid_t pid, bool blocked = false) {
+    size_t count = 0;
+    for (const std::string& line : procLocksLinesForInode(inode)) {
+        std::istringstream words(line);
+        std::vector<std::string> fields;
+        for (std::string word; words >> word;) fields.push_back(word);
+        bool isWaiter = fields.size() > 1 && fields[1] == "->";
+        size_t pidField = isWaiter ? 5 : 4;  // "1: POSIX ADVISORY WRITE PID ..." / "1: -> POSIX ..."
+        if (isWaiter == blocked && fields.size() > pidField && fields[pidField] == std::to_string(pid)) count++;
+    }
+    return count;
+}
+
+// Whether /proc/locks shows EXPECTED lines of PID on INODE. Read again for up to 2 s: /proc/locks
+// is one global list read a page at a time, and while other processes add and remove locks a
+// read can skip or repeat lines; the locks under test do not change.
+bool procLocksShows(uint64_t inode, pid_t pid, size_t expected, bool blocked = false) {
+    size_t seen = 0;
+    bool shown = waitUntil([&] { return (seen = lockLinesOf(inode, pid, blocked)) == expected; }, 2000);
+    if (!shown) MESSAGE("/proc/locks shows " << seen << " lines of pid " << pid << ", not " << expected);
+    return shown;
+}
+
+// The "lock:" lines of /proc/PID/fdinfo/FD: one consistent snapshot of that file's locks.
+size_t fdinfoLocks(pid_t pid, int fd) { return fdinfoLockLines(pid, fd).size(); }
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The test process itself write-locks bytes 0, 2, 4... (COUNT of them) of FD: the seconds it took.
+double lockEveryOtherByte(int fd, size_t count) {
+    auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < count; ++i) {
+        struct flock lock {};
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        lock.l_start = static_cast<off_t>(2 * i);
+        lock.l_len = 1;
+        REQUIRE(fcntl(fd, F_SETLK, &lock) == 0);
+    }
+    return secondsSince(start);
+}
+
+// What a forked child reports after its nanosleep.
+struct SleepReport {
+    int result;
+    int error;
+    long long elapsedNanoseconds;
+    int sigsysCount;
+};
+
+volatile sig_atomic_t sigsysCount = 0;
+
+// A child of the test process running BODY(reportFd, commandFd); SIGKILLed and reaped at the end.
+class Child {
+public:
+    template <typename Body>
+    explicit Child(Body body) {
+        int report[2], command[2];
+        REQUIRE(pipe2(report, O_CLOEXEC) == 0);
+        REQUIRE(pipe2(command, O_CLOEXEC) == 0);
+        pid_ = fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            close(report[0]);
+            close(command[1]);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            body(report[1], command[0]);
+            _exit(0);
+        }
+        close(report[1]);
+        close(command[0]);
+        report_ = UniqueFd(report[0]);
+        command_ = UniqueFd(command[1]);
+    }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    ~Child() {
+        kill(pid_, SIGKILL);
+        while (waitpid(pid_, nullptr, __WALL) < 0 && errno == EINTR) {
+        }
+    }
+
+    pid_t pid() const { return pid_; }
+
+    template <typename T>
+    bool read(T& value, int timeoutMs = 5000) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+        size_t done = 0;
+        while (done < sizeof value) {
+            int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            deadline - std::chrono::steady_clock::now())
+                                            .count());
+            pollfd readable{report_.get(), POLLIN, 0};
+            if (left <= 0 || poll(&readable, 1, left) <= 0) return false;
+            ssize_t got = ::read(report_.get(), reinterpret_cast<char*>(&value) + done, sizeof value - done);
+            if (got <= 0) return false;
+            done += static_cast<size_t>(got);
+        }
+        return true;
+    }
+
+    // Sends a byte; the child echoes it if it runs.
+    bool answers() {
+        char sent = 'x', echoed = 0;
+        return write(command_.get(), &sent, 1) == 1 && read(echoed) && echoed == sent;
+    }
+
+private:
+    pid_t pid_ = -1;
+    UniqueFd report_;
+    UniqueFd command_;
+};
+
+// Child body: open PATH, report the fd, nanosleep 1.5 s, report how that went, then echo bytes.
+auto sleeper(const std::string& path, int seccompAction = -1) {
+    return [path, seccompAction](int report, int command) {
+        int fd = open(path.c_str(), O_RDWR);
+        if (seccompAction >= 0) {
+            struct sigaction counting {};
+            counting.sa_handler = [](int) { sigsysCount = sigsysCount + 1; };
+            sigaction(SIGSYS, &counting, nullptr);
+            sock_filter filter[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, static_cast<unsigned>(seccompAction)),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            };
+            sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+                syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
+                fd = -1;
+        }
+        if (write(report, &fd, sizeof fd) != sizeof fd) _exit(1);
+        timespec start{}, end{};
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        timespec interval{1, 500000000};
+        SleepReport result{};
+        errno = 0;
+        result.result = nanosleep(&interval, nullptr);
+        result.error = result.result == 0 ? 0 : errno;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        result.elapsedNanoseconds = (end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec);
+        result.sigsysCount = sigsysCount;
+        if (write(report, &result, sizeof result) != sizeof result) _exit(1);
+        char byte;
+        while (::read(command, &byte, 1) == 1)
+            if (write(report, &byte, 1) != 1) _exit(1);
+    };
+}
+
+volatile sig_atomic_t stopSpinning = 0;
+volatile int spinnerStarted = 0;
+volatile int registersDiverged = 0;
+
+// Counts until SIGUSR1. On x86_64 the loop carries every general register the code may use in
+// lock step and checks them each round: a register that an injection did not put back exactly
+// shows as registersDiverged.
+unsigned long long spinUntilStopped() {
+    spinnerStarted = 1;
+#if defined(__x86_64__)
+    unsigned long long rounds = 0;
+    asm volatile(R"(
+        xor %%ebx, %%ebx
+        xor %%ecx, %%ecx
+        xor %%edx, %%edx
+        xor %%esi, %%esi
+        xor %%edi, %%edi
+        xor %%r8d, %%r8d
+        xor %%r9d, %%r9d
+        xor %%r10d, %%r10d
+        xor %%r11d, %%r11d
+        xor %%r12d, %%r12d
+        xor %%r13d, %%r13d
+        xor %%r14d, %%r14d
+        xor %%r15d, %%r15d
+    1:  inc %%rax
+        inc %%rbx
+        inc %%rcx
+        inc %%rdx
+        inc %%rsi
+        inc %%rdi
+        inc %%r8
+        inc %%r9
+        inc %%r10
+        inc %%r11
+        inc %%r12
+        inc %%r13
+        inc %%r14
+        inc %%r15
+        cmp %%rax, %%rbx; jne 2f
+        cmp %%rax, %%rcx; jne 2f
+        cmp %%rax, %%rdx; jne 2f
+        cmp %%rax, %%rsi; jne 2f
+        cmp %%rax, %%rdi; jne 2f
+        cmp %%rax, %%r8;  jne 2f
+        cmp %%rax, %%r9;  jne 2f
+        cmp %%rax, %%r10; jne 2f
+        cmp %%rax, %%r11; jne 2f
+        cmp %%rax, %%r12; jne 2f
+        cmp %%rax, %%r13; jne 2f
+        cmp %%rax, %%r14; jne 2f
+        cmp %%rax, %%r15; jne 2f
+        cmpl $0, %1
+        je 1b
+        jmp 3f
+    2:  movl $1, %2
+    3:
+    )"
+                 : "+a"(rounds)
+                 : "m"(stopSpinning), "m"(registersDiverged)
+                 : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+                   "cc", "memory");
+    return rounds;
+#else
+    unsigned long long rounds = 0;
+    while (!stopSpinning) rounds = rounds + 1;
+    return rounds;
+#endif
+}
+
+// Child body: open PATH (and unmap its own [vdso] if asked), report the fd, spin in user code
+// until SIGUSR1, report how many rounds it spun. No vdso function is called after the unmap.
+auto spinner(const std::string& path, bool withoutVdso) {
+    return [path, withoutVdso](int report, int) {
+        int fd = open(path.c_str(), O_RDWR);
+        if (withoutVdso) {
+            char maps[65536];
+            int mapsFd = open("/proc/self/maps", O_RDONLY);
+            ssize_t size = ::read(mapsFd, maps, sizeof maps - 1);
+            maps[size > 0 ? size : 0] = '\0';
+            for (char* line = maps; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : nullptr) {
+                unsigned long start = 0, end = 0;
+                char* newline = strchr(line, '\n');
+                std::string text(line, newline ? static_cast<size_t>(newline - line) : strlen(line));
+                if (text.find("[vdso]") != std::string::npos && sscanf(line, "%lx-%lx", &start, &end) == 2)
+                    munmap(reinterpret_cast<void*>(start), end - start);
+            }
+        }
+        struct sigaction stopping {};
+        stopping.sa_handler = [](int) { stopSpinning = 1; };
+        sigaction(SIGUSR1, &stopping, nullptr);
+        if (write(report, &fd, sizeof fd) != sizeof fd) _exit(1);
+        unsigned long long rounds = spinUntilStopped();
+        unsigned long long answer[2] = {rounds, static_cast<unsigned long long>(registersDiverged)};
+        if (write(report, answer, sizeof answer) != sizeof answer) _exit(1);
+    };
+}
+
+// Bytes of the target's memory as the kernel has them.
+std::string targetMemory(pid_t pid, uint64_t address, size_t size) {
+    UniqueFd memory(open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+    std::string bytes(size, '\0');
+    if (!memory || pread(memory.get(), bytes.data(), size, static_cast<off_t>(address)) != static_cast<ssize_t>(size))
+        return {};
+    return bytes;
+}
+
+// Start of the first private code mapping and whether [vdso] is mapped, from /proc/PID/maps.
+uint64_t firstCodeMapping(pid_t pid, bool& hasVdso) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    uint64_t first = 0;
+    hasVdso = false;
+    for (std::string line; std::getline(maps, line);) {
+        if (line.find("[vdso]") != std::string::npos) hasVdso = true;
+        unsigned long long start = 0;
+        char permissions[8] = {};
+        if (!first && sscanf(line.c_str(), "%llx-%*x %7s", &start, permissions) == 2 &&
+            std::string(permissions) == "r-xp" && line.find("[vsyscall]") == std::string::npos)
+            first = start;
+    }
+    return first;
+}
+
+// Returns once the spinner child is in its loop (its own memory says so: no syscall to ask).
+void waitUntilSpinning(pid_t pid) {
+    std::string started(sizeof spinnerStarted, '\0');
+    started[0] = 1;
+    REQUIRE(waitUntil([&] {
+        return targetMemory(pid, reinterpret_cast<uint64_t>(&spinnerStarted), sizeof spinnerStarted) == started;
+    }));
+}
+
+// Stops the spinner; it must have counted, with its registers in lock step all along.
+void checkSpunThrough(Child& child) {
+    REQUIRE(kill(child.pid(), SIGUSR1) == 0);
+    unsigned long long answer[2] = {0, 1};
+    REQUIRE(child.read(answer));
+    CHECK(answer[0] > 0);
+    CHECK(answer[1] == 0);
+}
+
+// Starts a sleeper child on PATH and returns once it sits in nanosleep.
+int startSleeping(Child& child) {
+    int fd = -1;
+    REQUIRE(child.read(fd));
+    REQUIRE(fd >= 0);
+    REQUIRE(waitUntil([&] { return isSleepSyscall(currentSyscall(child.pid())); }, 5000));
+    return fd;
+}
+
+void checkSleptThrough(Child& child) {
+    SleepReport report{};
+    REQUIRE(child.read(report, 5000));
+    CHECK(report.result == 0);  // not -1 with EINTR (or errno 516: a restart not fixed up)
+    CHECK(report.error == 0);
+    CHECK(report.elapsedNanoseconds >= 1500000000LL);
+    CHECK(report.elapsedNanoseconds < 3000000000LL);
+    CHECK(report.sigsysCount == 0);
+    CHECK(child.answers());
+}
+
+}  // namespace
+
+TEST_CASE("a child sleeping in nanosleep gets a POSIX write lock and sleeps on") {
+    TempDirectory directory;
+    std::string path = directory.file("data");
+    { std::ofstream(path) << "x"; }
+    Child child(sleeper(path));
+    int fd = startSleeping(child);
+
+    {
+        StoppedProcess process = stopProcess(child.pid());
+        CHECK(process.injectionThread() == child.pid());
+        InjectionResult result = injectPosixLocks(process, {{fd, F_WRLCK, 0, 100}});
+        CHECK(result.applied == 1);
+        CHECK(result.firstError == 0);
+        CHECK(posixHolder(path, F_RDLCK, 0, 100) == child.pid());
+        process.detach();
+    }
+    CHECK(posixHolder(path, F_RDLCK, 50, 1) == child.pid());
+    CHECK(posixHolder(path, F_WRLCK, 100, 10) == 0);
+    CHECK(procLocksShows(inodeOf(path), child.pid(), 1));
+    checkSleptThrough(child);
+}
+
+TEST_CASE("a thread interrupted in user code, away from any syscall instruction") {
+    TempDirectory directory;
+    std::string path = directory.file("data");
+    { std::ofstream(path) << "x"; }
+
+    SUBCASE("the syscall instruction comes from the [vdso]") {
+        Child child(spinner(path, false));
+        int fd = -1;
+        REQUIRE(child.read(fd));
+        waitUntilSpinning(child.pid());
+        {
+            StoppedProcess process = stopProcess(child.pid());
+            CHECK(injectPosixLocks(process, {{fd, F_WRLCK, 0, 0}}).applied == 1);
+        }
+        CHECK(posixHolder(path, F_WRLCK, 0, 1) == child.pid());
+        checkSpunThrough(child);
+    }
+    SUBCASE("no [vdso]: an instruction is borrowed from a code page and put back") {
+        Child child(spinner(path, true));
+        int fd = -1;
+        REQUIRE(child.read(fd));
+        waitUntilSpinning(child.pid());
+        bool hasVdso = true;
+        uint64_t code = firstCodeMapping(child.pid(), hasVdso);
+        REQUIRE_FALSE(hasVdso);
+        REQUIRE(code != 0);
+        std::string before = targetMemory(child.pid(), code, 64);
+        REQUIRE(before.size() == 64);
+        {
+            StoppedProcess process = stopProcess(child.pid());
+            CHECK(injectPosixLocks(process, {{fd, F_WRLCK, 0, 0}}).applied == 1);
+        }
+        CHECK(targetMemory(child.pid(), code, 64) == before);
+        CHECK(posixHolder(path, F_WRLCK, 0, 1) == child.pid());
+        checkSpunThrough(child);
+    }
+}
+
+TEST_CASE("every thread of a multi-threaded static process is held; the lock lands on the process") {
+    AgentScene scene;
+    Agent& agent = scene.agent;
+    const std::string& path = scene.path;
+    int fd = scene.fd;
+    REQUIRE(agent.call("threads 3") == "ok");
+    {
+        StoppedProcess process = stopProcess(agent.pid());
+        CHECK(process.threadIds().size() == 4);
+        CHECK(process.injectionThread() == agent.pid());
+        InjectionResult result = injectPosixLocks(process, {{fd, F_WRLCK, 10, 0}, {fd, F_RDLCK, 0, 5}});
+        CHECK(result.applied == 2);
+        CHECK(result.firstError == 0);
+    }  // the destructor detaches
+    CHECK(posixHolder(path, F_RDLCK, 1000, 1) == agent.pid());  // [10, EOF) write
+    CHECK(posixHolder(path, F_WRLCK, 0, 5) == agent.pid());     // [0, 5) read
+    CHECK(posixHolder(path, F_RDLCK, 0, 5) == 0);
+    CHECK(procLocksShows(inodeOf(path), agent.pid(), 2));
+    CHECK(agent.call("pid") == "ok " + std::to_string(agent.pid()));
+}
+
+TEST_CASE("a static process blocked in F_SETLKW waits again after injection and later gets its lock") {
+    AgentScene scene;  // the waiter
+    LockHolder holder(scene.path, "0 10");
+    scene.agent.send("posix " + std::to_string(scene.fd) + " w 0 10 wait");
+    uint64_t inode = inodeOf(scene.path);
+    REQUIRE(procLocksShows(inode, scene.agent.pid(), 1, true));
+
+    {
+        StoppedProcess process = stopProcess(scene.agent.pid());
+        InjectionResult result = injectPosixLocks(process, {{scene.fd, F_WRLCK, 100, 10}});
+        CHECK(result.applied == 1);
+        CHECK(result.firstError == 0);
+        process.detach();
+    }
+    CHECK(posixHolder(scene.path, F_RDLCK, 100, 10) == scene.agent.pid());
+    // Back in F_SETLKW: a waiter again, not an EINTR reply.
+    CHECK(procLocksShows(inode, scene.agent.pid(), 1, true));
+    CHECK_FALSE(scene.agent.reply(200).has_value());
+
+    REQUIRE(holder.call("u 0 10") == "ok");
+    std::optional<std::string> reply = scene.agent.reply(5000);
+    REQUIRE(reply.has_value());
+    CHECK(*reply == "ok");
+    CHECK(posixHolder(scene.path, F_RDLCK, 0, 10) == scene.agent.pid());
+    CHECK(posixHolder(scene.path, F_RDLCK, 100, 10) == scene.agent.pid());
+}
+
+TEST_CASE("a static process in nanosleep goes back to sleep after injection") {
+    AgentScene scene;
+    Agent& agent = scene.agent;
+    const std::string& path = scene.path;
+    int fd = scene.fd;
+    agent.send("sleep");
+    REQUIRE(waitUntil([&] { return isSleepSyscall(currentSyscall(agent.pid())); }));
+    {
+        StoppedProcess process = stopProcess(agent.pid());
+        CHECK(injectPosixLocks(process, {{fd, F_WRLCK, 0, 1}}).applied == 1);
+    }
+    CHECK(posixHolder(path, F_WRLCK, 0, 1) == agent.pid());
+    CHECK_FALSE(agent.reply(300).has_value());  // an interrupted sleep would answer "err EINTR"
+    CHECK(isSleepSyscall(currentSyscall(agent.pid())));
+}
+
+TEST_CASE("2000 POSIX locks in one injection") {
+    AgentScene scene;
+    Agent& agent = scene.agent;
+    const std::string& path = scene.path;
+    int fd = scene.fd;
+    constexpr size_t kLocks = 2000;
+    std::vector<PosixLockRequest> requests;
+    // One byte every other byte: same-owner neighbours would merge into one lock.
+    for (size_t i = 0; i < kLocks; ++i) requests.push_back({fd, F_WRLCK, 2 * i, 1});
+
+    auto start = std::chrono::steady_clock::now();
+    StoppedProcess process = StoppedProcess::seizeAndInterrupt(agent.pid());
+    process.waitUntilStopped(kStopTimeout);
+    auto stopped = std::chrono::steady_clock::now();
+    InjectionResult result = injectPosixLocks(process, requests);
+    double injectSeconds = secondsSince(stopped);
+    process.detach();
+    double totalSeconds = secondsSince(start);
+
+    CHECK(result.applied == kLocks);
+    CHECK(result.firstError == 0);
+    CHECK(fdinfoLocks(agent.pid(), fd) == kLocks);
+    CHECK(procLocksShows(inodeOf(path), agent.pid(), kLocks));
+    CHECK(posixHolder(path, F_RDLCK, 2 * 1234, 1) == agent.pid());
+    CHECK(posixHolder(path, F_RDLCK, 2 * 1234 + 1, 1) == 0);
+    CHECK(agent.call("pid") == "ok " + std::to_string(agent.pid()));
+
+    // The same F_SETLKs made by a process itself: the kernel's share of the cost (its POSIX lock
+    // list per inode makes n disjoint locks on one file cost O(n^2)).
+    std::string ownPath = scene.directory.file("own");
+    UniqueFd own(open(ownPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    double ownSeconds = lockEveryOtherByte(own.get(), kLocks);
+
+    // The fixed cost of one injection: one more lock.
+    StoppedProcess again = stopProcess(agent.pid());
+    auto oneStart = std::chrono::steady_clock::now();
+    CHECK(injectPosixLocks(again, {{fd, F_WRLCK, 100000, 1}}).applied == 1);
+    double oneSeconds = secondsSince(oneStart);
+    CHECK(injectPosixLocks(again, {{fd, F_UNLCK, 0, 0}}).applied == 1);
+    again.detach();
+    CHECK(procLocksShows(inodeOf(path), agent.pid(), 0));
+
+    char text[512];
+    std::snprintf(text, sizeof text,
+                  "2000 locks on one file: injection %.0f us (%.2f us/lock), seize+stop+inject+detach %.0f us; "
+                  "the same 2000 fcntl calls made by a process itself: %.0f us; a one-lock injection: %.0f us",
+                  injectSeconds * 1e6, injectSeconds * 1e6 / kLocks, totalSeconds * 1e6, ownSeconds * 1e6,
+                  oneSeconds * 1e6);
+    MESSAGE(text);
+}
+
+TEST_CASE("2000 POSIX locks over 20 files in one injection") {
+    TempDirectory directory;
+    Agent agent = Agent::spawn(agentBinary);
+    std::vector<int> fds;
+    std::vector<UniqueFd> own;
+    for (int file = 0; file < 20; ++file) {
+        std::string path = directory.file("data" + std::to_string(file));
+        fds.push_back(openFd(agent, path));
+        own.emplace_back(open(directory.file("own" + std::to_string(file)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    }
+    std::vector<PosixLockRequest> requests;
+    for (int fd : fds)
+        for (uint64_t i = 0; i < 100; ++i) requests.push_back({fd, F_WRLCK, 2 * i, 1});
+
+    StoppedProcess process = stopProcess(agent.pid());
+    auto start = std::chrono::steady_clock::now();
+    InjectionResult result = injectPosixLocks(process, requests);
+    double injectSeconds = secondsSince(start);
+    process.detach();
+    CHECK(result.applied == requests.size());
+    for (int file = 0; file < 20; ++file) {
+        CHECK(fdinfoLocks(agent.pid(), fds[file]) == 100);
+        CHECK(procLocksShows(inodeOf(directory.file("data" + std::to_string(file))), agent.pid(), 100));
+    }
+
+    double ownSeconds = 0;
+    for (const UniqueFd& fd : own) ownSeconds += lockEveryOtherByte(fd.get(), 100);
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "2000 locks over 20 files: injection %.0f us (%.2f us/lock); the same fcntl calls made by a "
+                  "process itself: %.0f us",
+                  injectSeconds * 1e6, injectSeconds * 1e6 / 2000, ownSeconds * 1e6);
+    MESSAGE(text);
+}
+
+TEST_CASE("a conflicting request stops the injection with EAGAIN; earlier requests are set") {
+    AgentScene scene;  // the target
+    LockHolder holder(scene.path, "50 10");
+
+    InjectionResult result;
+    {
+        StoppedProcess process = stopProcess(scene.agent.pid());
+        int fd = scene.fd;
+        result = injectPosixLocks(process, {{fd, F_WRLCK, 0, 10}, {fd, F_RDLCK, 20, 10}, {fd, F_WRLCK, 50, 10},
+                                            {fd, F_WRLCK, 70, 10}});
+    }
+    CHECK(result.applied == 2);
+    CHECK(result.firstError == EAGAIN);
+    CHECK(posixHolder(scene.path, F_RDLCK, 0, 10) == scene.agent.pid());
+    CHECK(posixHolder(scene.path, F_WRLCK, 20, 10) == scene.agent.pid());
+    CHECK(posixHolder(scene.path, F_RDLCK, 50, 10) == holder.agent.pid());
+    CHECK(posixHolder(scene.path, F_RDLCK, 70, 10) == 0);
+    CHECK(procLocksShows(inodeOf(scene.path), scene.agent.pid(), 2));
+    CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
+}
+
+TEST_CASE("frozen, seized, thawed: the replay barrier's order, and a pending signal arrives once") {
+    AgentScene scene(true);
+
+    scene.cgroup->freeze();
+    StoppedProcess process = StoppedProcess::seizeAndInterrupt(scene.agent.pid());
+    REQUIRE(kill(scene.agent.pid(), SIGUSR1) == 0);  // pending while frozen and stopped
+    scene.cgroup->thaw();
+    process.waitUntilStopped(kStopTimeout);
+    CHECK(injectPosixLocks(process, {{scene.fd, F_WRLCK, 0, 0}}).applied == 1);
+    CHECK(posixHolder(scene.path, F_RDLCK, 0, 1) == scene.agent.pid());
+    process.detach();
+
+    CHECK(scene.agent.call("sigcount USR1") == "ok 1");
+    CHECK(posixHolder(scene.path, F_RDLCK, 0, 1) == scene.agent.pid());
+}
+
+TEST_CASE("a process that does not stop in time: waitUntilStopped gives up, and can be called again") {
+    AgentScene scene(true);
+
+    scene.cgroup->freeze();
+    StoppedProcess process = StoppedProcess::seizeAndInterrupt(scene.agent.pid());
+    auto start = std::chrono::steady_clock::now();
+    try {
+        process.waitUntilStopped(std::chrono::milliseconds(200));
+        FAIL("a frozen process reported a ptrace stop");
+    } catch (const Error& error) {
+        CHECK(error.errnoValue() == ETIMEDOUT);
+    }
+    CHECK(secondsSince(start) < 1.0);
+    scene.cgroup->thaw();
+    process.waitUntilStopped(kStopTimeout);
+    CHECK(injectPosixLocks(process, {{scene.fd, F_RDLCK, 0, 0}}).applied == 1);
+    process.detach();
+    CHECK(posixHolder(scene.path, F_WRLCK, 0, 1) == scene.agent.pid());
+    CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
+}
+
+TEST_CASE("a process stopped by SIGSTOP in a frozen cgroup: refused (EAGAIN) instead of blocking; "
+          "after the thaw it is seized, injected and left stopped") {
+    AgentScene scene(true);
+    auto state = [&] {
+        std::ifstream status("/proc/" + std::to_string(scene.agent.pid()) + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind("State:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 6), 1);
+        return std::string();
+    };
+    REQUIRE(kill(scene.agent.pid(), SIGSTOP) == 0);
+    REQUIRE(waitUntil([&] { return state() == "T"; }));
+    scene.cgroup->freeze();
+
+    auto start = std::chrono::steady_clock::now();
+    try {
+        StoppedProcess::seizeAndInterrupt(scene.agent.pid());
+        FAIL("seized a stopped task in a frozen cgroup");
+    } catch (const Error& error) {
+        CHECK(error.errnoValue() == EAGAIN);
+    }
+    CHECK(secondsSince(start) < 1.0);
+    scene.cgroup->thaw();
+    CHECK(state() == "T");
+
+    {
+        StoppedProcess process = stopProcess(scene.agent.pid());
+        CHECK(injectPosixLocks(process, {{scene.fd, F_WRLCK, 0, 0}}).applied == 1);
+    }
+    CHECK(posixHolder(scene.path, F_RDLCK, 0, 1) == scene.agent.pid());
+    CHECK(waitUntil([&] { return state() == "T"; }));  // the group stop holds after detach
+    CHECK_FALSE(scene.agent.reply(100).has_value());
+    REQUIRE(kill(scene.agent.pid(), SIGCONT) == 0);
+    CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
+}
+
+volatile sig_atomic_t realtimeSignals = 0;
+
+TEST_CASE("signals sent while processes are seized are delivered exactly once") {
+    // Real-time signals queue instead of merging, so the handler count must equal the number sent,
+    // whether a signal waited in the queue, was caught in a signal-delivery-stop by the seize and
+    // handed back at detach, or arrived during the injection.
+    TempDirectory directory;
+    std::string path = directory.file("data");
+    { std::ofstream(path) << "x"; }
+    Child child([path](int report, int) {
+        int fd = open(path.c_str(), O_RDWR);
+        struct sigaction counting {};
+        counting.sa_handler = [](int) { realtimeSignals = realtimeSignals + 1; };
+        counting.sa_flags = SA_RESTART;
+        sigaction(SIGRTMIN + 1, &counting, nullptr);
+        struct sigaction stopping {};
+        stopping.sa_handler = [](int) { stopSpinning = 1; };
+        sigaction(SIGUSR1, &stopping, nullptr);
+        if (write(report, &fd, sizeof fd) != sizeof fd) _exit(1);
+        while (!stopSpinning) {
+        }
+        int count = realtimeSignals;
+        if (write(report, &count, sizeof count) != sizeof count) _exit(1);
+    });
+    int fd = -1;
+    REQUIRE(child.read(fd));
+    constexpr int kRounds = 200;
+    for (int round = 0; round < kRounds; ++round) {
+        REQUIRE(kill(child.pid(), SIGRTMIN + 1) == 0);
+        StoppedProcess process = StoppedProcess::seizeAndInterrupt(child.pid());
+        process.waitUntilStopped(kStopTimeout);
+        short type = round % 2 ? F_UNLCK : F_WRLCK;
+        REQUIRE(injectPosixLocks(process, {{fd, type, 0, 0}}).applied == 1);
+        process.detach();
+    }
+    CHECK(posixHolder(path, F_WRLCK, 0, 1) == 0);  // the last round unlocked
+    REQUIRE(waitUntil([&] {
+        std::ifstream status("/proc/" + std::to_string(child.pid()) + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind("ShdPnd:", 0) == 0 || line.rfind("SigPnd:", 0) == 0)
+                if (line.find_first_not_of("0", line.find_first_not_of(" \t", 7)) != std::string::npos) return false;
+        return true;
+    }));
+    REQUIRE(kill(child.pid(), SIGUSR1) == 0);
+    int delivered = 0;
+    REQUIRE(child.read(delivered));
+    CHECK(delivered == kRounds);
+}
+
+TEST_CASE("seccomp refusing mmap: the injection fails, the target is left as it was") {
+    TempDirectory directory;
+    std::string path = directory.file("data");
+    { std::ofstream(path) << "x"; }
+
+    SUBCASE("SECCOMP_RET_ERRNO") {
+        Child child(sleeper(path, static_cast<int>(SECCOMP_RET_ERRNO | EPERM)));
+        int fd = startSleeping(child);
+        {
+            StoppedProcess process = stopProcess(child.pid());
+            try {
+                injectPosixLocks(process, {{fd, F_WRLCK, 0, 1}});
+                FAIL("the injection succeeded through a filter that refuses mmap");
+            } catch (const Error& error) {
+                CHECK(error.errnoValue() == EPERM);
+                MESSAGE(std::string(error.what()));
+            }
+        }
+        CHECK(posixHolder(path, F_WRLCK, 0, 1) == 0);
+        checkSleptThrough(child);
+    }
+    SUBCASE("SECCOMP_RET_TRAP: the SIGSYS it raises never reaches the process") {
+        Child child(sleeper(path, static_cast<int>(SECCOMP_RET_TRAP)));
+        int fd = startSleeping(child);
+        {
+            StoppedProcess process = stopProcess(child.pid());
+            CHECK_THROWS_AS(injectPosixLocks(process, {{fd, F_WRLCK, 0, 1}}), Error);
+        }
+        CHECK(posixHolder(path, F_WRLCK, 0, 1) == 0);
+        checkSleptThrough(child);
+    }
+}
+
+TEST_CASE("a process already traced cannot be seized (as while CRIU holds it): EPERM, tracer named") {
+    Agent agent = Agent::spawn(agentBinary);
+    StoppedProcess first = StoppedProcess::seizeAndInterrupt(agent.pid());
+    try {
+        StoppedProcess::seizeAndInterrupt(agent.pid());
+        FAIL("seized twice");
+    } catch (const Error& error) {
+        CHECK(error.errnoValue() == EPERM);
+        CHECK(std::string(error.what()).find("traced by pid " + std::to_string(getpid())) != std::string::npos);
+    }
+    first.waitUntilStopped(kStopTimeout);
+    first.detach();
+    CHECK(agent.call("pid") == "ok " + std::to_string(agent.pid()));
+}
+
+TEST_CASE("seizing a process that does not exist fails with ESRCH") {
+    Child child([](int, int) {});
+    int status = 0;
+    REQUIRE(waitpid(child.pid(), &status, 0) == child.pid());
+    try {
+        StoppedProcess::seizeAndInterrupt(child.pid());
+        FAIL("seized a reaped process");
+    } catch (const Error& error) {
+        CHECK(error.errnoValue() == ESRCH);
+    }
+}
