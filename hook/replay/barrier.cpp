@@ -26,35 +26,49 @@ std::unique_ptr<StartBarrier> StartBarrier::hold(Container& container, bool useF
 // stop, before any instruction of its own.
 void StartBarrier::ensureTraced() {
     if (traced_) return;
-    seizeEveryProcess(*container_, true);
+    std::vector<pid_t> stoppedWhileFrozen = seizeEveryProcess(*container_, true);
     refreezeOnRelease_ = frozen_.wasAlreadyFrozen();
     if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, false);
     else frozen_.thaw();
     traced_ = true;
+    for (pid_t pid : stoppedWhileFrozen)
+        if (const ContainerTask* task = container_->taskByHostPid(pid); task && !seizeOne(*task))
+            throwFailure("replay: pid " + std::to_string(task->containerPid) + " (" + task->command +
+                         "): still cannot be seized after the thaw");
     for (auto& process : stopped_) process->waitUntilStopped(timeout_);
 }
 
 // Without a freezer, tasks run while we seize: list again until a listing finds no process we have
 // not seized (a seized, interrupted process can't fork any more). Frozen, the first listing is final.
-void StartBarrier::seizeEveryProcess(Container& container, bool listingIsFinal) {
+// Returns the processes that are job-stopped (SIGSTOP) inside the frozen cgroup: PTRACE_SEIZE
+// would block on them until the thaw, and a thaw leaves them stopped, so they are seized after it.
+std::vector<pid_t> StartBarrier::seizeEveryProcess(Container& container, bool listingIsFinal) {
     std::set<pid_t> seized;
+    std::vector<pid_t> stoppedWhileFrozen;
     for (int round = 0; round < 100; ++round) {
         bool added = false;
         for (const ContainerTask& task : container.tasks) {
             if (seized.contains(task.hostPid)) continue;
-            try {
-                stopped_.push_back(std::make_unique<StoppedProcess>(StoppedProcess::seizeAndInterrupt(task.hostPid)));
-            } catch (const Error& error) {
-                if (error.errnoValue() == ESRCH) continue;  // exited: it holds nothing
-                throw error.within("replay: hold pid " + std::to_string(task.containerPid) + " (" + task.command + ")");
-            }
             seized.insert(task.hostPid);
-            added = true;
+            if (seizeOne(task)) added = true;
+            else stoppedWhileFrozen.push_back(task.hostPid);
         }
-        if (listingIsFinal || !added) return;
+        if (listingIsFinal || !added) return stoppedWhileFrozen;
         refreshTasks(container);
     }
     throwFailure("replay: the container keeps creating processes; cannot stop all of them");
+}
+
+// False for a job-stopped process in a frozen cgroup (seizing it must wait for the thaw).
+bool StartBarrier::seizeOne(const ContainerTask& task) {
+    try {
+        stopped_.push_back(std::make_unique<StoppedProcess>(StoppedProcess::seizeAndInterrupt(task.hostPid)));
+        return true;
+    } catch (const Error& error) {
+        if (error.errnoValue() == ESRCH) return true;  // exited: it holds nothing
+        if (error.errnoValue() == EAGAIN) return false;
+        throw error.within("replay: hold pid " + std::to_string(task.containerPid) + " (" + task.command + ")");
+    }
 }
 
 StoppedProcess* StartBarrier::stoppedProcess(pid_t hostPid) {

@@ -31,7 +31,8 @@ public:
 
 private:
     StartBarrier() = default;
-    void seizeEveryProcess(Container& container, bool listingIsFinal);
+    std::vector<pid_t> seizeEveryProcess(Container& container, bool listingIsFinal);
+    bool seizeOne(const ContainerTask& task);
 
     Container* container_ = nullptr;
     std::chrono::milliseconds timeout_{0};
