@@ -21,8 +21,8 @@ std::string commandOf(pid_t pid) {
 std::string Conflict::line() const {
     std::string holder;
     if (held.pid > 0 && holderInContainer) {
-        holder = "pid " + std::to_string(holderContainerPid) + " (" + holderCommand + ", inside the container, host pid " +
-                 std::to_string(held.pid) + ")";
+        holder = "pid " + std::to_string(holderContainerPid) + " (" + holderCommand + ", host pid " +
+                 std::to_string(held.pid) + ", inside the container)";
     } else if (held.pid > 0) {
         holder = "pid " + std::to_string(held.pid) + " (" + (holderCommand.empty() ? "?" : holderCommand) + ", outside the container)";
     } else {
