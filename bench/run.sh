@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh [--quick]: how long lockcr takes on containers with many locks, next to lslocks.
 #
-# Builds lockcr and bench/lockload into ${LOCKCR_BUILD_DIR:-/work/main/build}, then for each
+# Builds lockcr and bench/lockload into ${LOCKCR_BUILD_DIR:-<repo>/build}, then for each
 # scenario starts lockload in a fresh cgroup v1 freezer cgroup (the "container") and times N runs
 # (11, or 3 with --quick) of each command. Needs root, /sys/fs/cgroup/freezer and python3.
 # Timing is wall time around fork+exec+wait of the command (bash $EPOCHREALTIME), plus the CPU
@@ -21,7 +21,7 @@ case "${1:-}" in
     *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
 esac
 SOURCE_DIR=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${LOCKCR_BUILD_DIR:-/work/main/build}
+BUILD_DIR=${LOCKCR_BUILD_DIR:-$SOURCE_DIR/build}
 FREEZER=/sys/fs/cgroup/freezer
 LSLOCKS_SLOW_MS=2000                    # above this, lslocks runs once only
 LSLOCKS_TIMEOUT=${LSLOCKS_TIMEOUT:-600}  # seconds; beyond it lslocks is reported as "> this"

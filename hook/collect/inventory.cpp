@@ -8,7 +8,9 @@
 #include <charconv>
 #include <map>
 #include <tuple>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "collect/fdinfo.h"
 #include "collect/proc_locks.h"
@@ -44,76 +46,132 @@ std::string stripDeleted(std::string path, bool& deleted) {
     return path;
 }
 
-class ProcessScanner {
-public:
-    ProcessScanner(LockImage& image, std::vector<DescriptionCandidate>& candidates)
-        : image_(image), candidates_(candidates) {}
+// One fd whose fdinfo shows locks, as read (possibly on a worker thread).
+struct LockedFd {
+    size_t taskIndex = 0;
+    int fd = -1;
+    FdInfo info;
+    std::string path;
+};
 
-    // Adds the process and its fds on locked inodes. A process that exits meanwhile is skipped:
-    // its locks are gone with it.
-    void scan(const ContainerTask& task) {
-        std::string proc = "/proc/" + std::to_string(task.hostPid);
-        int err = 0;
-        UniqueFd fdDirectory = sys::tryOpenAt(AT_FDCWD, proc + "/fd", O_RDONLY | O_DIRECTORY, err);
-        UniqueFd infoDirectory = sys::tryOpenAt(AT_FDCWD, proc + "/fdinfo", O_RDONLY | O_DIRECTORY, err);
-        std::vector<std::string> names;
-        if (!fdDirectory || !infoDirectory || !sys::tryListDirectory(infoDirectory.get(), ".", names, err)) {
-            if (err == ENOENT || err == ESRCH) return;
-            throwErrno("collect: pid " + std::to_string(task.hostPid) + ": list fds", err);
-        }
-        Process process;
-        process.containerPid = task.containerPid;
-        process.hostPid = task.hostPid;
-        process.command = task.command;
-        process.threadCount = task.threads;
-        size_t processIndex = image_.processes.size();
-        std::string text;
+// The /proc directories of one task, opened once and shared read-only by the readers.
+struct TaskDirectories {
+    UniqueFd fds;
+    UniqueFd fdinfo;
+    std::vector<std::string> names;
+};
+
+TaskDirectories openTaskDirectories(pid_t hostPid) {
+    TaskDirectories directories;
+    std::string proc = "/proc/" + std::to_string(hostPid);
+    int err = 0;
+    directories.fds = sys::tryOpenAt(AT_FDCWD, proc + "/fd", O_RDONLY | O_DIRECTORY, err);
+    directories.fdinfo = sys::tryOpenAt(AT_FDCWD, proc + "/fdinfo", O_RDONLY | O_DIRECTORY, err);
+    if (!directories.fds || !directories.fdinfo ||
+        !sys::tryListDirectory(directories.fdinfo.get(), ".", directories.names, err)) {
+        // A process that exits meanwhile is skipped: its locks are gone with it.
+        if (err == ENOENT || err == ESRCH) return {};
+        throwErrno("collect: pid " + std::to_string(hostPid) + ": list fds", err);
+    }
+    return directories;
+}
+
+// Reads the fdinfo of items [begin, end) of the work list. An fd closed meanwhile is skipped.
+void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<std::pair<size_t, size_t>>& work,
+                   size_t begin, size_t end, std::vector<LockedFd>& out) {
+    std::string text;
+    int err = 0;
+    for (size_t i = begin; i < end; ++i) {
+        const auto& [taskIndex, nameIndex] = work[i];
+        const TaskDirectories& task = tasks[taskIndex];
+        const std::string& name = task.names[nameIndex];
+        int fd = -1;
+        if (!parseFdNumber(name, fd)) continue;
+        if (!sys::tryReadFileAt(task.fdinfo.get(), name, text, err)) continue;
+        FdInfo info = parseFdInfo(text);
+        std::erase_if(info.locks, [](const LockLine& line) {
+            return line.delegation || line.accessCheck || !line.hasInode;  // nfsd's or a breaker: not the container's
+        });
+        if (info.locks.empty()) continue;
+        LockedFd locked{taskIndex, fd, std::move(info), {}};
+        if (sys::tryReadLinkAt(task.fds.get(), name, locked.path, err) == false) locked.path.clear();
+        out.push_back(std::move(locked));
+    }
+}
+
+// The fdinfo reads are nearly all kernel time, one open/read/close per fd: spread them over the
+// cores (a 4,000-fd container is 4,000 of them).
+std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks) {
+    std::vector<std::pair<size_t, size_t>> work;
+    for (size_t t = 0; t < tasks.size(); ++t)
+        for (size_t n = 0; n < tasks[t].names.size(); ++n) work.push_back({t, n});
+    size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    if (work.size() < 256) workers = 1;
+    std::vector<std::vector<LockedFd>> results(workers);
+    std::vector<std::thread> threads;
+    std::exception_ptr failure;
+    std::mutex failureLock;
+    size_t share = (work.size() + workers - 1) / workers;
+    for (size_t w = 0; w < workers; ++w) {
+        size_t begin = std::min(work.size(), w * share), end = std::min(work.size(), begin + share);
+        auto run = [&, w, begin, end] {
+            try {
+                readLockedFds(tasks, work, begin, end, results[w]);
+            } catch (...) {
+                std::lock_guard guard(failureLock);
+                if (!failure) failure = std::current_exception();
+            }
+        };
+        if (w + 1 == workers) run();
+        else threads.emplace_back(run);
+    }
+    for (std::thread& thread : threads) thread.join();
+    if (failure) std::rethrow_exception(failure);
+    std::vector<LockedFd> all;
+    for (auto& part : results) std::move(part.begin(), part.end(), std::back_inserter(all));
+    std::sort(all.begin(), all.end(), [](const LockedFd& a, const LockedFd& b) {
+        return std::tie(a.taskIndex, a.fd) < std::tie(b.taskIndex, b.fd);
+    });
+    return all;
+}
+
+// Turns the fds read into processes, fds and description candidates. A POSIX lock shows in the
+// fdinfo of every fd sharing the description it was set through (dup, inheritance); it is one
+// lock of the process: it is kept under the lowest such fd.
+void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, LockImage& image,
+                  std::vector<DescriptionCandidate>& candidates) {
+    size_t next = 0;
+    for (size_t t = 0; t < container.tasks.size(); ++t) {
+        const ContainerTask& task = container.tasks[t];
+        Process process{task.containerPid, task.hostPid, task.command, task.threads, {}};
+        size_t processIndex = image.processes.size();
         std::set<std::tuple<uint32_t, uint32_t, uint64_t, LockType, uint64_t, uint64_t>> posixSeen;
-        for (const std::string& name : names) {
-            int fd = -1;
-            if (!parseFdNumber(name, fd)) continue;
-            if (!sys::tryReadFileAt(infoDirectory.get(), name, text, err)) continue;  // closed meanwhile
-            FdInfo info = parseFdInfo(text);
-            // A POSIX lock shows in the fdinfo of every fd sharing the description it was set
-            // through (dup, inheritance); it is one lock of the process: keep it under the first fd.
-            std::erase_if(info.locks, [&](const LockLine& line) {
-                if (line.delegation || line.accessCheck || !line.hasInode) return true;  // not the container's
-                if (line.lock.kind != LockKind::posix) return false;
+        for (; next < lockedFds.size() && lockedFds[next].taskIndex == t; ++next) {
+            LockedFd& locked = lockedFds[next];
+            ProcessFd entry;
+            entry.fd = locked.fd;
+            entry.openFlags = locked.info.flags;
+            entry.file.mountId = locked.info.mountId;
+            entry.file.device = locked.info.locks.front().device;
+            entry.file.inode = locked.info.locks.front().inode;
+            entry.file.path = stripDeleted(std::move(locked.path), entry.file.deleted);
+            DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd, {}};
+            for (const LockLine& line : locked.info.locks) {
+                if (isDescriptionLock(line.lock.kind)) {
+                    candidate.locks.push_back(line.lock);
+                    continue;
+                }
                 auto key = std::make_tuple(line.device.major, line.device.minor, line.inode, line.lock.type,
                                            line.lock.range.start, line.lock.range.end.value_or(UINT64_MAX));
-                return !posixSeen.insert(key).second;
-            });
-            if (info.locks.empty()) continue;
-            addFd(process, processIndex, task.hostPid, fdDirectory.get(), name, fd, info);
+                if (posixSeen.insert(key).second) entry.posixLocks.push_back(line.lock);
+            }
+            if (entry.posixLocks.empty() && candidate.locks.empty()) continue;
+            if (!candidate.locks.empty()) candidates.push_back(std::move(candidate));
+            process.fds.push_back(std::move(entry));
         }
-        image_.processes.push_back(std::move(process));
+        image.processes.push_back(std::move(process));
     }
-
-private:
-    void addFd(Process& process, size_t processIndex, pid_t hostPid, int fdDirectory,
-               const std::string& name, int fd, const FdInfo& info) {
-        ProcessFd entry;
-        entry.fd = fd;
-        entry.openFlags = info.flags;
-        entry.file.mountId = info.mountId;
-        entry.file.device = info.locks.front().device;
-        entry.file.inode = info.locks.front().inode;
-        std::string path;
-        int err = 0;
-        if (sys::tryReadLinkAt(fdDirectory, name, path, err))
-            entry.file.path = stripDeleted(std::move(path), entry.file.deleted);
-        DescriptionCandidate candidate{processIndex, process.fds.size(), hostPid, fd, {}};
-        for (const LockLine& line : info.locks) {
-            if (isDescriptionLock(line.lock.kind)) candidate.locks.push_back(line.lock);
-            else entry.posixLocks.push_back(line.lock);
-        }
-        if (!candidate.locks.empty()) candidates_.push_back(std::move(candidate));
-        process.fds.push_back(std::move(entry));
-    }
-
-    LockImage& image_;
-    std::vector<DescriptionCandidate>& candidates_;
-};
+}
 
 std::tuple<uint32_t, uint32_t, uint64_t> fileKey(const FileIdentity& file) {
     return {file.device.major, file.device.minor, file.inode};
@@ -171,9 +229,11 @@ void groupDescriptions(LockImage& image, std::vector<DescriptionCandidate>& cand
 LockImage collectLocks(const Container& container) {
     LockImage image;
     image.container = container.identity;
+    std::vector<TaskDirectories> tasks;
+    for (const ContainerTask& task : container.tasks) tasks.push_back(openTaskDirectories(task.hostPid));
+    std::vector<LockedFd> lockedFds = readAllLockedFds(tasks);
     std::vector<DescriptionCandidate> candidates;
-    ProcessScanner scanner(image, candidates);
-    for (const ContainerTask& task : container.tasks) scanner.scan(task);
+    addProcesses(container, lockedFds, image, candidates);
     groupDescriptions(image, candidates);
     recordSignalOwners(container, image);
     recordWaiters(container, parseProcLocks(sys::readFile("/proc/locks")), image);

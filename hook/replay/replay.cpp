@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "collect/inventory.h"
@@ -36,12 +38,25 @@ PosixLockRequest requestFor(int fd, const Lock& lock, short type) {
     return PosixLockRequest{fd, type, lock.range.start, length};
 }
 
-WantedLock wantedFor(pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file, const Lock& lock) {
-    WantedLock want{file.path, file.inode, file.device, lock, hostPid, containerPid, fd};
-    struct stat info {};
-    std::string link = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
-    if (::stat(link.c_str(), &info) == 0) want.inode = info.st_ino;
-    return want;
+// The inode behind a live fd, looked up once per (pid, fd) however many locks it carries.
+class LiveInodes {
+public:
+    uint64_t of(pid_t hostPid, int fd, uint64_t recorded) {
+        auto [it, added] = cache_.try_emplace({hostPid, fd}, recorded);
+        if (added) {
+            struct stat info {};
+            std::string link = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
+            if (::stat(link.c_str(), &info) == 0) it->second = info.st_ino;
+        }
+        return it->second;
+    }
+
+private:
+    std::map<std::pair<pid_t, int>, uint64_t> cache_;
+};
+
+WantedLock wantedFor(LiveInodes& inodes, pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file, const Lock& lock) {
+    return WantedLock{file.path, inodes.of(hostPid, fd, file.inode), file.device, lock, hostPid, containerPid, fd};
 }
 
 // The kernel said EAGAIN: find who holds it, for the message.
@@ -123,30 +138,34 @@ private:
     }
 
     void checkTargets(const LockDifferences& missing) const {
+        std::set<std::pair<pid_t, int>> checked;
+        auto check = [&](pid_t host, pid_t containerPid, int fd, const FileIdentity& file) {
+            if (checked.insert({host, fd}).second) checkSameFile(host, containerPid, fd, file);
+        };
         for (const MissingPosixLock& lock : missing.missingPosix)
-            checkSameFile(hostPidOf(lock.process->containerPid, lock.process->command), lock.process->containerPid,
-                          lock.fd->fd, lock.fd->file);
+            check(hostPidOf(lock.process->containerPid, lock.process->command), lock.process->containerPid, lock.fd->fd,
+                  lock.fd->file);
         for (const MissingDescriptionLock& lock : missing.missingDescription) {
             const Holder& holder = liveHolder(*lock.description);
-            checkSameFile(pids_.hostPid(holder.containerPid), holder.containerPid, holder.fd, lock.description->file);
+            check(pids_.hostPid(holder.containerPid), holder.containerPid, holder.fd, lock.description->file);
         }
     }
 
-    std::vector<WantedLock> wanted(const LockDifferences& missing) const {
+    std::vector<WantedLock> wanted(const LockDifferences& missing) {
         std::vector<WantedLock> wanted;
         for (const MissingPosixLock& lock : missing.missingPosix)
-            wanted.push_back(wantedFor(pids_.hostPid(lock.process->containerPid), lock.process->containerPid, lock.fd->fd,
+            wanted.push_back(wantedFor(inodes_, pids_.hostPid(lock.process->containerPid), lock.process->containerPid, lock.fd->fd,
                                        lock.fd->file, lock.lock));
         for (const MissingDescriptionLock& lock : missing.missingDescription) {
             const Holder& holder = liveHolder(*lock.description);
-            wanted.push_back(wantedFor(pids_.hostPid(holder.containerPid), holder.containerPid, holder.fd,
+            wanted.push_back(wantedFor(inodes_, pids_.hostPid(holder.containerPid), holder.containerPid, holder.fd,
                                        lock.description->file, lock.lock));
         }
         return wanted;
     }
 
     // Before anything is set: a lock held elsewhere fails the attempt with nothing to undo.
-    void refuseOutsideConflicts(const LockDifferences& missing) const {
+    void refuseOutsideConflicts(const LockDifferences& missing) {
         ProcLocksTable table = parseProcLocks(sys::readFile("/proc/locks"));
         std::vector<WantedLock> wants = wanted(missing);
         for (WantedLock& want : wants)
@@ -162,7 +181,7 @@ private:
             pid_t host = pids_.hostPid(holder.containerPid);
             int err = descriptions_.set(host, holder.fd, lock.lock, lock.description->signalOwner, pids_.containerToHost);
             if (err == EAGAIN || err == EWOULDBLOCK)
-                throwHeldElsewhere(wantedFor(host, holder.containerPid, holder.fd, lock.description->file, lock.lock), container_);
+                throwHeldElsewhere(wantedFor(inodes_, host, holder.containerPid, holder.fd, lock.description->file, lock.lock), container_);
             if (err)
                 throwErrno("replay: pid " + std::to_string(holder.containerPid) + " fd " + std::to_string(holder.fd) + " " +
                            lock.description->file.path + ": " + describeLock(lock.lock), err);
@@ -187,7 +206,7 @@ private:
             ++result_.processesInjected;
             if (injected.firstError == 0) continue;
             const MissingPosixLock& failed = *locks[injected.applied];
-            WantedLock want = wantedFor(host, failed.process->containerPid, failed.fd->fd, failed.fd->file, failed.lock);
+            WantedLock want = wantedFor(inodes_, host, failed.process->containerPid, failed.fd->fd, failed.fd->file, failed.lock);
             if (injected.firstError == EAGAIN || injected.firstError == EACCES) throwHeldElsewhere(want, container_);
             throwErrno("replay: pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) + " " + want.path +
                        ": " + describeLock(failed.lock), injected.firstError);
@@ -229,6 +248,7 @@ private:
     const ReplaySettings& settings_;
     std::unique_ptr<StartBarrier> barrier_;
     PidMapping pids_;
+    LiveInodes inodes_;
     DescriptionLocks descriptions_;
     std::vector<SetDescriptionLock> setDescription_;
     std::map<pid_t, std::vector<PosixLockRequest>> setPosix_;

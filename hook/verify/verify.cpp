@@ -1,7 +1,9 @@
 #include "verify/verify.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "util/error.h"
 
@@ -14,42 +16,60 @@ std::string fileName(const FileIdentity& file) {
     return std::to_string(file.device.major) + ":" + std::to_string(file.device.minor) + ":" + std::to_string(file.inode);
 }
 
-const Process* liveProcess(const LockImage& live, pid_t hostPid) {
-    for (const Process& process : live.processes)
-        if (process.hostPid == hostPid) return &process;
-    return nullptr;
-}
+using HostHolders = std::set<std::pair<pid_t, int>>;
 
-std::vector<Lock> posixLocksOn(const Process& process, const std::string& file) {
-    std::vector<Lock> locks;
-    for (const ProcessFd& fd : process.fds)
-        if (fileName(fd.file) == file) locks.insert(locks.end(), fd.posixLocks.begin(), fd.posixLocks.end());
-    return locks;
+// Lock multisets are compared in sorted order: O(n log n) per file, not O(n^2).
+bool lockOrder(const Lock& a, const Lock& b) {
+    auto key = [](const Lock& lock) {
+        return std::make_tuple(lock.kind, lock.type, lock.leaseState, lock.range.start, lock.range.end.value_or(UINT64_MAX));
+    };
+    return key(a) < key(b);
 }
 
 std::string processName(const Process& process) {
     return "pid " + std::to_string(process.containerPid) + " (" + process.command + ")";
 }
 
-// Holders as host pids, so the expected and the live description can be compared.
-std::set<std::pair<pid_t, int>> hostHolders(const OpenFileDescription& description, const LockImage& image,
-                                            const PidMapping* pids) {
-    std::set<std::pair<pid_t, int>> holders;
-    for (const Holder& holder : description.holders) {
-        pid_t host = 0;
-        if (pids) host = pids->hostPid(holder.containerPid);
-        else
-            for (const Process& process : image.processes)
-                if (process.containerPid == holder.containerPid) host = process.hostPid;
-        holders.insert({host, holder.fd});
+struct PosixEntry {
+    const ProcessFd* fd;
+    Lock lock;
+};
+
+// One process's POSIX locks by file, each list sorted.
+std::map<std::string, std::vector<PosixEntry>> posixLocksByFile(const Process& process) {
+    std::map<std::string, std::vector<PosixEntry>> byFile;
+    for (const ProcessFd& fd : process.fds) {
+        if (fd.posixLocks.empty()) continue;
+        auto& entries = byFile[fileName(fd.file)];
+        for (const Lock& lock : fd.posixLocks) entries.push_back({&fd, lock});
     }
-    return holders;
+    for (auto& [file, entries] : byFile)
+        std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return lockOrder(a.lock, b.lock); });
+    return byFile;
+}
+
+std::string holderText(const HostHolders& holders) {
+    std::string text;
+    for (const auto& [pid, fd] : holders) text += (text.empty() ? "" : ",") + std::to_string(pid) + ":" + std::to_string(fd);
+    return "{" + text + "} (host pid:fd)";
 }
 
 class Comparison {
 public:
     Comparison(const LockImage& expected, const LockImage& live, const PidMapping& pids)
-        : expected_(expected), live_(live), pids_(pids) {}
+        : expected_(expected), live_(live), pids_(pids) {
+        for (const Process& process : live_.processes) {
+            liveByHost_[process.hostPid] = &process;
+            liveHostOf_[process.containerPid] = process.hostPid;
+        }
+        for (size_t i = 0; i < live_.descriptions.size(); ++i) {
+            liveHolders_.push_back(holdersOf(live_.descriptions[i], [&](pid_t pid) {
+                auto it = liveHostOf_.find(pid);
+                return it == liveHostOf_.end() ? 0 : it->second;
+            }));
+            for (const auto& holder : liveHolders_.back()) liveDescriptionOf_[holder] = i;
+        }
+    }
 
     LockDifferences run() {
         comparePosixLocks();
@@ -59,22 +79,31 @@ public:
     }
 
 private:
+    template <typename HostOf>
+    static HostHolders holdersOf(const OpenFileDescription& description, HostOf hostOf) {
+        HostHolders holders;
+        for (const Holder& holder : description.holders) holders.insert({hostOf(holder.containerPid), holder.fd});
+        return holders;
+    }
+
     void comparePosixLocks() {
         std::set<pid_t> expectedHosts;
         for (const Process& process : expected_.processes) {
             pid_t host = pids_.hostPid(process.containerPid);
             expectedHosts.insert(host);
-            const Process* now = host ? liveProcess(live_, host) : nullptr;
+            auto found = liveByHost_.find(host);
+            const Process* now = host && found != liveByHost_.end() ? found->second : nullptr;
             bool holdsAnything = false;
             for (const ProcessFd& fd : process.fds) holdsAnything |= !fd.posixLocks.empty() || fd.descriptionId >= 0;
             if (!now) {
                 if (holdsAnything) problem(processName(process) + ": not running in the container");
                 continue;
             }
-            std::set<std::string> files;
-            for (const ProcessFd& fd : process.fds) files.insert(fileName(fd.file));
-            for (const ProcessFd& fd : now->fds) files.insert(fileName(fd.file));
-            for (const std::string& file : files) compareFile(process, *now, file);
+            auto want = posixLocksByFile(process);
+            auto have = posixLocksByFile(*now);
+            for (const auto& [file, entries] : want) compareFile(process, file, entries, have[file]);
+            for (const auto& [file, entries] : have)
+                if (!want.contains(file)) compareFile(process, file, {}, entries);
         }
         for (const Process& now : live_.processes)
             if (!expectedHosts.contains(now.hostPid))
@@ -84,35 +113,38 @@ private:
                                 describeLock(lock) + " held, not in the image");
     }
 
-    void compareFile(const Process& process, const Process& now, const std::string& file) {
-        std::vector<Lock> want = posixLocksOn(process, file);
-        std::vector<Lock> have = posixLocksOn(now, file);
-        for (const ProcessFd& fd : process.fds) {
-            if (fileName(fd.file) != file) continue;
-            for (const Lock& lock : fd.posixLocks) {
-                auto it = std::find(have.begin(), have.end(), lock);
-                if (it != have.end()) have.erase(it);
-                else differences_.missingPosix.push_back({&process, &fd, lock});
+    // Both lists sorted: one merge finds what is missing and what is extra.
+    void compareFile(const Process& process, const std::string& file, const std::vector<PosixEntry>& want,
+                     const std::vector<PosixEntry>& have) {
+        size_t i = 0, j = 0;
+        while (i < want.size() || j < have.size()) {
+            if (j == have.size() || (i < want.size() && lockOrder(want[i].lock, have[j].lock))) {
+                differences_.missingPosix.push_back({&process, want[i].fd, want[i].lock});
+                ++i;
+            } else if (i == want.size() || lockOrder(have[j].lock, want[i].lock)) {
+                problem(processName(process) + " " + file + ": " + describeLock(have[j].lock) + " held, not in the image");
+                ++j;
+            } else {
+                ++i;
+                ++j;
             }
         }
-        for (const Lock& lock : have)
-            problem(processName(process) + " " + file + ": " + describeLock(lock) + " held, not in the image");
     }
 
     void compareDescriptions() {
         std::vector<bool> matched(live_.descriptions.size(), false);
         for (const OpenFileDescription& description : expected_.descriptions) {
-            auto want = hostHolders(description, expected_, &pids_);
+            HostHolders want = holdersOf(description, [&](pid_t pid) { return pids_.hostPid(pid); });
             const OpenFileDescription* found = nullptr;
-            for (size_t i = 0; i < live_.descriptions.size() && !found; ++i) {
-                auto have = hostHolders(live_.descriptions[i], live_, nullptr);
-                if (std::any_of(want.begin(), want.end(), [&](const auto& h) { return have.contains(h); })) {
-                    found = &live_.descriptions[i];
-                    matched[i] = true;
-                    if (have != want)
-                        problem("description of " + fileName(description.file) + ": shared by " + holderText(want) +
-                                " in the image, by " + holderText(have) + " now");
-                }
+            for (const auto& holder : want) {
+                auto it = liveDescriptionOf_.find(holder);
+                if (it == liveDescriptionOf_.end()) continue;
+                found = &live_.descriptions[it->second];
+                matched[it->second] = true;
+                if (liveHolders_[it->second] != want)
+                    problem("description of " + fileName(description.file) + ": shared by " + holderText(want) +
+                            " in the image, by " + holderText(liveHolders_[it->second]) + " now");
+                break;
             }
             std::vector<Lock> have = found ? found->locks : std::vector<Lock>{};
             for (const Lock& lock : description.locks) {
@@ -127,28 +159,20 @@ private:
             if (!matched[i])
                 for (const Lock& lock : live_.descriptions[i].locks)
                     problem("description of " + fileName(live_.descriptions[i].file) + " shared by " +
-                            holderText(hostHolders(live_.descriptions[i], live_, nullptr)) + ": " + describeLock(lock) +
-                            " held, not in the image");
+                            holderText(liveHolders_[i]) + ": " + describeLock(lock) + " held, not in the image");
     }
 
     void compareWaiters() {
         for (const Waiter& waiter : expected_.waiters) {
             pid_t host = pids_.hostPid(waiter.containerPid);
             bool found = std::any_of(live_.waiters.begin(), live_.waiters.end(), [&](const Waiter& now) {
-                return now.hostPid == host && now.requested == waiter.requested && now.inode == waiter.inode;
+                return now.hostPid == host && now.requested == waiter.requested &&
+                       (now.inode == waiter.inode || (!waiter.path.empty() && now.path == waiter.path));
             });
-            if (!found && !std::any_of(live_.waiters.begin(), live_.waiters.end(), [&](const Waiter& now) {
-                    return now.hostPid == host && now.requested == waiter.requested && now.path == waiter.path;
-                }))
+            if (!found)
                 problem("waiter pid " + std::to_string(waiter.containerPid) + " " + waiter.path + ": " +
                         describeLock(waiter.requested) + " no longer waiting");
         }
-    }
-
-    static std::string holderText(const std::set<std::pair<pid_t, int>>& holders) {
-        std::string text;
-        for (const auto& [pid, fd] : holders) text += (text.empty() ? "" : ",") + std::to_string(pid) + ":" + std::to_string(fd);
-        return "{" + text + "} (host pid:fd)";
     }
 
     void problem(std::string line) { differences_.problems.push_back(std::move(line)); }
@@ -156,6 +180,10 @@ private:
     const LockImage& expected_;
     const LockImage& live_;
     const PidMapping& pids_;
+    std::map<pid_t, const Process*> liveByHost_;
+    std::map<pid_t, pid_t> liveHostOf_;
+    std::vector<HostHolders> liveHolders_;
+    std::map<std::pair<pid_t, int>, size_t> liveDescriptionOf_;
     LockDifferences differences_;
 };
 
