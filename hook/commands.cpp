@@ -27,7 +27,7 @@ int runInspect(const InspectOptions& options) {
     Container container = discoverContainer(options.container);
     LockImage image = collectLocks(container);
     stampImage(image);
-    printText(options.json ? lockImageToJson(image).dump(2) + "\n" : formatLockTable(image));
+    printText(options.json ? lockImageToText(image) + "\n" : formatLockTable(image));
     return 0;
 }
 

@@ -87,7 +87,7 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
         const std::string& name = task.names[nameIndex];
         int fd = -1;
         if (!parseFdNumber(name, fd)) continue;
-        if (!sys::tryReadFileAt(task.fdinfo.get(), name, text, err)) continue;
+        if (!sys::tryReadSmallProcFileAt(task.fdinfo.get(), name, text, err)) continue;
         FdInfo info = parseFdInfo(text);
         std::erase_if(info.locks, [](const LockLine& line) {
             return line.delegation || line.accessCheck || !line.hasInode;  // nfsd's or a breaker: not the container's
@@ -236,7 +236,7 @@ LockImage collectLocks(const Container& container) {
     addProcesses(container, lockedFds, image, candidates);
     groupDescriptions(image, candidates);
     recordSignalOwners(container, image);
-    recordWaiters(container, parseProcLocks(sys::readFile("/proc/locks")), image);
+    recordWaiters(container, image);
     return image;
 }
 

@@ -110,7 +110,7 @@ std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId) {
     std::string text;
     int err = 0;
     std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(threadId) + "/syscall";
-    if (!sys::tryReadFileAt(AT_FDCWD, path, text, err)) return std::nullopt;
+    if (!sys::tryReadSmallProcFileAt(AT_FDCWD, path, text, err)) return std::nullopt;
     auto call = parseSyscallLine(text);
     if (!call || call->number < 0) return std::nullopt;
     if (call->number == SYS_fcntl) return fcntlWaiter(pid, threadId, *call);
@@ -187,9 +187,8 @@ void addWaiter(const Container& container, LockImage& image, pid_t hostPid, int 
 
 }  // namespace
 
-// The container's own locks as lines, from the image (complete, from fdinfo), ahead of whatever a
-// possibly torn read of /proc/locks adds about holders outside it.
-std::vector<LockLine> heldLocksFor(const Container& container, const ProcLocksTable& table, const LockImage& image) {
+// The container's own locks as lines, from the image (complete: from fdinfo).
+std::vector<LockLine> containerLocks(const Container& container, const LockImage& image) {
     std::vector<LockLine> held;
     for (const Process& process : image.processes)
         for (const ProcessFd& fd : process.fds)
@@ -200,12 +199,12 @@ std::vector<LockLine> heldLocksFor(const Container& container, const ProcLocksTa
             held.push_back({0, 0, lock, lock.kind == LockKind::ofd || !first ? -1 : first->hostPid,
                             description.file.device, description.file.inode});
     }
-    held.insert(held.end(), table.held.begin(), table.held.end());
     return held;
 }
 
-void recordWaiters(const Container& container, const ProcLocksTable& table, LockImage& image) {
-    std::vector<LockLine> heldLocks = heldLocksFor(container, table, image);
+void recordWaiters(const Container& container, LockImage& image) {
+    std::vector<LockLine> inside = containerLocks(container, image);
+    std::optional<std::vector<LockLine>> outside;  // /proc/locks, read once if needed
     for (const ContainerTask& task : container.tasks) {
         std::vector<std::string> threads;
         int err = 0;
@@ -217,16 +216,14 @@ void recordWaiters(const Container& container, const ProcLocksTable& table, Lock
             struct stat target {};
             std::string link = "/proc/" + std::to_string(task.hostPid) + "/fd/" + std::to_string(call->fd);
             if (::stat(link.c_str(), &target) != 0) continue;
-            auto blocker = findBlocker(heldLocks, target.st_ino, call->requested, task.hostPid);
+            auto blocker = findBlocker(inside, target.st_ino, call->requested, task.hostPid);
+            if (!blocker) {
+                if (!outside) outside = parseProcLocks(sys::readFile("/proc/locks")).held;
+                blocker = findBlocker(*outside, target.st_ino, call->requested, task.hostPid);
+            }
             if (!blocker) continue;
             addWaiter(container, image, task.hostPid, call->fd, target.st_ino, blocker->device, call->requested, *blocker);
         }
-    }
-    for (const LockWait& wait : table.waits) {
-        if (wait.waiter.pid <= 0 || !container.taskByHostPid(wait.waiter.pid)) continue;
-        if (wait.waiter.lock.kind == LockKind::lease) continue;  // a blocked opener, not a lock
-        addWaiter(container, image, wait.waiter.pid, -1, wait.waiter.inode, wait.waiter.device,
-                  wait.waiter.lock, wait.blocker);
     }
 }
 

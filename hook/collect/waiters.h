@@ -35,12 +35,11 @@ std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId);
 namespace lockcr {
 
 struct Container;
-struct ProcLocksTable;
 
 // Every task of the container blocked in a lock call whose request conflicts with a lock held now
 // (one that does not conflict is about to succeed, not waiting). Blocking calls are found through
-// /proc/TID/syscall, so this works on a frozen container; /proc/locks "->" lines add the waiters
-// of a running one that the syscall view missed.
-void recordWaiters(const Container& container, const ProcLocksTable& table, LockImage& image);
+// /proc/TID/syscall, so this works on a frozen container as on a running one. The blocker is looked
+// for among the container's own locks first; /proc/locks is read only when it is held outside.
+void recordWaiters(const Container& container, LockImage& image);
 
 }  // namespace lockcr

