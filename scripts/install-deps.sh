@@ -16,8 +16,9 @@ fi
 packages=(
     # Build.
     build-essential cmake pkg-config
-    nlohmann-json3-dev libyaml-cpp-dev libcap-ng-dev doctest-dev libcli11-dev
-    libmount-dev libbtrfsutil-dev libxxhash-dev
+    nlohmann-json3-dev libcap-ng-dev doctest-dev libcli11-dev
+    # The aarch64 injection code is compiled (not run) by tests/arch/compile_aarch64.sh.
+    g++-aarch64-linux-gnu
     # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python).
     python3 python3-jsonschema
     # Containers: runc, the busybox rootfs, and iptables (CRIU calls it for network namespaces).
@@ -27,8 +28,6 @@ packages=(
     util-linux procps psmisc jq file
     # scripts/provision-criu.sh: apt-get download needs the archive keys; dpkg-deb ships with dpkg.
     debian-archive-keyring ca-certificates
-    # Filesystem snapshot backends exercised by the tests.
-    e2fsprogs btrfs-progs
 )
 
 # Skip the network entirely when everything is already there.
