@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace lockcr {
 
@@ -71,19 +72,7 @@ void parseLine(std::string_view line, FdInfo& out, SeenKeys& seen) {
 FdInfo parseFdInfo(std::string_view text) {
     FdInfo out;
     SeenKeys seen;
-    size_t lineNumber = 0;
-    for (size_t position = 0; position < text.size();) {
-        ++lineNumber;
-        size_t newline = text.find('\n', position);
-        try {
-            if (newline == std::string_view::npos)
-                throwBadInput("no newline at the end (truncated read?)");
-            parseLine(text.substr(position, newline - position), out, seen);
-        } catch (const Error& error) {
-            throw error.within("fdinfo line " + std::to_string(lineNumber));
-        }
-        position = newline + 1;
-    }
+    forEachLine(text, "fdinfo", [&](std::string_view line) { parseLine(line, out, seen); });
     if (!seen.position || !seen.flags)
         throwBadInput(std::string("fdinfo: no \"") + (seen.position ? "flags" : "pos") + "\" line");
     return out;

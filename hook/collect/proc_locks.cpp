@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace lockcr {
 
@@ -234,38 +235,25 @@ ProcLocksTable parseProcLocks(std::string_view text) {
     // The chain from the held lock down to the last line read: chain[n] is at depth n, so a
     // waiter at depth n is blocked on chain[n - 1] (locks_show() walks each tree depth first).
     std::vector<LockLine> chain;
-    size_t lineNumber = 0;
-    for (size_t position = 0; position < text.size();) {
-        ++lineNumber;
-        auto where = [&] { return "/proc/locks line " + std::to_string(lineNumber); };
-        size_t newline = text.find('\n', position);
-        if (newline == std::string_view::npos)
-            throwBadInput(where() + ": no newline at the end (truncated read?)");
-        std::string_view line = text.substr(position, newline - position);
-        position = newline + 1;
-        LockLine parsed;
-        try {
-            parsed = parseLockLine(line);
-        } catch (const Error& error) {
-            throw error.within(where());
-        }
+    forEachLine(text, "/proc/locks", [&](std::string_view line) {
+        LockLine parsed = parseLockLine(line);
         auto level = static_cast<size_t>(parsed.blockedLevel);
         if (level == 0) {
             chain.clear();
             chain.push_back(parsed);
             table.held.push_back(parsed);
-            continue;
+            return;
         }
         if (level > chain.size())
-            throwBadInput(where() + ": a waiter at depth " + std::to_string(level) +
-                          " with no line at depth " + std::to_string(level - 1) + " above it");
+            throwBadInput("a waiter at depth " + std::to_string(level) + " with no line at depth " +
+                          std::to_string(level - 1) + " above it");
         chain.erase(chain.begin() + static_cast<std::ptrdiff_t>(level), chain.end());
         if (chain.back().id != parsed.id)
-            throwBadInput(where() + ": a waiter with id " + std::to_string(parsed.id) +
-                          " under a lock with id " + std::to_string(chain.back().id));
+            throwBadInput("a waiter with id " + std::to_string(parsed.id) + " under a lock with id " +
+                          std::to_string(chain.back().id));
         table.waits.push_back({parsed, chain.back()});
         chain.push_back(parsed);
-    }
+    });
     return table;
 }
 

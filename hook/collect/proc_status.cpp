@@ -4,6 +4,7 @@
 
 #include "collect/proc_locks.h"
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace lockcr {
 
@@ -118,19 +119,7 @@ void parseLine(std::string_view line, ProcessStatus& out, SeenKeys& seen) {
 ProcessStatus parseProcStatus(std::string_view text) {
     ProcessStatus out;
     SeenKeys seen;
-    size_t lineNumber = 0;
-    for (size_t position = 0; position < text.size();) {
-        ++lineNumber;
-        size_t newline = text.find('\n', position);
-        try {
-            if (newline == std::string_view::npos)
-                throwBadInput("no newline at the end (truncated read?)");
-            parseLine(text.substr(position, newline - position), out, seen);
-        } catch (const Error& error) {
-            throw error.within("/proc/PID/status line " + std::to_string(lineNumber));
-        }
-        position = newline + 1;
-    }
+    forEachLine(text, "/proc/PID/status", [&](std::string_view line) { parseLine(line, out, seen); });
     const char* missing = !seen.name        ? "Name"
                           : !seen.state     ? "State"
                           : !seen.tgid      ? "Tgid"

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace lockcr {
 
@@ -61,23 +62,12 @@ std::vector<CgroupMembership> parseProcCgroup(std::string_view text) {
     if (text.empty()) throwBadInput("/proc/PID/cgroup is empty");
     std::vector<CgroupMembership> memberships;
     std::set<int> hierarchies;
-    size_t lineNumber = 0;
-    for (size_t position = 0; position < text.size();) {
-        ++lineNumber;
-        size_t newline = text.find('\n', position);
-        try {
-            if (newline == std::string_view::npos)
-                throwBadInput("no newline at the end (truncated read?)");
-            CgroupMembership membership = parseLine(text.substr(position, newline - position));
-            if (!hierarchies.insert(membership.hierarchyId).second)
-                throwBadInput("hierarchy " + std::to_string(membership.hierarchyId) +
-                              " appears twice");
-            memberships.push_back(std::move(membership));
-        } catch (const Error& error) {
-            throw error.within("/proc/PID/cgroup line " + std::to_string(lineNumber));
-        }
-        position = newline + 1;
-    }
+    forEachLine(text, "/proc/PID/cgroup", [&](std::string_view line) {
+        CgroupMembership membership = parseLine(line);
+        if (!hierarchies.insert(membership.hierarchyId).second)
+            throwBadInput("hierarchy " + std::to_string(membership.hierarchyId) + " appears twice");
+        memberships.push_back(std::move(membership));
+    });
     return memberships;
 }
 

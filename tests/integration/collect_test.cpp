@@ -17,8 +17,7 @@
 #include "image_printing.h"
 #include "kernel_truth.h"
 #include "run_lockcr.h"
-#include "temp_directory.h"
-#include "test_cgroup.h"
+#include "scene.h"
 #include "wait_until.h"
 
 using namespace lockcr;
@@ -26,25 +25,7 @@ using namespace lockcr::test;
 
 namespace {
 
-const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
-
-// A "container" for tests: a freezer cgroup holding the agents.
-struct Scene {
-    std::deque<Agent> agents;  // push_back keeps references valid; destroyed last: the cgroup thaws first, or a frozen agent can't be reaped
-    TestCgroup cgroup;
-    TempDirectory directory;
-
-    Agent& spawn() {
-        agents.push_back(Agent::spawn(agentBinary));
-        cgroup.add(agents.back().pid());
-        return agents.back();
-    }
-    LockImage collect() { return collectLocks(discoverContainerOfPid(agents.front().pid())); }
-};
-
-int openIn(Agent& agent, const std::string& path, const std::string& mode = "rw") {
-    return static_cast<int>(agent.callForNumber("open " + path + " " + mode));
-}
+LockImage collect(Scene& scene) { return collectLocks(discoverContainerOfPid(scene.agents.front().pid())); }
 
 const Process& processOf(const LockImage& image, pid_t hostPid) {
     for (const Process& process : image.processes)
@@ -76,7 +57,7 @@ TEST_CASE("collect: a POSIX lock is recorded under its process and fd, as /proc/
     REQUIRE(agent.call("posix " + std::to_string(fd) + " w 10 20") == "ok");
     REQUIRE(agent.call("posix " + std::to_string(fd) + " r 100 0") == "ok");
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     const ProcessFd* entry = fdOf(processOf(image, agent.pid()), fd);
     REQUIRE(entry);
     REQUIRE(entry->posixLocks.size() == procLocksLinesForInode(inodeOf(file)).size());
@@ -106,7 +87,7 @@ TEST_CASE("collect: OFD lock, flock and lease each belong to one description") {
     REQUIRE(agent.call("setsig " + std::to_string(leaseFd) + " USR1") == "ok");
     REQUIRE(agent.call("lease " + std::to_string(leaseFd) + " r") == "ok");
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     auto ofdDescriptions = descriptionsOn(image, inodeOf(ofdFile));
     REQUIRE(ofdDescriptions.size() == 1);
     CHECK(ofdDescriptions[0]->locks.at(0).kind == LockKind::ofd);
@@ -139,7 +120,7 @@ TEST_CASE("collect: a flock inherited across fork is one description with both h
     REQUIRE(parent.call("flock " + std::to_string(fd) + " sh") == "ok");
     Agent child = parent.forkAgent();
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     auto descriptions = descriptionsOn(image, inodeOf(file));
     REQUIRE(descriptions.size() == 1);
     std::vector<Holder> holders = descriptions[0]->holders;
@@ -158,7 +139,7 @@ TEST_CASE("collect: a dup'd fd shares the description; a second open is a descri
     REQUIRE(agent.call("flock " + std::to_string(fd) + " sh") == "ok");
     REQUIRE(agent.call("flock " + std::to_string(other) + " sh") == "ok");
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     auto descriptions = descriptionsOn(image, inodeOf(file));
     REQUIRE(descriptions.size() == 2);
     REQUIRE(procLocksLinesForInode(inodeOf(file)).size() == 2);
@@ -180,7 +161,7 @@ TEST_CASE("collect: an OFD lock shared by two processes is recorded once") {
     REQUIRE(parent.call("ofd " + std::to_string(fd) + " w 0 0") == "ok");
     Agent child = parent.forkAgent();
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     auto descriptions = descriptionsOn(image, inodeOf(file));
     REQUIRE(descriptions.size() == 1);
     CHECK(descriptions[0]->holders.size() == 2);
@@ -195,7 +176,7 @@ TEST_CASE("collect: a POSIX lock a child takes on an inherited fd is the child's
     pid_t child = static_cast<pid_t>(parent.callForNumber("spawn-child-posix " + std::to_string(fd) + " w 0 10"));
     REQUIRE(posixHolder(file, F_WRLCK, 0, 1) == child);
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     const ProcessFd* childFd = fdOf(processOf(image, child), fd);
     REQUIRE(childFd);
     CHECK(childFd->posixLocks.size() == 1);
@@ -211,7 +192,7 @@ TEST_CASE("collect: a lock on an unlinked file keeps its path, marked deleted") 
     REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
     REQUIRE(agent.call("unlink " + file) == "ok");
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     const ProcessFd* entry = fdOf(processOf(image, agent.pid()), fd);
     REQUIRE(entry);
     CHECK(entry->file.deleted);
@@ -228,7 +209,7 @@ TEST_CASE("collect: a multi-threaded holder's POSIX lock belongs to the process"
     int fd = openIn(agent, file);
     REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     const Process& process = processOf(image, agent.pid());
     CHECK(process.threadCount == 4);
     REQUIRE(fdOf(process, fd));
@@ -260,13 +241,13 @@ TEST_CASE("collect: a blocked F_SETLKW waiter is recorded running and frozen (wh
         CHECK(recorded.blockedOnContainerPid == holder.pid());
         CHECK(recorded.path == file);
     };
-    checkWaiter(scene.collect());
+    checkWaiter(collect(scene));
 
     scene.cgroup.freeze();
     bool hidden = true;
     for (const std::string& line : procLocksLinesForInode(inodeOf(file))) hidden &= line.find("->") == std::string::npos;
     CHECK(hidden);  // the kernel fact the syscall view exists for
-    checkWaiter(scene.collect());
+    checkWaiter(collect(scene));
     scene.cgroup.thaw();
     CHECK_FALSE(waiter.reply(200).has_value());  // still waiting after the thaw
 }
@@ -281,7 +262,7 @@ TEST_CASE("collect: an OFD waiter, which /proc/locks shows with pid -1, is attri
     waiter.send("ofd " + std::to_string(waiterFd) + " r 0 0 wait");
     REQUIRE(waitUntil([&] { return procLocksLinesForInode(inodeOf(file)).size() == 2; }));
 
-    LockImage image = scene.collect();
+    LockImage image = collect(scene);
     REQUIRE(image.waiters.size() == 1);
     CHECK(image.waiters[0].hostPid == waiter.pid());
     CHECK(image.waiters[0].requested.kind == LockKind::ofd);

@@ -14,28 +14,17 @@
 #include "agent.h"
 #include "kernel_truth.h"
 #include "run_lockcr.h"
-#include "temp_directory.h"
-#include "test_cgroup.h"
+#include "scene.h"
 #include "wait_until.h"
 
 using namespace lockcr::test;
 
 namespace {
 
-const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
-
-struct Scene {
-    std::deque<Agent> agents;  // push_back keeps references valid; destroyed last: the cgroup thaws first, or a frozen agent can't be reaped
-    TestCgroup cgroup;
-    TempDirectory directory;
+// A scene with a lock image and the lockcr commands that use it.
+struct ReplayScene : Scene {
     std::string image = directory.file("image.json");
 
-    Agent& spawn() {
-        agents.push_back(Agent::spawn(agentBinary));
-        cgroup.add(agents.back().pid());
-        return agents.back();
-    }
-    std::string pid() const { return std::to_string(agents.front().pid()); }
     void dump() {
         CommandResult result = runLockcr({"dump", "--pid", pid(), "-o", image});
         REQUIRE_MESSAGE(result.status == 0, result.err);
@@ -47,10 +36,6 @@ struct Scene {
     }
     CommandResult verify() { return runLockcr({"verify", image, "--pid", pid()}); }
 };
-
-int openIn(Agent& agent, const std::string& path, const std::string& mode = "rw") {
-    return static_cast<int>(agent.callForNumber("open " + path + " " + mode));
-}
 
 std::string fdText(int fd) { return std::to_string(fd); }
 
@@ -64,7 +49,7 @@ bool hasWaiterLine(const std::string& file, pid_t pid) {
 }  // namespace
 
 TEST_CASE("replay: a lost POSIX lock comes back owned by its process") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string file = scene.directory.file("posix");
     int fd = openIn(agent, file);
@@ -87,7 +72,7 @@ TEST_CASE("replay: a lost POSIX lock comes back owned by its process") {
 }
 
 TEST_CASE("replay: flock, OFD lock and lease come back on the process's own description") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string flockFile = scene.directory.file("flock"), ofdFile = scene.directory.file("ofd"),
                 leaseFile = scene.directory.file("lease");
@@ -122,7 +107,7 @@ TEST_CASE("replay: flock, OFD lock and lease come back on the process's own desc
 }
 
 TEST_CASE("replay: a breaking lease comes back breaking and its owner gets the signal") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string file = scene.directory.file("breaking");
     int creator = openIn(agent, file, "w");
@@ -151,7 +136,7 @@ TEST_CASE("replay: a breaking lease comes back breaking and its owner gets the s
 }
 
 TEST_CASE("replay: a description shared by two processes gets its lock once, seen through both") {
-    Scene scene;
+    ReplayScene scene;
     Agent& parent = scene.spawn();
     std::string file = scene.directory.file("shared");
     int fd = openIn(parent, file);
@@ -170,7 +155,7 @@ TEST_CASE("replay: a description shared by two processes gets its lock once, see
 }
 
 TEST_CASE("replay: a child's POSIX lock on an inherited fd goes back to the child") {
-    Scene scene;
+    ReplayScene scene;
     Agent& parent = scene.spawn();
     std::string file = scene.directory.file("inherited");
     int fd = openIn(parent, file);
@@ -186,7 +171,7 @@ TEST_CASE("replay: a child's POSIX lock on an inherited fd goes back to the chil
 }
 
 TEST_CASE("replay: a multi-threaded owner gets its POSIX lock and all its threads run on") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     REQUIRE(agent.call("threads 4") == "ok");
     std::string file = scene.directory.file("threads");
@@ -205,7 +190,7 @@ TEST_CASE("replay: a multi-threaded owner gets its POSIX lock and all its thread
 // out of the wait (SIGSTOP: the wait returns -ERESTARTSYS, as a freeze or checkpoint does); replay
 // puts L1 back owned by P1; P2, let go, waits again; when P1 releases, P2's call returns 0.
 static void seedScenario(const std::string& kind) {
-    Scene scene;
+    ReplayScene scene;
     Agent& p1 = scene.spawn();
     Agent& p2 = scene.spawn();
     std::string file = scene.directory.file("seed-" + kind);
@@ -242,7 +227,7 @@ TEST_CASE("replay: seed scenario, flock waiter") { seedScenario("flock"); }
 TEST_CASE("replay: seed scenario, OFD waiter") { seedScenario("ofd"); }
 
 TEST_CASE("replay: a waiter frozen in F_SETLKW when replay starts keeps waiting and later gets 0") {
-    Scene scene;
+    ReplayScene scene;
     Agent& p1 = scene.spawn();
     Agent& p2 = scene.spawn();
     std::string file = scene.directory.file("frozen-waiter");
@@ -267,7 +252,7 @@ TEST_CASE("replay: a waiter frozen in F_SETLKW when replay starts keeps waiting 
 }
 
 TEST_CASE("replay: an outside holder fails the replay at once, naming the holder; nothing is set") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string free = scene.directory.file("free"), taken = scene.directory.file("taken");
     int freeFd = openIn(agent, free), takenFd = openIn(agent, taken);
@@ -292,7 +277,7 @@ TEST_CASE("replay: an outside holder fails the replay at once, naming the holder
 }
 
 TEST_CASE("replay: policy wait outlasts a holder that lets go, and gives up after its bound") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string file = scene.directory.file("contended");
     int fd = openIn(agent, file);
@@ -319,7 +304,7 @@ TEST_CASE("replay: policy wait outlasts a holder that lets go, and gives up afte
 }
 
 TEST_CASE("replay: when a later lock fails, the ones already set are released (rollback)") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string a = scene.directory.file("a"), b = scene.directory.file("b"), c = scene.directory.file("c");
     int fa = openIn(agent, a), fb = openIn(agent, b), fc = openIn(agent, c);
@@ -344,7 +329,7 @@ TEST_CASE("replay: when a later lock fails, the ones already set are released (r
 }
 
 TEST_CASE("replay: running it twice leaves the same locks and succeeds") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string file = scene.directory.file("twice");
     int fd = openIn(agent, file);
@@ -361,7 +346,7 @@ TEST_CASE("replay: running it twice leaves the same locks and succeeds") {
 }
 
 TEST_CASE("verify: a missing or extra lock is a readable difference and exit 1") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string file = scene.directory.file("verified");
     int fd = openIn(agent, file);
@@ -377,7 +362,7 @@ TEST_CASE("verify: a missing or extra lock is a readable difference and exit 1")
 }
 
 TEST_CASE("precheck: reports an outside holder of an image lock before any restore") {
-    Scene scene;
+    ReplayScene scene;
     Agent& agent = scene.spawn();
     std::string file = scene.directory.file("prechecked");
     int fd = openIn(agent, file);
