@@ -50,27 +50,29 @@ int setBreakingLease(pid_t hostPid, int duplicate, int fd, const Lock& lock) {
 
 }  // namespace
 
-UniqueFd DescriptionLocks::duplicate(pid_t hostPid, int fd) {
+int DescriptionLocks::duplicate(pid_t hostPid, int fd) {
+    auto known = duplicates_.find({hostPid, fd});
+    if (known != duplicates_.end()) return known->second.get();
     auto it = pidFds_.find(hostPid);
     if (it == pidFds_.end()) it = pidFds_.emplace(hostPid, sys::pidfdOpen(hostPid)).first;
-    return sys::pidfdGetfd(it->second.get(), fd, hostPid);
+    return duplicates_.emplace(std::make_pair(hostPid, fd), sys::pidfdGetfd(it->second.get(), fd, hostPid)).first->second.get();
 }
 
 int DescriptionLocks::set(pid_t hostPid, int fd, const Lock& lock, const std::optional<SignalOwner>& owner,
                           const std::map<pid_t, pid_t>& containerToHost) {
-    UniqueFd target = duplicate(hostPid, fd);
+    int target = duplicate(hostPid, fd);
     switch (lock.kind) {
         case LockKind::flock:
-            return resultOf(sys::flockCall(target.get(), (lock.type == LockType::write ? LOCK_EX : LOCK_SH) | LOCK_NB));
+            return resultOf(sys::flockCall(target, (lock.type == LockType::write ? LOCK_EX : LOCK_SH) | LOCK_NB));
         case LockKind::ofd: {
             struct flock request = byteRange(lock.type == LockType::write ? F_WRLCK : F_RDLCK, lock.range);
-            return resultOf(sys::fcntlPointer(target.get(), F_OFD_SETLK, &request));
+            return resultOf(sys::fcntlPointer(target, F_OFD_SETLK, &request));
         }
         case LockKind::lease: {
             if (owner)
-                if (int err = setSignalOwner(target.get(), *owner, containerToHost)) return err;
-            if (lock.leaseState == LeaseState::breaking) return setBreakingLease(hostPid, target.get(), fd, lock);
-            return resultOf(sys::fcntlInteger(target.get(), F_SETLEASE, lock.type == LockType::write ? F_WRLCK : F_RDLCK));
+                if (int err = setSignalOwner(target, *owner, containerToHost)) return err;
+            if (lock.leaseState == LeaseState::breaking) return setBreakingLease(hostPid, target, fd, lock);
+            return resultOf(sys::fcntlInteger(target, F_SETLEASE, lock.type == LockType::write ? F_WRLCK : F_RDLCK));
         }
         case LockKind::posix:
             break;
@@ -79,16 +81,16 @@ int DescriptionLocks::set(pid_t hostPid, int fd, const Lock& lock, const std::op
 }
 
 int DescriptionLocks::unset(pid_t hostPid, int fd, const Lock& lock) {
-    UniqueFd target = duplicate(hostPid, fd);
+    int target = duplicate(hostPid, fd);
     switch (lock.kind) {
         case LockKind::flock:
-            return resultOf(sys::flockCall(target.get(), LOCK_UN));
+            return resultOf(sys::flockCall(target, LOCK_UN));
         case LockKind::ofd: {
             struct flock request = byteRange(F_UNLCK, lock.range);
-            return resultOf(sys::fcntlPointer(target.get(), F_OFD_SETLK, &request));
+            return resultOf(sys::fcntlPointer(target, F_OFD_SETLK, &request));
         }
         case LockKind::lease:
-            return resultOf(sys::fcntlInteger(target.get(), F_SETLEASE, F_UNLCK));
+            return resultOf(sys::fcntlInteger(target, F_SETLEASE, F_UNLCK));
         case LockKind::posix:
             break;
     }

@@ -20,8 +20,10 @@ public:
     int unset(pid_t hostPid, int fd, const Lock& lock);
 
 private:
-    UniqueFd duplicate(pid_t hostPid, int fd);
+    // The duplicate of HOSTPID's FD, made once: a description may carry thousands of OFD ranges.
+    int duplicate(pid_t hostPid, int fd);
     std::map<pid_t, UniqueFd> pidFds_;
+    std::map<std::pair<pid_t, int>, UniqueFd> duplicates_;
 };
 
 }  // namespace lockcr

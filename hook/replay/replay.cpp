@@ -84,25 +84,50 @@ void checkSameFile(pid_t hostPid, pid_t containerPid, int fd, const FileIdentity
                     ", the image has " + expected, 0, ExitStatus::failure);
 }
 
+// With -v, how long each phase of an attempt took.
+class PhaseClock {
+public:
+    void lap(const char* phase) {
+        auto now = std::chrono::steady_clock::now();
+        logInfo(std::string("replay: ") + phase + " (" +
+                std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now - last_).count()) + " us)");
+        last_ = now;
+    }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 class Attempt {
 public:
     Attempt(const LockImage& image, Container& container, const ReplaySettings& settings)
         : image_(image), container_(container), settings_(settings) {}
 
     ReplayResult run() {
+        PhaseClock clock;
         barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout);
+        clock.lap("barrier held");
         pids_ = mapImagePids(image_, container_, settings_.pidMap);
         LockDifferences before = compareLockTables(image_, collectLocks(container_), pids_);
         result_.alreadyInPlace = countLocks() - before.missingPosix.size() - before.missingDescription.size();
+        clock.lap("live table compared");
+        // No pre-check through /proc/locks here: every read of it takes the kernel's file_rwsem
+        // for writing (an RCU grace period per page read). The kernel's own non-blocking
+        // refusal (EAGAIN) is the check; the rollback keeps all or nothing, and /proc/locks is
+        // read only then, to name the holder.
         checkTargets(before);
-        refuseOutsideConflicts(before);
+        clock.lap("targets checked");
         try {
             setDescriptionLocks(before);
+            clock.lap("description locks set");
             if (!before.missingPosix.empty()) {
                 barrier_->ensureTraced();
+                clock.lap("every thread in a ptrace stop");
                 setPosixLocks(before);
+                clock.lap("POSIX locks injected");
             }
             LockDifferences after = compareLockTables(image_, collectLocks(container_), pids_);
+            clock.lap("verified");
             if (!after.empty())
                 throwFailure("replay: after setting the locks, verify still finds " + std::to_string(after.lines().size()) +
                              " difference(s); first: " + after.lines().front());
@@ -111,6 +136,7 @@ public:
             throw;
         }
         barrier_->release();
+        clock.lap("barrier released");
         return result_;
     }
 
@@ -149,30 +175,6 @@ private:
             const Holder& holder = liveHolder(*lock.description);
             check(pids_.hostPid(holder.containerPid), holder.containerPid, holder.fd, lock.description->file);
         }
-    }
-
-    std::vector<WantedLock> wanted(const LockDifferences& missing) {
-        std::vector<WantedLock> wanted;
-        for (const MissingPosixLock& lock : missing.missingPosix)
-            wanted.push_back(wantedFor(inodes_, pids_.hostPid(lock.process->containerPid), lock.process->containerPid, lock.fd->fd,
-                                       lock.fd->file, lock.lock));
-        for (const MissingDescriptionLock& lock : missing.missingDescription) {
-            const Holder& holder = liveHolder(*lock.description);
-            wanted.push_back(wantedFor(inodes_, pids_.hostPid(holder.containerPid), holder.containerPid, holder.fd,
-                                       lock.description->file, lock.lock));
-        }
-        return wanted;
-    }
-
-    // Before anything is set: a lock held elsewhere fails the attempt with nothing to undo.
-    void refuseOutsideConflicts(const LockDifferences& missing) {
-        ProcLocksTable table = parseProcLocks(sys::readFile("/proc/locks"));
-        std::vector<WantedLock> wants = wanted(missing);
-        for (WantedLock& want : wants)
-            for (const LockLine& held : table.held)
-                if (held.inode == want.inode) want.device = held.device;
-        auto conflicts = findConflicts(wants, table, &container_);
-        if (!conflicts.empty()) throw HeldElsewhere(conflicts.front().line());
     }
 
     void setDescriptionLocks(const LockDifferences& missing) {
