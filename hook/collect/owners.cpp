@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 
-#include "collect/proc_status.h"
+#include "discover/proc_status.h"
 #include "util/error.h"
 #include "util/sys.h"
 

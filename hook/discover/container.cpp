@@ -9,7 +9,7 @@
 #include <charconv>
 #include <unordered_set>
 
-#include "collect/proc_status.h"
+#include "discover/proc_status.h"
 #include "discover/cgroup_file.h"
 #include "discover/state.h"
 #include "util/error.h"

@@ -2,7 +2,7 @@
 // tests/samples/capture_samples.py) and hostile text.
 #include <doctest/doctest.h>
 
-#include "collect/proc_status.h"
+#include "discover/proc_status.h"
 #include "util/error.h"
 #include "util/sys.h"
 

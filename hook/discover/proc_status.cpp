@@ -1,4 +1,4 @@
-#include "collect/proc_status.h"
+#include "discover/proc_status.h"
 
 #include <algorithm>
 
