@@ -32,9 +32,12 @@ bool reportsFrozen(CgroupVersion version, const std::string& directory) {
 
 }  // namespace
 
+// Frozen by its own setting, not only because a parent cgroup (a pod, a slice) is: only that
+// setting is ours to write back. v1: freezer.self_freezing; v2: cgroup.freeze.
 bool isCgroupFrozen(CgroupVersion version, const std::string& directory) {
     if (version == CgroupVersion::none) return false;
-    return reportsFrozen(version, directory);
+    if (version == CgroupVersion::v1) return readSmallFile(directory + "/freezer.self_freezing").starts_with("1");
+    return readSmallFile(directory + "/cgroup.freeze").starts_with("1");
 }
 
 void writeFreezeState(CgroupVersion version, const std::string& directory, bool frozen) {

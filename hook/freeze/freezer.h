@@ -11,6 +11,7 @@
 
 namespace lockcr {
 
+// True when the cgroup's own setting freezes it (a frozen parent alone does not count).
 bool isCgroupFrozen(CgroupVersion version, const std::string& directory);
 void writeFreezeState(CgroupVersion version, const std::string& directory, bool frozen);
 

@@ -385,6 +385,7 @@ OpenFileDescription readDescription(const json& value, const Place& place) {
     description.file = readFileIdentity(object);
     description.openFlags = readOctalFlags(object);
     const json& holders = object.array("holders");
+    if (holders.empty()) object.place("holders").reject("a description has at least one holder (pid, fd)");
     for (size_t i = 0; i < holders.size(); ++i) {
         ObjectReader holder(holders[i], object.place("holders").index(i), {"pid", "fd"});
         description.holders.push_back({static_cast<pid_t>(holder.integer("pid", 1, kPidLimit)),

@@ -115,6 +115,9 @@ public:
         // for writing (an RCU grace period per page read). The kernel's own non-blocking
         // refusal (EAGAIN) is the check; the rollback keeps all or nothing, and /proc/locks is
         // read only then, to name the holder.
+        if (!before.ownerHoldsOther.empty())
+            throwFailure("replay: " + before.ownerHoldsOther.front() +
+                         "; refusing to change a lock its owner already holds (nothing was set)");
         checkTargets(before);
         clock.lap("targets checked");
         try {

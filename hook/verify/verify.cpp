@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "image/conflict.h"
 #include "util/error.h"
 
 namespace lockcr {
@@ -116,19 +117,27 @@ private:
     // Both lists sorted: one merge finds what is missing and what is extra.
     void compareFile(const Process& process, const std::string& file, const std::vector<PosixEntry>& want,
                      const std::vector<PosixEntry>& have) {
+        std::vector<Lock> missing, extra;
         size_t i = 0, j = 0;
         while (i < want.size() || j < have.size()) {
             if (j == have.size() || (i < want.size() && lockOrder(want[i].lock, have[j].lock))) {
                 differences_.missingPosix.push_back({&process, want[i].fd, want[i].lock});
+                missing.push_back(want[i].lock);
                 ++i;
             } else if (i == want.size() || lockOrder(have[j].lock, want[i].lock)) {
                 problem(processName(process) + " " + file + ": " + describeLock(have[j].lock) + " held, not in the image");
+                extra.push_back(have[j].lock);
                 ++j;
             } else {
                 ++i;
                 ++j;
             }
         }
+        for (const Lock& lock : missing)
+            for (const Lock& held : extra)
+                if (rangesOverlap(lock.range, held.range))
+                    differences_.ownerHoldsOther.push_back(processName(process) + " " + file + ": " + describeLock(lock) +
+                                                           " missing, but the process holds " + describeLock(held));
     }
 
     void compareDescriptions() {
@@ -154,6 +163,12 @@ private:
             }
             for (const Lock& lock : have)
                 problem("description of " + fileName(description.file) + ": " + describeLock(lock) + " held, not in the image");
+            for (const Lock& lock : description.locks)
+                for (const Lock& held : have)
+                    if (held.kind == lock.kind && (lock.kind != LockKind::ofd || rangesOverlap(lock.range, held.range)) &&
+                        std::find(found->locks.begin(), found->locks.end(), lock) == found->locks.end())
+                        differences_.ownerHoldsOther.push_back("description of " + fileName(description.file) + ": " +
+                                                               describeLock(lock) + " missing, but it holds " + describeLock(held));
         }
         for (size_t i = 0; i < live_.descriptions.size(); ++i)
             if (!matched[i])

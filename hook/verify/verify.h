@@ -36,6 +36,11 @@ struct LockDifferences {
     std::vector<MissingPosixLock> missingPosix;
     std::vector<MissingDescriptionLock> missingDescription;
     std::vector<std::string> problems;  // anything else: unexpected locks, split descriptions, waiters
+    // Missing locks whose owner (the process for POSIX, the description otherwise) holds an
+    // overlapping lock the image does not have. Setting them would convert or split that lock
+    // (the kernel merges a process's POSIX locks, and a flock on a description replaces its
+    // flock), and a rollback could not give the old one back: replay refuses these.
+    std::vector<std::string> ownerHoldsOther;
 
     bool empty() const { return missingPosix.empty() && missingDescription.empty() && problems.empty(); }
     std::vector<std::string> lines() const;  // every difference, one line each

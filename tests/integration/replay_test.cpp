@@ -328,6 +328,29 @@ TEST_CASE("replay: when a later lock fails, the ones already set are released (r
     CHECK(agent.call("pid").rfind("ok", 0) == 0);
 }
 
+TEST_CASE("replay: refuses to change a lock its owner already holds, and changes nothing") {
+    ReplayScene scene;
+    Agent& agent = scene.spawn();
+    std::string posixFile = scene.directory.file("held-posix"), flockFile = scene.directory.file("held-flock");
+    int posixFd = openIn(agent, posixFile), flockFd = openIn(agent, flockFile);
+    REQUIRE(agent.call("posix " + fdText(posixFd) + " r 0 10") == "ok");
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " sh") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(posixFd) + " w 0 100") == "ok");  // the process moved on: WRITE [0,99]
+    CommandResult posix = scene.replay();
+    CHECK(posix.status == 1);
+    CHECK_MESSAGE(posix.err.find("refusing to change a lock its owner already holds") != std::string::npos, posix.err);
+    CHECK(posixHolder(posixFile, F_RDLCK, 0, 1) == agent.pid());  // still WRITE over [0,99], not split
+    CHECK(posixHolder(posixFile, F_RDLCK, 99, 1) == agent.pid());
+
+    REQUIRE(agent.call("posix " + fdText(posixFd) + " r 0 10") == "ok");  // back as recorded ...
+    REQUIRE(agent.call("posix " + fdText(posixFd) + " u 10 0") == "ok");
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " ex") == "ok");       // ... but the flock is now EX
+    CommandResult flock = scene.replay();
+    CHECK(flock.status == 1);
+    CHECK(flockWouldBlock(flockFile, LOCK_SH));  // not silently downgraded to SH
+}
+
 TEST_CASE("replay: running it twice leaves the same locks and succeeds") {
     ReplayScene scene;
     Agent& agent = scene.spawn();

@@ -140,6 +140,8 @@ TEST_CASE("missing fields and unknown fields are refused where they are") {
           }) == "processes[1].fds[0].locks[0]: unknown field \"x\"");
     CHECK(rejection([](json& d) { d["descriptions"][0].erase("holders"); }) ==
           "descriptions[0].holders: missing");
+    CHECK(rejection([](json& d) { d["descriptions"][0]["holders"] = json::array(); }) ==
+          "descriptions[0].holders: a description has at least one holder (pid, fd)");
     CHECK(rejection([](json& d) { d = json::array(); }) ==
           "top level: expected object, got array");
 }
