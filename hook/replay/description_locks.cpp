@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util/error.h"
 #include "util/sys.h"
@@ -31,6 +33,25 @@ int setSignalOwner(int fd, const SignalOwner& owner, const std::map<pid_t, pid_t
     return resultOf(sys::fcntlInteger(fd, F_SETSIG, owner.signal));
 }
 
+// F_SETLEASE records the caller's fd number in the lease's fasync entry, and a break's SIGIO /
+// F_SETSIG signal carries it as si_fd: set through lockcr's duplicate, an application that finds
+// its file by si_fd would be told a number it never had. So the lease is set by a short-lived
+// child that holds the duplicate at the target's own fd number. The lease belongs to the
+// description and stays when the child exits (only the last close of the file removes it).
+int setLeaseAtTargetFdNumber(int duplicate, int targetFd, int type) {
+    pid_t child = ::fork();
+    if (child < 0) return errno;
+    if (child == 0) {  // async-signal-safe calls only
+        if (duplicate != targetFd && ::dup2(duplicate, targetFd) < 0) ::_exit(errno);
+        ::_exit(::fcntl(targetFd, F_SETLEASE, type) == 0 ? 0 : errno);
+    }
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0)
+        if (errno != EINTR) return errno;
+    if (!WIFEXITED(status)) return ECHILD;
+    return WEXITSTATUS(status);
+}
+
 // A breaking lease can't be set directly: set the lease the break started from, then start the
 // break the way the original opener did, with a non-blocking open of the same file (as CRIU's
 // restore_breaking_file_lease does). A break to READ came from a write lease and a reader; a break
@@ -40,7 +61,7 @@ int setBreakingLease(pid_t hostPid, int duplicate, int fd, const Lock& lock) {
     if (flags < 0) return errno;
     bool readOnly = (flags & O_ACCMODE) == O_RDONLY;
     int original = lock.type == LockType::read || !readOnly ? F_WRLCK : F_RDLCK;
-    if (sys::fcntlInteger(duplicate, F_SETLEASE, original) != 0) return errno;
+    if (int err = setLeaseAtTargetFdNumber(duplicate, fd, original)) return err;
     int openMode = lock.type == LockType::read ? O_RDONLY : O_WRONLY;
     int err = 0;
     std::string path = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
@@ -72,7 +93,7 @@ int DescriptionLocks::set(pid_t hostPid, int fd, const Lock& lock, const std::op
             if (owner)
                 if (int err = setSignalOwner(target, *owner, containerToHost)) return err;
             if (lock.leaseState == LeaseState::breaking) return setBreakingLease(hostPid, target, fd, lock);
-            return resultOf(sys::fcntlInteger(target, F_SETLEASE, lock.type == LockType::write ? F_WRLCK : F_RDLCK));
+            return setLeaseAtTargetFdNumber(target, fd, lock.type == LockType::write ? F_WRLCK : F_RDLCK);
         }
         case LockKind::posix:
             break;

@@ -133,6 +133,7 @@ TEST_CASE("replay: a breaking lease comes back breaking and its owner gets the s
     REQUIRE(lines.size() == 1);
     CHECK(lines[0].find("LEASE  BREAKING  UNLCK") != std::string::npos);
     CHECK(waitUntil([&] { return agent.callForNumber("sigcount USR1") > before; }));
+    CHECK(agent.callForNumber("sigfd USR1") == fd);  // the break names the agent's own fd
 }
 
 TEST_CASE("replay: a description shared by two processes gets its lock once, seen through both") {

@@ -18,6 +18,7 @@
  *   setown FD PID [pid|tid|pgrp] | getown FD -> ok pid|tid|pgrp PID      (F_SETOWN_EX/F_GETOWN_EX)
  *   setsig FD SIG | getsig FD -> ok SIG        (SIG: a number or a name such as USR1/SIGUSR1)
  *   sigcount SIG                 -> ok N       (how often that signal reached the agent's handler)
+ *   sigfd SIG                    -> ok FD      (si_fd of the last one: the fd a lease break names)
  *   threads N                    -> ok         (N more threads that sleep forever, signals blocked)
  *   spawn-child-posix FD r|w START LEN -> ok CHILDPID  (child takes that POSIX lock on the
  *                                                inherited fd, then pauses; err if it cannot)
@@ -51,9 +52,14 @@
 enum { MAX_WORDS = 8, MAX_LINE = 8192 };
 
 static volatile sig_atomic_t signalCounts[65];
+static volatile sig_atomic_t signalFds[65]; /* si_fd of the last one: lease breaks and SIGIO name the fd */
 
-static void countSignal(int signalNumber) {
-    if (signalNumber > 0 && signalNumber < 65) signalCounts[signalNumber]++;
+static void countSignal(int signalNumber, siginfo_t* info, void* context) {
+    (void)context;
+    if (signalNumber > 0 && signalNumber < 65) {
+        signalCounts[signalNumber]++;
+        signalFds[signalNumber] = info ? info->si_fd : -1;
+    }
 }
 
 /* ---- replies ---------------------------------------------------------------------------------*/
@@ -383,6 +389,9 @@ static int runCommand(char **words, int count) {
     } else if (strcmp(command, "sigcount") == 0) {
         if (count != 2 || !parseSignal(words[1], &number)) return replyUsage("sigcount SIG");
         replyOk("%d", (int)signalCounts[number]);
+    } else if (strcmp(command, "sigfd") == 0) {
+        if (count != 2 || !parseSignal(words[1], &number)) return replyUsage("sigfd SIG");
+        replyOk("%d", (int)signalFds[number]);
     } else if (strcmp(command, "spawn-child-posix") == 0) {
         if (count != 5) return replyUsage("spawn-child-posix FD r|w START LEN");
         forkChild(childTakesPosixLock, words);
@@ -433,7 +442,8 @@ static int splitWords(char *line, char **words) {
 static void installSignalHandlers(void) {
     struct sigaction counting;
     memset(&counting, 0, sizeof counting);
-    counting.sa_handler = countSignal; /* no SA_RESTART: see the header */
+    counting.sa_sigaction = countSignal; /* no SA_RESTART: see the header */
+    counting.sa_flags = SA_SIGINFO;
     sigemptyset(&counting.sa_mask);
     for (int number = 1; number < 65; number++) {
         switch (number) {
