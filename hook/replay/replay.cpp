@@ -38,25 +38,14 @@ PosixLockRequest requestFor(int fd, const Lock& lock, short type) {
     return PosixLockRequest{fd, type, lock.range.start, length};
 }
 
-// The inode behind a live fd, looked up once per (pid, fd) however many locks it carries.
-class LiveInodes {
-public:
-    uint64_t of(pid_t hostPid, int fd, uint64_t recorded) {
-        auto [it, added] = cache_.try_emplace({hostPid, fd}, recorded);
-        if (added) {
-            struct stat info {};
-            std::string link = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
-            if (::stat(link.c_str(), &info) == 0) it->second = info.st_ino;
-        }
-        return it->second;
-    }
-
-private:
-    std::map<std::pair<pid_t, int>, uint64_t> cache_;
-};
-
-WantedLock wantedFor(LiveInodes& inodes, pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file, const Lock& lock) {
-    return WantedLock{file.path, inodes.of(hostPid, fd, file.inode), file.device, lock, hostPid, containerPid, fd};
+// The lock as the conflict finder wants it, with the inode the live fd has now (the image's may
+// be of a filesystem copied back since).
+WantedLock wantedFor(pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file, const Lock& lock) {
+    WantedLock want{file.path, file.inode, file.device, lock, hostPid, containerPid, fd};
+    struct stat info {};
+    std::string link = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
+    if (::stat(link.c_str(), &info) == 0) want.inode = info.st_ino;
+    return want;
 }
 
 // The kernel said EAGAIN: find who holds it, for the message.
@@ -186,7 +175,7 @@ private:
             pid_t host = pids_.hostPid(holder.containerPid);
             int err = descriptions_.set(host, holder.fd, lock.lock, lock.description->signalOwner, pids_.containerToHost);
             if (err == EAGAIN || err == EWOULDBLOCK)
-                throwHeldElsewhere(wantedFor(inodes_, host, holder.containerPid, holder.fd, lock.description->file, lock.lock), container_);
+                throwHeldElsewhere(wantedFor(host, holder.containerPid, holder.fd, lock.description->file, lock.lock), container_);
             if (err)
                 throwErrno("replay: pid " + std::to_string(holder.containerPid) + " fd " + std::to_string(holder.fd) + " " +
                            lock.description->file.path + ": " + describeLock(lock.lock), err);
@@ -211,7 +200,7 @@ private:
             ++result_.processesInjected;
             if (injected.firstError == 0) continue;
             const MissingPosixLock& failed = *locks[injected.applied];
-            WantedLock want = wantedFor(inodes_, host, failed.process->containerPid, failed.fd->fd, failed.fd->file, failed.lock);
+            WantedLock want = wantedFor(host, failed.process->containerPid, failed.fd->fd, failed.fd->file, failed.lock);
             if (injected.firstError == EAGAIN || injected.firstError == EACCES) throwHeldElsewhere(want, container_);
             throwErrno("replay: pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) + " " + want.path +
                        ": " + describeLock(failed.lock), injected.firstError);
@@ -253,7 +242,6 @@ private:
     const ReplaySettings& settings_;
     std::unique_ptr<StartBarrier> barrier_;
     PidMapping pids_;
-    LiveInodes inodes_;
     DescriptionLocks descriptions_;
     std::vector<SetDescriptionLock> setDescription_;
     std::map<pid_t, std::vector<PosixLockRequest>> setPosix_;
