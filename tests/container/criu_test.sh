@@ -20,23 +20,13 @@
 # be reached. The container and the image directories are removed on every path.
 set -euo pipefail
 
-die() { echo "FAIL: setup: $*"; exit 2; }
-
-[[ $# -eq 2 ]] || die "usage: criu_test.sh LOCKCR BUILD_DIR"
-[[ $(id -u) -eq 0 ]] || die "must run as root"
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-lockcr=$(readlink -f "$1")
-build=$(cd "$2" && pwd)
-[[ -x $lockcr ]] || die "$1 is not executable"
-python=/usr/bin/python3  # Debian's, whatever python comes first in PATH
+# shellcheck source=tests/container/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 bundle=$build/ct-bundle-criu
 criu=$build/criu/criu
 name=lockcr-criu-$$-$RANDOM
 work=$(mktemp -d "$build/ct-criu.XXXXXX")  # lock images, CRIU image directories, logs
-failures=0
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # A failed step that later steps depend on: report it and stop (cleanup still runs).
 abort() {
     fail "$*"

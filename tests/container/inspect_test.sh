@@ -13,24 +13,14 @@
 # not be set up. The container is removed on every path.
 set -euo pipefail
 
-die() { echo "FAIL: setup: $*"; exit 2; }
-
-[[ $# -eq 2 ]] || die "usage: inspect_test.sh LOCKCR BUILD_DIR"
-[[ $(id -u) -eq 0 ]] || die "must run as root"
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-lockcr=$(readlink -f "$1")
-build=$(cd "$2" && pwd)
-[[ -x $lockcr ]] || die "$1 is not executable"
-python=/usr/bin/python3  # Debian's, whatever python comes first in PATH
+# shellcheck source=tests/container/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 schema=$repo/schema/lock-image.schema.json
 schema_check=$repo/tests/schema_check.py
 bundle=$build/ct-bundle-inspect
 name=lockcr-inspect-$$-$RANDOM
 work=$(mktemp -d "${TMPDIR:-/tmp}/lockcr-inspect.XXXXXX")
-failures=0
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 cleanup() {
     "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
