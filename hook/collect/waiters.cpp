@@ -10,6 +10,10 @@
 #include <cstring>
 
 #include "collect/fdinfo.h"
+#include "collect/owners.h"
+#include "collect/proc_locks.h"
+#include "discover/container.h"
+#include "image/conflict.h"
 #include "util/sys.h"
 
 namespace lockcr {
@@ -129,15 +133,6 @@ std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId) {
     return std::nullopt;
 }
 
-}  // namespace lockcr
-
-#include "collect/owners.h"
-#include "collect/proc_locks.h"
-#include "discover/container.h"
-#include "image/conflict.h"
-
-namespace lockcr {
-
 namespace {
 
 const ProcessFd* recordedFd(const LockImage& image, pid_t hostPid, int fd) {
@@ -164,20 +159,17 @@ std::optional<LockLine> findBlocker(const std::vector<LockLine>& heldLocks, uint
 
 void addWaiter(const Container& container, LockImage& image, pid_t hostPid, int fd, uint64_t inode,
                DeviceNumber device, const Lock& requested, const LockLine& blocker) {
-    for (const Waiter& existing : image.waiters)
-        if (existing.hostPid == hostPid && existing.requested == requested && existing.inode == inode) return;
     Waiter waiter;
     waiter.hostPid = hostPid;
     waiter.containerPid = containerPidOf(container, hostPid);
     waiter.requested = requested;
     waiter.inode = inode;
     waiter.device = device;
-    if (const ProcessFd* entry = fd >= 0 ? recordedFd(image, hostPid, fd) : nullptr) waiter.path = entry->file.path;
-    else if (fd >= 0) {
-        std::string path;
+    if (const ProcessFd* entry = recordedFd(image, hostPid, fd)) {
+        waiter.path = entry->file.path;
+    } else {
         int err = 0;
-        if (sys::tryReadLinkAt(AT_FDCWD, "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd), path, err))
-            waiter.path = path;
+        sys::tryReadLinkAt(AT_FDCWD, "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd), waiter.path, err);
     }
     waiter.blockedOn = blocker.lock;
     waiter.blockedOnContainerPid = blocker.lock.kind == LockKind::posix || blocker.lock.kind == LockKind::flock
