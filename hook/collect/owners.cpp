@@ -21,10 +21,12 @@ bool holdsLease(const OpenFileDescription& description) {
 pid_t containerPidOf(const Container& container, pid_t hostPid) {
     if (hostPid <= 0) return 0;
     if (const ContainerTask* task = container.taskByHostPid(hostPid)) return task->containerPid;
-    std::string text;
-    int err = 0;
-    if (!sys::tryReadFileAt(AT_FDCWD, "/proc/" + std::to_string(hostPid) + "/status", text, err)) return 0;
-    ProcessStatus status = parseProcStatus(text);
+    ProcessStatus status;
+    try {
+        status = readProcessStatus(hostPid);
+    } catch (const Error&) {
+        return 0;  // gone: it has no pid in the container any more
+    }
     if (container.namespaceLevel >= status.namespacePids.size()) return 0;
     return status.namespacePids[container.namespaceLevel];
 }

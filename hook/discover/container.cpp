@@ -40,16 +40,6 @@ uint64_t pidNamespaceInode(pid_t pid) {
     return info.st_ino;
 }
 
-ProcessStatus readStatus(pid_t pid) {
-    std::string text;
-    int err = 0;
-    if (!sys::tryReadFileAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/status", text, err)) {
-        if (err == ENOENT || err == ESRCH) throw Error("pid " + std::to_string(pid) + ": no such process", err, ExitStatus::badInput);
-        throwErrno("pid " + std::to_string(pid) + ": read status", err);
-    }
-    return parseProcStatus(text);
-}
-
 std::vector<pid_t> parsePidList(const std::string& text) {
     std::vector<pid_t> pids;
     const char* cursor = text.data();
@@ -151,7 +141,7 @@ void refreshTasks(Container& container) {
     for (pid_t pid : pids) {
         ProcessStatus status;
         try {
-            status = readStatus(pid);
+            status = readProcessStatus(pid);
         } catch (const Error&) {
             continue;  // exited between the listing and now: it holds no locks any more
         }
@@ -172,7 +162,7 @@ void refreshTasks(Container& container) {
 
 Container discoverContainerOfPid(pid_t initPid) {
     if (initPid <= 0) throwBadInput("pid " + std::to_string(initPid) + ": not a valid pid");
-    ProcessStatus status = readStatus(initPid);
+    ProcessStatus status = readProcessStatus(initPid);
     if (status.namespacePids.empty()) throwFailure("pid " + std::to_string(initPid) + ": no NSpid in /proc status");
 
     Container container;

@@ -4,6 +4,7 @@
 
 #include "collect/proc_locks.h"
 #include "util/error.h"
+#include "util/sys.h"
 #include "util/lines.h"
 
 namespace lockcr {
@@ -129,6 +130,17 @@ ProcessStatus parseProcStatus(std::string_view text) {
     if (missing != nullptr)
         throwBadInput(std::string("/proc/PID/status: no \"") + missing + "\" line");
     return out;
+}
+
+ProcessStatus readProcessStatus(pid_t pid) {
+    std::string text;
+    int err = 0;
+    if (!sys::tryReadSmallProcFileAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/status", text, err)) {
+        if (err == ENOENT || err == ESRCH)
+            throw Error("pid " + std::to_string(pid) + ": no such process", err, ExitStatus::badInput);
+        throwErrno("pid " + std::to_string(pid) + ": read status", err);
+    }
+    return parseProcStatus(text);
 }
 
 }  // namespace lockcr

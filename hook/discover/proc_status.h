@@ -26,4 +26,8 @@ struct ProcessStatus {
 // once; the text must end in a newline. Throws Error(badInput) naming the line.
 ProcessStatus parseProcStatus(std::string_view text);
 
+// Reads and parses /proc/PID/status. Throws Error(badInput, ESRCH/ENOENT) "pid N: no such
+// process" when it is gone, Error with errno for any other read failure.
+ProcessStatus readProcessStatus(pid_t pid);
+
 }  // namespace lockcr
