@@ -5,6 +5,7 @@
 
 #include "util/error.h"
 #include "util/lines.h"
+#include "util/text.h"
 
 namespace lockcr {
 

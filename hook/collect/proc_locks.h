@@ -61,13 +61,4 @@ LockLine parseLockLine(std::string_view line);
 // Errors name the line number.
 ProcLocksTable parseProcLocks(std::string_view text);
 
-// Helpers shared by the /proc parsers of collect/.
-//
-// The whole of `text` as a number in `base`: digits only (no sign, no space, no "0x"), no
-// overflow; nullopt otherwise.
-std::optional<uint64_t> parseUnsignedNumber(std::string_view text, int base = 10);
-// `text` in double quotes for an error message: at most 80 bytes, bytes outside printable ASCII
-// as \xNN, so hostile input can neither flood nor forge a log line.
-std::string quotedForMessage(std::string_view text);
-
 }  // namespace lockcr

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include "collect/proc_locks.h"
 #include "util/error.h"
 #include "util/sys.h"
 #include "util/lines.h"
+#include "util/text.h"
 
 namespace lockcr {
 
