@@ -189,21 +189,12 @@ Container discoverContainer(const ContainerSelector& selector) {
     if (selector.pid) return discoverContainerOfPid(*selector.pid);
     if (!selector.stateFile) throwBadInput("no container named: give --pid PID or --state FILE (- for stdin)");
 
-    std::string text;
     const std::string& file = *selector.stateFile;
     constexpr size_t kMaximumStateSize = 1 << 20;
     UniqueFd fd = file == "-" ? UniqueFd(::dup(STDIN_FILENO)) : sys::openAt(AT_FDCWD, file, O_RDONLY);
     if (!fd) throwErrno("state: standard input");
-    // Read at most one byte past the limit so a huge or endless input is refused, not swallowed.
-    char buffer[65536];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throwErrno("state " + file + ": read");
-        if (n == 0) break;
-        text.append(buffer, static_cast<size_t>(n));
-        if (text.size() > kMaximumStateSize) throwBadInput("state " + file + ": larger than 1 MiB, not an OCI state");
-    }
+    std::string text = sys::readAll(fd.get(), "state " + file, kMaximumStateSize);
+    if (text.size() > kMaximumStateSize) throwBadInput("state " + file + ": larger than 1 MiB, not an OCI state");
     OciState state;
     try {
         state = parseOciState(text);

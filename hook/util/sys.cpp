@@ -47,15 +47,16 @@ UniqueFd openInRoot(int rootFd, const std::string& path, int flags) {
     return UniqueFd(static_cast<int>(fd));
 }
 
-std::string readAll(int fd, const std::string& nameForErrors) {
+std::string readAll(int fd, const std::string& nameForErrors, size_t stopAfter) {
     std::string out;
     char buffer[65536];
-    for (;;) {
+    while (out.size() <= stopAfter) {
         ssize_t n = retryOnEintr([&] { return ::read(fd, buffer, sizeof buffer); });
         if (n < 0) throwErrno("read " + nameForErrors);
-        if (n == 0) return out;
+        if (n == 0) break;
         out.append(buffer, static_cast<size_t>(n));
     }
+    return out;
 }
 
 bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
