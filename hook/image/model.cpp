@@ -97,4 +97,9 @@ DeviceNumber deviceNumberFromString(std::string_view text) {
     return device;
 }
 
+std::string nameOf(const FileIdentity& file) {
+    if (!file.path.empty()) return file.path;
+    return std::to_string(file.device.major) + ":" + std::to_string(file.device.minor) + ":" + std::to_string(file.inode);
+}
+
 }  // namespace lockcr

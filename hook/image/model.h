@@ -139,6 +139,8 @@ struct LockImage {
 const char* nameOf(LockKind kind);
 const char* nameOf(LockType type);
 const char* nameOf(LeaseState state);
+// A file in messages and tables: its path, or "major:minor:inode" when the image has no path.
+std::string nameOf(const FileIdentity& file);
 // The inverse of nameOf; an unknown name throws Error(badInput) listing the known ones.
 LockKind lockKindFromString(std::string_view name);
 LockType lockTypeFromString(std::string_view name);

@@ -25,8 +25,7 @@ std::string kindName(const Lock& lock) {
 std::string endName(const LockRange& range) { return range.end ? std::to_string(*range.end) : "EOF"; }
 
 std::string fileName(const FileIdentity& file) {
-    if (file.path.empty()) return std::to_string(file.device.major) + ":" + std::to_string(file.device.minor) + ":" + std::to_string(file.inode);
-    return file.deleted ? file.path + " (deleted)" : file.path;
+    return file.deleted && !file.path.empty() ? file.path + " (deleted)" : nameOf(file);
 }
 
 Row lockRow(const Process& process, int fd, const Lock& lock, const FileIdentity& file, std::string note) {

@@ -12,11 +12,6 @@ namespace lockcr {
 
 namespace {
 
-std::string fileName(const FileIdentity& file) {
-    if (!file.path.empty()) return file.path;
-    return std::to_string(file.device.major) + ":" + std::to_string(file.device.minor) + ":" + std::to_string(file.inode);
-}
-
 using HostHolders = std::set<std::pair<pid_t, int>>;
 
 // Lock multisets are compared in sorted order: O(n log n) per file, not O(n^2).
@@ -41,7 +36,7 @@ std::map<std::string, std::vector<PosixEntry>> posixLocksByFile(const Process& p
     std::map<std::string, std::vector<PosixEntry>> byFile;
     for (const ProcessFd& fd : process.fds) {
         if (fd.posixLocks.empty()) continue;
-        auto& entries = byFile[fileName(fd.file)];
+        auto& entries = byFile[nameOf(fd.file)];
         for (const Lock& lock : fd.posixLocks) entries.push_back({&fd, lock});
     }
     for (auto& [file, entries] : byFile)
@@ -110,7 +105,7 @@ private:
             if (!expectedHosts.contains(now.hostPid))
                 for (const ProcessFd& fd : now.fds)
                     for (const Lock& lock : fd.posixLocks)
-                        problem(processName(now) + " fd " + std::to_string(fd.fd) + " " + fileName(fd.file) + ": " +
+                        problem(processName(now) + " fd " + std::to_string(fd.fd) + " " + nameOf(fd.file) + ": " +
                                 describeLock(lock) + " held, not in the image");
     }
 
@@ -151,7 +146,7 @@ private:
                 found = &live_.descriptions[it->second];
                 matched[it->second] = true;
                 if (liveHolders_[it->second] != want)
-                    problem("description of " + fileName(description.file) + ": shared by " + holderText(want) +
+                    problem("description of " + nameOf(description.file) + ": shared by " + holderText(want) +
                             " in the image, by " + holderText(liveHolders_[it->second]) + " now");
                 break;
             }
@@ -162,18 +157,18 @@ private:
                 else differences_.missingDescription.push_back({&description, lock});
             }
             for (const Lock& lock : have)
-                problem("description of " + fileName(description.file) + ": " + describeLock(lock) + " held, not in the image");
+                problem("description of " + nameOf(description.file) + ": " + describeLock(lock) + " held, not in the image");
             for (const Lock& lock : description.locks)
                 for (const Lock& held : have)
                     if (held.kind == lock.kind && (lock.kind != LockKind::ofd || rangesOverlap(lock.range, held.range)) &&
                         std::find(found->locks.begin(), found->locks.end(), lock) == found->locks.end())
-                        differences_.ownerHoldsOther.push_back("description of " + fileName(description.file) + ": " +
+                        differences_.ownerHoldsOther.push_back("description of " + nameOf(description.file) + ": " +
                                                                describeLock(lock) + " missing, but it holds " + describeLock(held));
         }
         for (size_t i = 0; i < live_.descriptions.size(); ++i)
             if (!matched[i])
                 for (const Lock& lock : live_.descriptions[i].locks)
-                    problem("description of " + fileName(live_.descriptions[i].file) + " shared by " +
+                    problem("description of " + nameOf(live_.descriptions[i].file) + " shared by " +
                             holderText(liveHolders_[i]) + ": " + describeLock(lock) + " held, not in the image");
     }
 
@@ -240,11 +235,11 @@ std::vector<std::string> LockDifferences::lines() const {
     std::vector<std::string> out;
     for (const MissingPosixLock& missing : missingPosix)
         out.push_back("pid " + std::to_string(missing.process->containerPid) + " (" + missing.process->command + ") fd " +
-                      std::to_string(missing.fd->fd) + " " + fileName(missing.fd->file) + ": " + describeLock(missing.lock) + " missing");
+                      std::to_string(missing.fd->fd) + " " + nameOf(missing.fd->file) + ": " + describeLock(missing.lock) + " missing");
     for (const MissingDescriptionLock& missing : missingDescription) {
         const Holder& holder = missing.description->holders.front();
         out.push_back("pid " + std::to_string(holder.containerPid) + " fd " + std::to_string(holder.fd) + " " +
-                      fileName(missing.description->file) + ": " + describeLock(missing.lock) + " missing");
+                      nameOf(missing.description->file) + ": " + describeLock(missing.lock) + " missing");
     }
     out.insert(out.end(), problems.begin(), problems.end());
     return out;
