@@ -24,17 +24,23 @@ void printText(const std::string& text) { std::fwrite(text.data(), 1, text.size(
 }  // namespace
 
 int runInspect(const InspectOptions& options) {
+    PhaseClock clock("inspect");
     Container container = discoverContainer(options.container);
+    clock.lap("container discovered");
     LockImage image = collectLocks(container);
+    clock.lap("locks collected");
     stampImage(image);
     printText(options.json ? lockImageToText(image) + "\n" : formatLockTable(image));
+    clock.lap("printed");
     return 0;
 }
 
 // The container is frozen for the whole collection, so the fds, locks and waiters seen together
 // are one consistent state; the guard thaws it on every path unless it was frozen before.
 int runDump(const DumpOptions& options) {
+    PhaseClock clock("dump");
     Container container = discoverContainer(options.container);
+    clock.lap("container discovered");
     FrozenCgroup frozen;
     if (options.freeze) {
         if (container.cgroupVersion == CgroupVersion::none)
@@ -42,11 +48,15 @@ int runDump(const DumpOptions& options) {
                          " has no cgroup to freeze (use --no-freeze if the caller keeps it still)");
         frozen = FrozenCgroup::freeze(container.cgroupVersion, container.cgroupDirectory);
         refreshTasks(container);  // tasks forked before the freeze completed are members too
+        clock.lap("frozen");
     }
     LockImage image = collectLocks(container);
+    clock.lap("locks collected");
     frozen.thaw();
+    clock.lap("thawed");
     stampImage(image);
     writeLockImage(options.output, image);
+    clock.lap("image written");
     logInfo("dump: wrote " + options.output);
     return 0;
 }
@@ -99,8 +109,11 @@ int runPrecheck(const PrecheckOptions& options) {
 namespace lockcr {
 
 int runReplay(const ReplayOptions& options) {
+    PhaseClock clock("replay");
     LockImage image = readLockImage(options.image);
+    clock.lap("image read");
     Container container = discoverContainer(options.container);
+    clock.lap("container discovered");
     ReplaySettings settings;
     settings.useFreezer = options.freeze;
     settings.conflicts = options.conflicts;

@@ -7,6 +7,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <string>
+#include <string_view>
 
 #include "image/model.h"
 
@@ -22,7 +23,8 @@ nlohmann::json lockImageToJson(const LockImage& image);  // the same, parsed (fo
 // "lock_count" equals its "locks" length, description ids are unique and equal their index, every
 // fd's description exists, POSIX locks sit under fds and the other kinds under descriptions,
 // leases (only) have a lease_state, and pids and fds are not recorded twice.
-LockImage lockImageFromJson(const nlohmann::json& document);
+LockImage lockImageFromText(std::string_view text);
+LockImage lockImageFromJson(const nlohmann::json& document);  // through its text (for tests)
 
 // Refuses files over 256 MiB and anything but regular files; malformed JSON and violations throw
 // Error(badInput) naming the file. Open and read failures throw Error with errno.

@@ -73,27 +73,13 @@ void checkSameFile(pid_t hostPid, pid_t containerPid, int fd, const FileIdentity
                     ", the image has " + expected, 0, ExitStatus::failure);
 }
 
-// With -v, how long each phase of an attempt took.
-class PhaseClock {
-public:
-    void lap(const char* phase) {
-        auto now = std::chrono::steady_clock::now();
-        logInfo(std::string("replay: ") + phase + " (" +
-                std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now - last_).count()) + " us)");
-        last_ = now;
-    }
-
-private:
-    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
 class Attempt {
 public:
     Attempt(const LockImage& image, Container& container, const ReplaySettings& settings)
         : image_(image), container_(container), settings_(settings) {}
 
     ReplayResult run() {
-        PhaseClock clock;
+        PhaseClock clock("replay");
         barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout);
         clock.lap("barrier held");
         pids_ = mapImagePids(image_, container_, settings_.pidMap);
@@ -169,19 +155,40 @@ private:
         }
     }
 
+    // flock and OFD locks one by one; leases in one batch after them (one child sets them all).
     void setDescriptionLocks(const LockDifferences& missing) {
+        std::vector<const MissingDescriptionLock*> leases;
         for (const MissingDescriptionLock& lock : missing.missingDescription) {
+            if (lock.lock.kind == LockKind::lease) {
+                leases.push_back(&lock);
+                continue;
+            }
             const Holder& holder = liveHolder(*lock.description);
             pid_t host = pids_.hostPid(holder.containerPid);
-            int err = descriptions_.set(host, holder.fd, lock.lock, lock.description->signalOwner, pids_.containerToHost);
-            if (err == EAGAIN || err == EWOULDBLOCK)
-                throwHeldElsewhere(wantedFor(host, holder.containerPid, holder.fd, lock.description->file, lock.lock), container_);
-            if (err)
-                throwErrno("replay: pid " + std::to_string(holder.containerPid) + " fd " + std::to_string(holder.fd) + " " +
-                           lock.description->file.path + ": " + describeLock(lock.lock), err);
+            if (int err = descriptions_.set(host, holder.fd, lock.lock)) failDescriptionLock(lock, host, holder, err);
             setDescription_.push_back({host, holder.fd, lock.lock});
             ++result_.descriptionLocksSet;
         }
+        std::vector<LeaseRequest> requests;
+        for (const MissingDescriptionLock* lock : leases) {
+            const Holder& holder = liveHolder(*lock->description);
+            requests.push_back({pids_.hostPid(holder.containerPid), holder.fd, lock->lock, lock->description->signalOwner});
+        }
+        BatchResult batch = descriptions_.setLeases(requests, pids_.containerToHost);
+        for (size_t i = 0; i < batch.applied; ++i) setDescription_.push_back({requests[i].hostPid, requests[i].fd, requests[i].lock});
+        result_.descriptionLocksSet += batch.applied;
+        if (batch.firstError) {
+            const MissingDescriptionLock& failed = *leases[batch.applied];
+            failDescriptionLock(failed, requests[batch.applied].hostPid, liveHolder(*failed.description), batch.firstError);
+        }
+    }
+
+    [[noreturn]] void failDescriptionLock(const MissingDescriptionLock& lock, pid_t host, const Holder& holder, int err) const {
+        if (err == EAGAIN || err == EWOULDBLOCK)
+            throwHeldElsewhere(wantedFor(host, holder.containerPid, holder.fd, lock.description->file, lock.lock), container_);
+        throwErrno("replay: pid " + std::to_string(holder.containerPid) + " fd " + std::to_string(holder.fd) + " " +
+                       lock.description->file.path + ": " + describeLock(lock.lock),
+                   err);
     }
 
     void setPosixLocks(const LockDifferences& missing) {

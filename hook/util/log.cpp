@@ -48,4 +48,12 @@ void logError(const std::string& line) { emit(LOG_ERR, "", line); }
 void logWarning(const std::string& line) { emit(LOG_WARNING, "warning", line); }
 void logInfo(const std::string& line) { emit(LOG_INFO, "", line); }
 
+void PhaseClock::lap(const char* stage) {
+    auto now = std::chrono::steady_clock::now();
+    if (targets.verbose)
+        logInfo(prefix_ + ": " + stage + " (" +
+                std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now - last_).count()) + " us)");
+    last_ = now;
+}
+
 }  // namespace lockcr

@@ -102,8 +102,8 @@ size_t lockLinesOf(uint64_t inode, pid_t pid, bool blocked = false) {
         std::istringstream words(line);
         std::vector<std::string> fields;
         for (std::string word; words >> word;) fields.push_back(word);
-        bool isWaiter = fields.size() > 1 && fields[1] == "->";
-        size_t pidField = isWaiter ? 5 : 4;  // "1: POSIX ADVISORY WRITE PID ..." / "1: -> POSIX ..."
+        bool isWaiter = !fields.empty() && fields[0] == "->";
+        size_t pidField = isWaiter ? 4 : 3;  // "POSIX ADVISORY WRITE PID ..." / "-> POSIX ..."
         if (isWaiter == blocked && fields.size() > pidField && fields[pidField] == std::to_string(pid)) count++;
     }
     return count;

@@ -55,24 +55,40 @@ inline uint64_t inodeOf(const std::string& path) {
     return status.st_ino;
 }
 
-// Raw /proc/locks lines (blocked "->" waiter lines included) whose MAJOR:MINOR:INODE field ends in
-// ":" + ino. Device numbers are not compared: tests use one filesystem at a time.
+// /proc/locks lines (blocked "->" waiter lines included) whose MAJOR:MINOR:INODE field ends in
+// ":" + ino, without the leading "N:" ordinal: it is the line's position in the host-wide list and
+// moves whenever anyone on the host takes or drops a lock. Device numbers are not compared: tests
+// use one filesystem at a time. /proc/locks is read a page per read() with the lock dropped in
+// between, so under host lock churn one read may skip or repeat lines: the truth is two reads in a
+// row that agree.
 inline std::vector<std::string> procLocksLinesForInode(uint64_t ino) {
     const std::string suffix = ":" + std::to_string(ino);
-    std::vector<std::string> matching;
-    for (const std::string& line : detail::readLines("/proc/locks")) {
-        std::istringstream words(line);
-        for (std::string word; words >> word;) {
-            bool isDeviceAndInode = std::count(word.begin(), word.end(), ':') == 2;
-            if (isDeviceAndInode) {
-                if (word.size() > suffix.size() &&
-                    word.compare(word.size() - suffix.size(), suffix.size(), suffix) == 0)
-                    matching.push_back(line);
+    auto readOnce = [&] {
+        std::vector<std::string> matching;
+        for (const std::string& line : detail::readLines("/proc/locks")) {
+            std::istringstream words(line);
+            std::string word;
+            words >> word;  // the ordinal
+            std::string rest;
+            std::getline(words, rest);
+            std::istringstream fields(rest);
+            for (std::string field; fields >> field;) {
+                if (std::count(field.begin(), field.end(), ':') != 2) continue;
+                if (field.size() > suffix.size() && field.compare(field.size() - suffix.size(), suffix.size(), suffix) == 0)
+                    matching.push_back(rest.substr(rest.find_first_not_of(' ')));
                 break;
             }
         }
+        std::sort(matching.begin(), matching.end());
+        return matching;
+    };
+    std::vector<std::string> previous = readOnce();
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        std::vector<std::string> current = readOnce();
+        if (current == previous) return current;
+        previous = current;
     }
-    return matching;
+    throw std::runtime_error("kernel truth: /proc/locks never read the same twice in a row (100 reads)");
 }
 
 // F_GETLK from the test process: the pid of a POSIX lock conflicting with a lock of TYPE (F_RDLCK
