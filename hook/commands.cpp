@@ -7,6 +7,7 @@
 #include "freeze/freezer.h"
 #include "image/host.h"
 #include "image/json.h"
+#include "replay/barrier.h"
 #include "replay/precheck.h"
 #include "replay/replay.h"
 #include "report/table.h"
@@ -64,7 +65,7 @@ int runDump(const DumpOptions& options) {
 int runVerify(const VerifyOptions& options) {
     LockImage expected = readLockImage(options.image);
     Container container = discoverContainer(options.container);
-    LockImage live = collectLocks(container);
+    LockImage live = collectLocks(container, pendingBySeizing());
     PidMapping pids = mapImagePids(expected, container, options.pidMap);
     LockDifferences differences = compareLockTables(expected, live, pids);
     std::vector<std::string> lines = differences.lines();

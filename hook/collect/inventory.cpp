@@ -226,7 +226,7 @@ void groupDescriptions(LockImage& image, std::vector<DescriptionCandidate>& cand
 // consistent. /proc/locks is not: it is read a page per read() with the lock dropped in between,
 // so while other processes on the host take and drop locks its lines shift and some are skipped.
 // It serves only to find outside holders of what a waiter waits for.
-LockImage collectLocks(const Container& container) {
+LockImage collectLocks(const Container& container, const PendingSyscalls& pending) {
     LockImage image;
     image.container = container.identity;
     std::vector<TaskDirectories> tasks;
@@ -236,7 +236,7 @@ LockImage collectLocks(const Container& container) {
     addProcesses(container, lockedFds, image, candidates);
     groupDescriptions(image, candidates);
     recordSignalOwners(container, image);
-    recordWaiters(container, image);
+    recordWaiters(container, image, pending);
     return image;
 }
 

@@ -3,12 +3,14 @@
 // kcmp to tell shared descriptions apart, /proc/TID/syscall for waiters.
 #pragma once
 
+#include "collect/waiters.h"
 #include "discover/container.h"
 #include "image/model.h"
 
 namespace lockcr {
 
 // Everything but createdAt/tool/host: the caller stamps those when it writes an image.
-LockImage collectLocks(const Container& container);
+// PENDING finds the waiters that stand before their blocking call (see waiters.h).
+LockImage collectLocks(const Container& container, const PendingSyscalls& pending = {});
 
 }  // namespace lockcr

@@ -94,6 +94,20 @@ std::optional<BlockedCall> fcntlWaiter(pid_t pid, pid_t threadId, const SyscallL
     return blocked;
 }
 
+// Whether the bytes at ADDRESS in PID are a syscall instruction (x86_64: 0f 05; aarch64: svc #0).
+bool atSyscallInstruction(pid_t pid, unsigned long address) {
+#if defined(__x86_64__)
+    constexpr unsigned char kSyscall[] = {0x0f, 0x05};
+#elif defined(__aarch64__)
+    constexpr unsigned char kSyscall[] = {0x01, 0x00, 0x00, 0xd4};
+#endif
+    unsigned char bytes[sizeof kSyscall] = {};
+    int err = 0;
+    UniqueFd memory = sys::tryOpenAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/mem", O_RDONLY, err);
+    return memory && ::pread(memory.get(), bytes, sizeof bytes, static_cast<off_t>(address)) == sizeof bytes &&
+           std::memcmp(bytes, kSyscall, sizeof bytes) == 0;
+}
+
 }  // namespace
 
 std::optional<SyscallLine> parseSyscallLine(std::string_view text) {
@@ -104,18 +118,24 @@ std::optional<SyscallLine> parseSyscallLine(std::string_view text) {
     if (ec != std::errc()) return std::nullopt;
     line.number = number;
     text.remove_prefix(static_cast<size_t>(end - text.data()));
-    if (number < 0) return line;  // "-1 sp pc": blocked outside a syscall
+    if (number < 0) {  // "-1 sp pc": stopped outside a syscall
+        unsigned long stackPointer = 0;
+        if (!parseNumber(text, stackPointer) || !parseNumber(text, line.instructionPointer)) return std::nullopt;
+        return line;
+    }
     for (unsigned long& argument : line.arguments)
         if (!parseNumber(text, argument)) return std::nullopt;
     return line;
 }
 
-std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId) {
+std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId, const PendingSyscalls& pending) {
     std::string text;
     int err = 0;
     std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(threadId) + "/syscall";
     if (!sys::tryReadSmallProcFileAt(AT_FDCWD, path, text, err)) return std::nullopt;
     auto call = parseSyscallLine(text);
+    if (call && call->number < 0 && call->instructionPointer && pending && atSyscallInstruction(pid, call->instructionPointer))
+        call = pending(pid, threadId);
     if (!call || call->number < 0) return std::nullopt;
     if (call->number == SYS_fcntl) return fcntlWaiter(pid, threadId, *call);
     if (call->number == SYS_flock) {
@@ -194,7 +214,7 @@ std::vector<LockLine> containerLocks(const Container& container, const LockImage
     return held;
 }
 
-void recordWaiters(const Container& container, LockImage& image) {
+void recordWaiters(const Container& container, LockImage& image, const PendingSyscalls& pending) {
     std::vector<LockLine> inside = containerLocks(container, image);
     std::optional<std::vector<LockLine>> outside;  // /proc/locks, read once if needed
     for (const ContainerTask& task : container.tasks) {
@@ -203,7 +223,7 @@ void recordWaiters(const Container& container, LockImage& image) {
         if (!sys::tryListDirectory(AT_FDCWD, "/proc/" + std::to_string(task.hostPid) + "/task", threads, err)) continue;
         for (const std::string& name : threads) {
             pid_t threadId = std::atoi(name.c_str());
-            auto call = findBlockedLockCall(task.hostPid, threadId);
+            auto call = findBlockedLockCall(task.hostPid, threadId, pending);
             if (!call) continue;
             struct stat target {};
             std::string link = "/proc/" + std::to_string(task.hostPid) + "/fd/" + std::to_string(call->fd);

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -20,15 +21,24 @@ struct BlockedCall {
     Lock requested;
 };
 
-// Parses /proc/TID/syscall text ("72 0x4 0x7 0x7ffc... sp pc"): the syscall number and 6 args.
+// Parses /proc/TID/syscall text ("72 0x4 0x7 0x7ffc... sp pc"): the syscall number and 6 args;
+// "-1 sp pc" for a task stopped outside a syscall, "running" for one on a CPU.
 struct SyscallLine {
     long number = -1;  // -1: running or not in a syscall
     unsigned long arguments[6] = {};
+    unsigned long instructionPointer = 0;  // of "-1 sp pc": where the task stands in user space
 };
 std::optional<SyscallLine> parseSyscallLine(std::string_view text);
 
-// The blocking lock call TID of process PID sits in, if any.
-std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId);
+// The syscall a thread held in a ptrace stop will make first when it runs (PID, TID), from its
+// registers. A task restored by CRIU from a dump taken while it waited, or rewound after an
+// interruption, stands on its syscall instruction with the call in its registers, not inside it:
+// /proc/TID/syscall shows "-1", yet it waits again as soon as it runs. Asked only for a thread whose
+// instruction pointer is on a syscall instruction.
+using PendingSyscalls = std::function<std::optional<SyscallLine>(pid_t pid, pid_t threadId)>;
+
+// The blocking lock call TID of process PID sits in, or (with PENDING) is about to make, if any.
+std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId, const PendingSyscalls& pending = {});
 
 }  // namespace lockcr
 
@@ -40,6 +50,6 @@ struct Container;
 // (one that does not conflict is about to succeed, not waiting). Blocking calls are found through
 // /proc/TID/syscall, so this works on a frozen container as on a running one. The blocker is looked
 // for among the container's own locks first; /proc/locks is read only when it is held outside.
-void recordWaiters(const Container& container, LockImage& image);
+void recordWaiters(const Container& container, LockImage& image, const PendingSyscalls& pending = {});
 
 }  // namespace lockcr

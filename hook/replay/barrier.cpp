@@ -2,8 +2,10 @@
 
 #include <set>
 
+#include "replay/inject_arch.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/ptrace.h"
 
 namespace lockcr {
 
@@ -98,6 +100,22 @@ StartBarrier::~StartBarrier() {
     } catch (const Error& error) {
         logError(std::string("replay: release: ") + error.what());
     }
+}
+
+PendingSyscalls pendingBySeizing(std::chrono::milliseconds timeout) {
+    return [timeout](pid_t pid, pid_t threadId) -> std::optional<SyscallLine> {
+        try {
+            StoppedProcess process = StoppedProcess::seizeAndInterrupt(pid);
+            process.waitUntilStopped(timeout);
+            std::optional<SyscallLine> pending = inject_arch::pendingSyscall(sys::getRegisters(threadId));
+            process.detach();
+            return pending;
+        } catch (const Error& error) {
+            logInfo("verify: pid " + std::to_string(pid) + " tid " + std::to_string(threadId) +
+                    ": pending call not read: " + error.what());
+            return std::nullopt;
+        }
+    };
 }
 
 }  // namespace lockcr

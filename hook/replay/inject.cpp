@@ -1,10 +1,12 @@
 #include "replay/inject.h"
 
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -73,23 +75,56 @@ std::vector<Mapping> readMappings(pid_t pid) {
     return mappings;
 }
 
-// The loop's code, then the entries it reads, padded to whole 8-byte words (for PTRACE_POKEDATA).
-std::vector<unsigned char> buildImage(const std::vector<PosixLockRequest>& requests, size_t& entriesOffset) {
+// The syscall and arguments of one call. A POSIX call's third argument is the address its
+// struct flock will have in the target.
+inject_arch::LockEntry entryFor(const LockCall& call, uint64_t entryAddress) {
+    inject_arch::LockEntry entry{};
+    uint64_t fd = static_cast<uint64_t>(call.fd);
+    switch (call.kind) {
+        case LockKind::flock: {
+            int operation = call.type == F_WRLCK ? LOCK_EX : call.type == F_RDLCK ? LOCK_SH : LOCK_UN;
+            entry.number = SYS_flock;
+            entry.arguments[0] = fd;
+            entry.arguments[1] = static_cast<uint64_t>(operation | LOCK_NB);
+            break;
+        }
+        case LockKind::lease:
+            entry.number = SYS_fcntl;
+            entry.arguments[0] = fd;
+            entry.arguments[1] = F_SETLEASE;
+            entry.arguments[2] = static_cast<uint64_t>(call.type);
+            break;
+        case LockKind::posix:
+        case LockKind::ofd:
+            entry.number = SYS_fcntl;
+            entry.arguments[0] = fd;
+            entry.arguments[1] = call.kind == LockKind::ofd ? F_OFD_SETLK : F_SETLK;
+            entry.arguments[2] = entryAddress + offsetof(inject_arch::LockEntry, lock);
+            entry.lock.l_type = call.type;
+            entry.lock.l_whence = SEEK_SET;
+            // Values beyond INT64_MAX become negative: the kernel answers EINVAL for that request.
+            entry.lock.l_start = static_cast<off_t>(call.start);
+            entry.lock.l_len = static_cast<off_t>(call.length);
+            break;
+    }
+    return entry;
+}
+
+uint64_t entriesOffset() { return roundUp(inject_arch::lockLoopCode().bytes.size(), 64); }
+
+uint64_t imageSize(size_t calls) { return roundUp(entriesOffset() + calls * sizeof(inject_arch::LockEntry), 8); }
+
+// The loop's code, then the entries it reads, padded to whole 8-byte words (for PTRACE_POKEDATA),
+// for a mapping at ADDRESS in the target.
+std::vector<unsigned char> buildImage(const std::vector<LockCall>& calls, uint64_t address) {
     std::span<const unsigned char> code = inject_arch::lockLoopCode().bytes;
-    entriesOffset = roundUp(code.size(), 64);
-    std::vector<unsigned char> image(roundUp(entriesOffset + requests.size() * sizeof(inject_arch::LockEntry), 8));
+    std::vector<unsigned char> image(imageSize(calls.size()));
     std::memcpy(image.data(), code.data(), code.size());
-    unsigned char* cursor = image.data() + entriesOffset;
-    for (const PosixLockRequest& request : requests) {
-        inject_arch::LockEntry entry{};
-        entry.fd = request.fd;
-        entry.lock.l_type = request.type;
-        entry.lock.l_whence = SEEK_SET;
-        // Values beyond INT64_MAX become negative: the kernel answers EINVAL for that request.
-        entry.lock.l_start = static_cast<off_t>(request.start);
-        entry.lock.l_len = static_cast<off_t>(request.length);
-        std::memcpy(cursor, &entry, sizeof entry);
-        cursor += sizeof entry;
+    uint64_t offset = entriesOffset();
+    for (const LockCall& call : calls) {
+        inject_arch::LockEntry entry = entryFor(call, address + offset);
+        std::memcpy(image.data() + offset, &entry, sizeof entry);
+        offset += sizeof entry;
     }
     return image;
 }
@@ -104,7 +139,7 @@ public:
     Injection& operator=(const Injection&) = delete;
     ~Injection();
 
-    InjectionResult run(const std::vector<PosixLockRequest>& requests);
+    InjectionResult run(const std::vector<LockCall>& requests);
 
 private:
     uint64_t findSyscallInstructionNearPc();
@@ -157,10 +192,10 @@ Injection::~Injection() {
 }
 
 std::string Injection::where() const {
-    return "inject POSIX locks into pid " + std::to_string(pid_) + " tid " + std::to_string(tid_);
+    return "inject lock calls into pid " + std::to_string(pid_) + " tid " + std::to_string(tid_);
 }
 
-InjectionResult Injection::run(const std::vector<PosixLockRequest>& requests) {
+InjectionResult Injection::run(const std::vector<LockCall>& requests) {
     syscallInstruction_ = findSyscallInstructionNearPc();
     if (!syscallInstruction_) {
         std::vector<Mapping> mappings = readMappings(pid_);
@@ -168,9 +203,7 @@ InjectionResult Injection::run(const std::vector<PosixLockRequest>& requests) {
         if (!syscallInstruction_) syscallInstruction_ = borrowSyscallInstruction(mappings);
     }
 
-    size_t entriesOffset = 0;
-    std::vector<unsigned char> image = buildImage(requests, entriesOffset);
-    uint64_t size = roundUp(image.size(), pageSize());
+    uint64_t size = roundUp(imageSize(requests.size()), pageSize());
     int64_t address = runSyscall(syscallInstruction_, SYS_mmap,
                                  {0, size, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, ~0ULL, 0});
     if (address < 0 && address > -4096)
@@ -181,11 +214,12 @@ InjectionResult Injection::run(const std::vector<PosixLockRequest>& requests) {
     mapping_ = {static_cast<uint64_t>(address), size};
     unpatch();
 
+    std::vector<unsigned char> image = buildImage(requests, mapping_.address);
     writeMemory(mapping_.address, image.data(), image.size());
     codeWritten_ = true;
     codeSyscall_ = mapping_.address + inject_arch::lockLoopCode().syscallOffset;
     inject_arch::LockLoopOutcome outcome =
-        runLockLoop(mapping_.address, mapping_.address + entriesOffset, requests.size());
+        runLockLoop(mapping_.address, mapping_.address + entriesOffset(), requests.size());
     bool complete = outcome.result == 0 && outcome.applied == requests.size();
     bool failedAt = outcome.result < 0 && outcome.result > -4096 && outcome.applied < requests.size();
     if (!complete && !failedAt)
@@ -431,7 +465,7 @@ void Injection::rollBack() noexcept {
 
 }  // namespace
 
-InjectionResult injectPosixLocks(StoppedProcess& process, const std::vector<PosixLockRequest>& requests,
+InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockCall>& requests,
                                  std::chrono::milliseconds timeout) {
     if (requests.empty()) return {};
     Injection injection(process.pid(), process.injectionThread(), std::chrono::steady_clock::now() + timeout);

@@ -1,6 +1,9 @@
-// POSIX locks set from inside their owner. A POSIX lock belongs to the process (its files_struct),
-// so unlike flock/OFD locks/leases (set on a pidfd_getfd duplicate) only the process itself can
-// take one. injectPosixLocks makes a stopped process run fcntl(fd, F_SETLK, ...) for each request
+// Locks set from inside their owner. A POSIX lock belongs to the process (its files_struct), so
+// only the process itself can take one. A flock or a lease belongs to the open file description,
+// but the kernel shows the pid of whoever set it (/proc/locks, fdinfo: what zdtm's file_locks
+// tests and applications check), and a lease's break signal names the fd number it was set
+// through: set from inside a process holding the description, both are what they were.
+// injectLockCalls makes a stopped process run one lock call per request (never a blocking one)
 // and then puts every register and byte back as it was.
 //
 // How (one process, any number of locks, five ptrace stops):
@@ -10,7 +13,7 @@
 //      found in the [vdso] (or written over a private code page for that one syscall, then put
 //      back);
 //   3. write a small position-independent loop (inject_<arch>.cpp) and the requests into it
-//      through /proc/PID/mem; the loop runs F_SETLK per request, stops at the first failure and
+//      through /proc/PID/mem; the loop runs one syscall per request, stops at the first failure and
 //      ends with tkill(gettid(), SIGTRAP), leaving the count applied and the result in registers,
 //      so it writes no memory at all;
 //   4. inject munmap; restore the signal mask and the registers with the kernel's syscall-restart
@@ -23,15 +26,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "image/model.h"
 #include "replay/tracee.h"
 
 namespace lockcr {
 
-struct PosixLockRequest {
-    int fd;          // the target's descriptor number
-    short type;      // F_RDLCK, F_WRLCK or F_UNLCK
-    uint64_t start;
-    uint64_t length; // 0 = to EOF
+// POSIX: fcntl(fd, F_SETLK, {type, SEEK_SET, start, length}); flock: flock(fd, LOCK_SH, LOCK_EX
+// or LOCK_UN, with LOCK_NB); lease: fcntl(fd, F_SETLEASE, type).
+struct LockCall {
+    int fd;              // the target's descriptor number
+    short type;          // F_RDLCK, F_WRLCK or F_UNLCK
+    uint64_t start = 0;  // POSIX only
+    uint64_t length = 0; // POSIX only; 0 = to EOF
+    LockKind kind = LockKind::posix;  // posix, flock or lease
 };
 
 struct InjectionResult {
@@ -39,15 +46,15 @@ struct InjectionResult {
     int firstError = 0;  // errno of the request at index applied; 0 if all were applied
 };
 
-// Runs fcntl(fd, F_SETLK, {type, SEEK_SET, start, length}) inside PROCESS for each request, in
-// order, stopping at the first failure (never F_SETLKW: a conflict answers EAGAIN, never waits).
+// Runs each call inside PROCESS, in order, stopping at the first failure (never F_SETLKW or a
+// flock without LOCK_NB: a conflict answers EAGAIN, never waits).
 // PROCESS must have gone through waitUntilStopped. Throws Error if the injection itself fails
 // before the loop ran (process exited, seccomp refused mmap, timeout, 32-bit process...);
 // registers, signal mask and memory are then restored, and a process whose registers could not be
 // restored is killed rather than let run on injected state. Once the loop has run, its result is
 // returned even if the mapping could not be removed (logged; one PROT_READ|PROT_EXEC anonymous
 // mapping stays behind).
-InjectionResult injectPosixLocks(StoppedProcess& process, const std::vector<PosixLockRequest>& requests,
+InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockCall>& requests,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace lockcr

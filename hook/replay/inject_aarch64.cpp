@@ -1,4 +1,4 @@
-// aarch64 side of POSIX lock injection: the lock loop and the (kernel-made) syscall-restart state.
+// aarch64 side of lock injection: the lock loop and the (kernel-made) syscall-restart state.
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -17,14 +17,14 @@ lockcr_lock_loop_start:
     mov   x21, #0               // applied = 0
 1:  cmp   x21, x20
     b.hs  3f                    // every entry applied
-    ldr   w0, [x19]             // fd
-    mov   x1, #6                // F_SETLK
-    add   x2, x19, #8           // &entry->lock
-    mov   x8, #25               // __NR_fcntl
+    ldr   x8, [x19]             // entry->number
+    ldr   x0, [x19, #8]         // entry->arguments[0..2]
+    ldr   x1, [x19, #16]
+    ldr   x2, [x19, #24]
 lockcr_lock_loop_syscall:
     svc   #0
     tbnz  x0, #63, 2f           // -errno: stop at the first failure
-    add   x19, x19, #40
+    add   x19, x19, #64
     add   x21, x21, #1
     b     1b
 3:  mov   x0, #0
@@ -40,7 +40,7 @@ lockcr_lock_loop_end:
     .popsection
 )");
 
-static_assert(SYS_fcntl == 25 && SYS_gettid == 178 && SYS_tkill == 130 && F_SETLK == 6 && SIGTRAP == 5,
+static_assert(SYS_gettid == 178 && SYS_tkill == 130 && SIGTRAP == 5,
               "constants in the lock loop");
 
 namespace lockcr::inject_arch {
@@ -60,6 +60,16 @@ size_t instructionAlignment() { return 4; }
 std::vector<uint64_t> syscallInstructionsNearPc(const sys::Registers& registers) { return {registers.pc - 4}; }
 
 uint64_t programCounter(const sys::Registers& registers) { return registers.pc; }
+
+// arm64's user registers carry no "in a syscall" mark: callers ask only for a thread that
+// /proc/TID/syscall shows outside any syscall, standing on an svc.
+std::optional<SyscallLine> pendingSyscall(const sys::Registers& registers) {
+    SyscallLine line;
+    line.number = static_cast<long>(registers.regs[8]);
+    for (size_t i = 0; i < 6; ++i) line.arguments[i] = registers.regs[i];
+    line.instructionPointer = registers.pc;
+    return line;
+}
 
 // x6 and x7 stay as saved: at a syscall stop arm64 reports the direction in x7 and afterwards puts
 // back the value x7 had at syscall entry (arch/arm64/kernel/ptrace.c, report_syscall), so every

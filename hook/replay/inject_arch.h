@@ -10,19 +10,21 @@
 #include <span>
 #include <vector>
 
+#include "collect/waiters.h"
 #include "util/ptrace.h"
 
 namespace lockcr::inject_arch {
 
-// One request as the lock loop reads it in the target: fd, then a struct flock (same layout in
-// the kernel and in glibc on both 64-bit architectures).
+// One call as the lock loop reads it in the target: the syscall number and three arguments, then
+// room for the struct flock a POSIX call's third argument points to (same layout in the kernel and
+// in glibc on both 64-bit architectures).
 struct LockEntry {
-    int32_t fd;
-    int32_t unused;
+    uint64_t number;
+    uint64_t arguments[3];
     struct flock lock;
 };
-static_assert(sizeof(LockEntry) == 40 && offsetof(LockEntry, lock) == 8,
-              "the lock loop walks 40-byte entries with the struct flock at offset 8");
+static_assert(sizeof(LockEntry) == 64 && offsetof(LockEntry, lock) == 32,
+              "the lock loop walks 64-byte entries: number, three arguments, a struct flock");
 
 }  // namespace lockcr::inject_arch
 
@@ -55,6 +57,11 @@ size_t instructionAlignment();
 std::vector<uint64_t> syscallInstructionsNearPc(const sys::Registers& registers);
 
 uint64_t programCounter(const sys::Registers& registers);
+
+// For a thread in a ptrace stop outside any syscall, standing on a syscall instruction: the call
+// it will make when it runs (number and arguments from its registers). Nothing for a thread
+// stopped inside a syscall.
+std::optional<SyscallLine> pendingSyscall(const sys::Registers& registers);
 
 // Registers that make the thread execute the syscall instruction at ADDRESS with NUMBER and
 // ARGUMENTS, and that keep the kernel's own restart logic off them (x86_64: orig_rax = -1).

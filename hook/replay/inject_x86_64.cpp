@@ -1,4 +1,4 @@
-// x86_64 side of POSIX lock injection: the lock loop and the syscall-restart fix-up.
+// x86_64 side of lock injection: the lock loop and the syscall-restart fix-up.
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -17,15 +17,15 @@ lockcr_lock_loop_start:
     xor   %r13d, %r13d          # applied = 0
 1:  cmp   %r12, %r13
     jae   3f                    # every entry applied
-    mov   (%rbx), %edi          # fd
-    mov   $6, %esi              # F_SETLK
-    lea   8(%rbx), %rdx         # &entry->lock
-    mov   $72, %eax             # __NR_fcntl
+    mov   (%rbx), %rax          # entry->number
+    mov   8(%rbx), %rdi         # entry->arguments[0..2]
+    mov   16(%rbx), %rsi
+    mov   24(%rbx), %rdx
 lockcr_lock_loop_syscall:
     syscall
     test  %rax, %rax
     js    2f                    # -errno: stop at the first failure
-    add   $40, %rbx
+    add   $64, %rbx
     inc   %r13
     jmp   1b
 3:  xor   %eax, %eax
@@ -42,7 +42,7 @@ lockcr_lock_loop_end:
     .popsection
 )");
 
-static_assert(SYS_fcntl == 72 && SYS_gettid == 186 && SYS_tkill == 200 && F_SETLK == 6 && SIGTRAP == 5,
+static_assert(SYS_gettid == 186 && SYS_tkill == 200 && SIGTRAP == 5,
               "constants in the lock loop");
 
 namespace lockcr::inject_arch {
@@ -72,6 +72,16 @@ std::vector<uint64_t> syscallInstructionsNearPc(const sys::Registers& registers)
 }
 
 uint64_t programCounter(const sys::Registers& registers) { return registers.rip; }
+
+std::optional<SyscallLine> pendingSyscall(const sys::Registers& registers) {
+    if (static_cast<int64_t>(registers.orig_rax) >= 0) return std::nullopt;
+    SyscallLine line;
+    line.number = static_cast<long>(registers.rax);
+    const uint64_t arguments[6] = {registers.rdi, registers.rsi, registers.rdx, registers.r10, registers.r8, registers.r9};
+    for (size_t i = 0; i < 6; ++i) line.arguments[i] = arguments[i];
+    line.instructionPointer = registers.rip;
+    return line;
+}
 
 void prepareSyscall(sys::Registers& registers, uint64_t address, long number,
                     const std::array<uint64_t, 6>& arguments) {

@@ -14,6 +14,8 @@
 #include "replay/conflicts.h"
 #include "replay/description_locks.h"
 #include "replay/inject.h"
+#include "replay/inject_arch.h"
+#include "util/ptrace.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/sys.h"
@@ -33,9 +35,9 @@ short fcntlType(LockType type) {
     return type == LockType::write ? F_WRLCK : type == LockType::read ? F_RDLCK : F_UNLCK;
 }
 
-PosixLockRequest requestFor(int fd, const Lock& lock, short type) {
+LockCall requestFor(int fd, const Lock& lock, short type) {
     uint64_t length = lock.range.end ? *lock.range.end - lock.range.start + 1 : 0;
-    return PosixLockRequest{fd, type, lock.range.start, length};
+    return LockCall{fd, type, lock.range.start, length};
 }
 
 // The lock as the conflict finder wants it, with the inode the live fd has now (the image's may
@@ -96,15 +98,17 @@ public:
         checkTargets(before);
         clock.lap("targets checked");
         try {
-            setDescriptionLocks(before);
-            clock.lap("description locks set");
-            if (!before.missingPosix.empty()) {
+            std::map<pid_t, std::vector<PlannedCall>> inside = planCallsInside(before);
+            setOfdLocks(before);
+            clock.lap("OFD locks set");
+            if (!inside.empty()) {
                 barrier_->ensureTraced();
                 clock.lap("every thread in a ptrace stop");
-                setPosixLocks(before);
-                clock.lap("POSIX locks injected");
+                setLocksInside(inside);
+                clock.lap("POSIX locks, flocks and leases set from inside their processes");
+                finishLeases(inside);
             }
-            LockDifferences after = compareLockTables(image_, collectLocks(container_), pids_);
+            LockDifferences after = compareLockTables(image_, collectLocks(container_, pendingThroughBarrier()), pids_);
             clock.lap("verified");
             if (!after.empty())
                 throwFailure("replay: after setting the locks, verify still finds " + std::to_string(after.lines().size()) +
@@ -119,6 +123,16 @@ public:
     }
 
 private:
+    // A waiter that stands before its blocking call (restored by CRIU, not yet run) is read from
+    // its registers, which needs it in a ptrace stop.
+    PendingSyscalls pendingThroughBarrier() {
+        return [this](pid_t pid, pid_t threadId) -> std::optional<SyscallLine> {
+            barrier_->ensureTraced();
+            if (!barrier_->stoppedProcess(pid)) return std::nullopt;
+            return inject_arch::pendingSyscall(sys::getRegisters(threadId));
+        };
+    }
+
     size_t countLocks() const {
         size_t count = 0;
         for (const Process& process : image_.processes)
@@ -135,9 +149,14 @@ private:
         return host;
     }
 
+    // The holder a description lock is set through: the live holder with the lowest container
+    // pid. A flock or lease shows the pid of the process that set it, most often the one that
+    // opened the file before forking the others.
     const Holder& liveHolder(const OpenFileDescription& description) const {
+        const Holder* chosen = nullptr;
         for (const Holder& holder : description.holders)
-            if (pids_.hostPid(holder.containerPid)) return holder;
+            if (pids_.hostPid(holder.containerPid) && (!chosen || holder.containerPid < chosen->containerPid)) chosen = &holder;
+        if (chosen) return *chosen;
         throwFailure("replay: description of " + description.file.path + ": none of the processes sharing it is in the container");
     }
 
@@ -155,73 +174,105 @@ private:
         }
     }
 
-    // flock and OFD locks one by one; leases in one batch after them (one child sets them all).
-    void setDescriptionLocks(const LockDifferences& missing) {
-        std::vector<const MissingDescriptionLock*> leases;
+    // A lock call to make inside a process, with the image's lock it restores.
+    struct PlannedCall {
+        LockCall call;
+        pid_t containerPid;
+        const FileIdentity* file;
+        Lock lock;
+        const OpenFileDescription* description;  // flock and lease only
+    };
+
+    // POSIX locks inside their owner; flocks and leases inside a process holding the description.
+    std::map<pid_t, std::vector<PlannedCall>> planCallsInside(const LockDifferences& missing) const {
+        std::map<pid_t, std::vector<PlannedCall>> byProcess;
+        for (const MissingPosixLock& lock : missing.missingPosix) {
+            pid_t host = pids_.hostPid(lock.process->containerPid);
+            byProcess[host].push_back({requestFor(lock.fd->fd, lock.lock, fcntlType(lock.lock.type)), lock.process->containerPid,
+                                       &lock.fd->file, lock.lock, nullptr});
+        }
         for (const MissingDescriptionLock& lock : missing.missingDescription) {
-            if (lock.lock.kind == LockKind::lease) {
-                leases.push_back(&lock);
-                continue;
-            }
+            if (lock.lock.kind == LockKind::ofd) continue;
+            const Holder& holder = liveHolder(*lock.description);
+            short type = lock.lock.kind == LockKind::lease ? leaseTypeToSet(lock.lock, lock.description->openFlags)
+                                                           : fcntlType(lock.lock.type);
+            byProcess[pids_.hostPid(holder.containerPid)].push_back(
+                {LockCall{holder.fd, type, 0, 0, lock.lock.kind}, holder.containerPid, &lock.description->file, lock.lock,
+                 lock.description});
+        }
+        return byProcess;
+    }
+
+    // OFD locks show no pid: lockcr sets them on its duplicate of the description.
+    void setOfdLocks(const LockDifferences& missing) {
+        for (const MissingDescriptionLock& lock : missing.missingDescription) {
+            if (lock.lock.kind != LockKind::ofd) continue;
             const Holder& holder = liveHolder(*lock.description);
             pid_t host = pids_.hostPid(holder.containerPid);
-            if (int err = descriptions_.set(host, holder.fd, lock.lock)) failDescriptionLock(lock, host, holder, err);
+            if (int err = descriptions_.set(host, holder.fd, lock.lock))
+                failLock(host, holder.containerPid, holder.fd, lock.description->file, lock.lock, err);
             setDescription_.push_back({host, holder.fd, lock.lock});
             ++result_.descriptionLocksSet;
         }
-        std::vector<LeaseRequest> requests;
-        for (const MissingDescriptionLock* lock : leases) {
-            const Holder& holder = liveHolder(*lock->description);
-            requests.push_back({pids_.hostPid(holder.containerPid), holder.fd, lock->lock, lock->description->signalOwner});
-        }
-        BatchResult batch = descriptions_.setLeases(requests, pids_.containerToHost);
-        for (size_t i = 0; i < batch.applied; ++i) setDescription_.push_back({requests[i].hostPid, requests[i].fd, requests[i].lock});
-        result_.descriptionLocksSet += batch.applied;
-        if (batch.firstError) {
-            const MissingDescriptionLock& failed = *leases[batch.applied];
-            failDescriptionLock(failed, requests[batch.applied].hostPid, liveHolder(*failed.description), batch.firstError);
+    }
+
+    void setLocksInside(const std::map<pid_t, std::vector<PlannedCall>>& byProcess) {
+        for (const auto& [host, planned] : byProcess) {
+            StoppedProcess* process = barrier_->stoppedProcess(host);
+            if (!process) throwFailure("replay: pid " + std::to_string(planned.front().containerPid) + " is not held by the barrier");
+            std::vector<LockCall> calls;
+            for (const PlannedCall& call : planned) calls.push_back(call.call);
+            InjectionResult injected = injectLockCalls(*process, calls);
+            for (size_t i = 0; i < injected.applied; ++i) {
+                setInside_[host].push_back(planned[i]);
+                ++(planned[i].description ? result_.descriptionLocksSet : result_.posixLocksSet);
+            }
+            ++result_.processesInjected;
+            if (injected.firstError == 0) continue;
+            const PlannedCall& failed = planned[injected.applied];
+            failLock(host, failed.containerPid, failed.call.fd, *failed.file, failed.lock, injected.firstError);
         }
     }
 
-    [[noreturn]] void failDescriptionLock(const MissingDescriptionLock& lock, pid_t host, const Holder& holder, int err) const {
-        if (err == EAGAIN || err == EWOULDBLOCK)
-            throwHeldElsewhere(wantedFor(host, holder.containerPid, holder.fd, lock.description->file, lock.lock), container_);
-        throwErrno("replay: pid " + std::to_string(holder.containerPid) + " fd " + std::to_string(holder.fd) + " " +
-                       lock.description->file.path + ": " + describeLock(lock.lock),
+    // F_SETLEASE made the caller the owner its break signals; the image's owner replaces it. A
+    // breaking lease is broken again with no owner yet, so the break signals nobody: the
+    // application had its signal before the checkpoint.
+    void finishLeases(const std::map<pid_t, std::vector<PlannedCall>>& byProcess) {
+        for (const auto& [host, planned] : byProcess)
+            for (const PlannedCall& call : planned) {
+                if (call.lock.kind != LockKind::lease) continue;
+                int err = descriptions_.finishLease(host, call.call.fd, call.lock, call.description->signalOwner,
+                                                    pids_.containerToHost);
+                if (err) failLock(host, call.containerPid, call.call.fd, *call.file, call.lock, err);
+            }
+    }
+
+    [[noreturn]] void failLock(pid_t host, pid_t containerPid, int fd, const FileIdentity& file, const Lock& lock, int err) const {
+        if (err == EAGAIN || err == EWOULDBLOCK || (lock.kind == LockKind::posix && err == EACCES))
+            throwHeldElsewhere(wantedFor(host, containerPid, fd, file, lock), container_);
+        throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " " + file.path + ": " +
+                       describeLock(lock),
                    err);
     }
 
-    void setPosixLocks(const LockDifferences& missing) {
-        std::map<pid_t, std::vector<const MissingPosixLock*>> byProcess;
-        for (const MissingPosixLock& lock : missing.missingPosix)
-            byProcess[pids_.hostPid(lock.process->containerPid)].push_back(&lock);
-        for (const auto& [host, locks] : byProcess) {
-            StoppedProcess* process = barrier_->stoppedProcess(host);
-            if (!process) throwFailure("replay: pid " + std::to_string(locks.front()->process->containerPid) + " is not held by the barrier");
-            std::vector<PosixLockRequest> requests;
-            for (const MissingPosixLock* lock : locks) requests.push_back(requestFor(lock->fd->fd, lock->lock, fcntlType(lock->lock.type)));
-            InjectionResult injected = injectPosixLocks(*process, requests);
-            auto& applied = setPosix_[host];
-            applied.insert(applied.end(), requests.begin(), requests.begin() + static_cast<long>(injected.applied));
-            result_.posixLocksSet += injected.applied;
-            ++result_.processesInjected;
-            if (injected.firstError == 0) continue;
-            const MissingPosixLock& failed = *locks[injected.applied];
-            WantedLock want = wantedFor(host, failed.process->containerPid, failed.fd->fd, failed.fd->file, failed.lock);
-            if (injected.firstError == EAGAIN || injected.firstError == EACCES) throwHeldElsewhere(want, container_);
-            throwErrno("replay: pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) + " " + want.path +
-                       ": " + describeLock(failed.lock), injected.firstError);
-        }
-    }
-
     // Undo in reverse, best effort: every step that fails is logged, none stops the others.
+    // POSIX locks are undone inside their owner; flocks and leases on lockcr's duplicate of the
+    // description (an unlock shows no pid).
     void rollBack() {
-        for (auto& [host, requests] : setPosix_) {
+        for (auto& [host, planned] : setInside_) {
+            std::vector<LockCall> unlocks;
+            for (const PlannedCall& call : planned) {
+                if (call.description) {
+                    setDescription_.push_back({host, call.call.fd, call.lock});
+                    continue;
+                }
+                unlocks.push_back(call.call);
+                unlocks.back().type = F_UNLCK;
+            }
+            if (unlocks.empty()) continue;
             StoppedProcess* process = barrier_->stoppedProcess(host);
-            std::vector<PosixLockRequest> unlocks = requests;
-            for (PosixLockRequest& request : unlocks) request.type = F_UNLCK;
             try {
-                InjectionResult undone = process ? injectPosixLocks(*process, unlocks) : InjectionResult{0, ESRCH};
+                InjectionResult undone = process ? injectLockCalls(*process, unlocks) : InjectionResult{0, ESRCH};
                 if (undone.firstError) logError("replay: rollback of pid " + std::to_string(host) + " POSIX locks failed: " + std::strerror(undone.firstError));
             } catch (const Error& error) {
                 logError(std::string("replay: rollback: ") + error.what());
@@ -251,7 +302,7 @@ private:
     PidMapping pids_;
     DescriptionLocks descriptions_;
     std::vector<SetDescriptionLock> setDescription_;
-    std::map<pid_t, std::vector<PosixLockRequest>> setPosix_;
+    std::map<pid_t, std::vector<PlannedCall>> setInside_;
     ReplayResult result_;
 };
 

@@ -157,10 +157,6 @@ UniqueFd pidfdGetfd(int pidFd, int targetFd, pid_t pidForErrors) {
     return UniqueFd(static_cast<int>(fd));
 }
 
-int tryPidfdGetfd(int pidFd, int targetFd) {
-    return static_cast<int>(::syscall(SYS_pidfd_getfd, pidFd, targetFd, 0));
-}
-
 int kcmpFile(pid_t pid1, int fd1, pid_t pid2, int fd2) {
     long result = ::syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
     if (result < 0)

@@ -46,8 +46,6 @@ void writeAll(int fd, const void* data, size_t size, const std::string& nameForE
 // description, so a flock/OFD lock/lease set on it lands on the target's description.
 UniqueFd pidfdOpen(pid_t pid);
 UniqueFd pidfdGetfd(int pidFd, int targetFd, pid_t pidForErrors);
-// The bare call: the new fd, or -1 with errno. Async-signal-safe (for a forked child).
-int tryPidfdGetfd(int pidFd, int targetFd);
 
 // kcmp(KCMP_FILE): 0 same open file description, 1 or 2 ordered, 3 different and not ordered.
 int kcmpFile(pid_t pid1, int fd1, pid_t pid2, int fd2);

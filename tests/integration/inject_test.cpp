@@ -1,6 +1,6 @@
 // POSIX lock injection into real processes: every case checks what the kernel says afterwards
 // (/proc/locks, F_GETLK from the test process, what the target's own syscalls returned), not only
-// what injectPosixLocks answered.
+// what injectLockCalls answered.
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -421,7 +421,7 @@ TEST_CASE("a child sleeping in nanosleep gets a POSIX write lock and sleeps on")
     {
         StoppedProcess process = stopProcess(child.pid());
         CHECK(process.injectionThread() == child.pid());
-        InjectionResult result = injectPosixLocks(process, {{fd, F_WRLCK, 0, 100}});
+        InjectionResult result = injectLockCalls(process, {{fd, F_WRLCK, 0, 100}});
         CHECK(result.applied == 1);
         CHECK(result.firstError == 0);
         CHECK(posixHolder(path, F_RDLCK, 0, 100) == child.pid());
@@ -445,7 +445,7 @@ TEST_CASE("a thread interrupted in user code, away from any syscall instruction"
         waitUntilSpinning(child.pid());
         {
             StoppedProcess process = stopProcess(child.pid());
-            CHECK(injectPosixLocks(process, {{fd, F_WRLCK, 0, 0}}).applied == 1);
+            CHECK(injectLockCalls(process, {{fd, F_WRLCK, 0, 0}}).applied == 1);
         }
         CHECK(posixHolder(path, F_WRLCK, 0, 1) == child.pid());
         checkSpunThrough(child);
@@ -463,7 +463,7 @@ TEST_CASE("a thread interrupted in user code, away from any syscall instruction"
         REQUIRE(before.size() == 64);
         {
             StoppedProcess process = stopProcess(child.pid());
-            CHECK(injectPosixLocks(process, {{fd, F_WRLCK, 0, 0}}).applied == 1);
+            CHECK(injectLockCalls(process, {{fd, F_WRLCK, 0, 0}}).applied == 1);
         }
         CHECK(targetMemory(child.pid(), code, 64) == before);
         CHECK(posixHolder(path, F_WRLCK, 0, 1) == child.pid());
@@ -481,7 +481,7 @@ TEST_CASE("every thread of a multi-threaded static process is held; the lock lan
         StoppedProcess process = stopProcess(agent.pid());
         CHECK(process.threadIds().size() == 4);
         CHECK(process.injectionThread() == agent.pid());
-        InjectionResult result = injectPosixLocks(process, {{fd, F_WRLCK, 10, 0}, {fd, F_RDLCK, 0, 5}});
+        InjectionResult result = injectLockCalls(process, {{fd, F_WRLCK, 10, 0}, {fd, F_RDLCK, 0, 5}});
         CHECK(result.applied == 2);
         CHECK(result.firstError == 0);
     }  // the destructor detaches
@@ -501,7 +501,7 @@ TEST_CASE("a static process blocked in F_SETLKW waits again after injection and 
 
     {
         StoppedProcess process = stopProcess(scene.agent.pid());
-        InjectionResult result = injectPosixLocks(process, {{scene.fd, F_WRLCK, 100, 10}});
+        InjectionResult result = injectLockCalls(process, {{scene.fd, F_WRLCK, 100, 10}});
         CHECK(result.applied == 1);
         CHECK(result.firstError == 0);
         process.detach();
@@ -528,7 +528,7 @@ TEST_CASE("a static process in nanosleep goes back to sleep after injection") {
     REQUIRE(waitUntil([&] { return isSleepSyscall(currentSyscall(agent.pid())); }));
     {
         StoppedProcess process = stopProcess(agent.pid());
-        CHECK(injectPosixLocks(process, {{fd, F_WRLCK, 0, 1}}).applied == 1);
+        CHECK(injectLockCalls(process, {{fd, F_WRLCK, 0, 1}}).applied == 1);
     }
     CHECK(posixHolder(path, F_WRLCK, 0, 1) == agent.pid());
     CHECK_FALSE(agent.reply(300).has_value());  // an interrupted sleep would answer "err EINTR"
@@ -541,7 +541,7 @@ TEST_CASE("2000 POSIX locks in one injection") {
     const std::string& path = scene.path;
     int fd = scene.fd;
     constexpr size_t kLocks = 2000;
-    std::vector<PosixLockRequest> requests;
+    std::vector<LockCall> requests;
     // One byte every other byte: same-owner neighbours would merge into one lock.
     for (size_t i = 0; i < kLocks; ++i) requests.push_back({fd, F_WRLCK, 2 * i, 1});
 
@@ -549,7 +549,7 @@ TEST_CASE("2000 POSIX locks in one injection") {
     StoppedProcess process = StoppedProcess::seizeAndInterrupt(agent.pid());
     process.waitUntilStopped(kStopTimeout);
     auto stopped = std::chrono::steady_clock::now();
-    InjectionResult result = injectPosixLocks(process, requests);
+    InjectionResult result = injectLockCalls(process, requests);
     double injectSeconds = secondsSince(stopped);
     process.detach();
     double totalSeconds = secondsSince(start);
@@ -571,9 +571,9 @@ TEST_CASE("2000 POSIX locks in one injection") {
     // The fixed cost of one injection: one more lock.
     StoppedProcess again = stopProcess(agent.pid());
     auto oneStart = std::chrono::steady_clock::now();
-    CHECK(injectPosixLocks(again, {{fd, F_WRLCK, 100000, 1}}).applied == 1);
+    CHECK(injectLockCalls(again, {{fd, F_WRLCK, 100000, 1}}).applied == 1);
     double oneSeconds = secondsSince(oneStart);
-    CHECK(injectPosixLocks(again, {{fd, F_UNLCK, 0, 0}}).applied == 1);
+    CHECK(injectLockCalls(again, {{fd, F_UNLCK, 0, 0}}).applied == 1);
     again.detach();
     CHECK(procLocksShows(inodeOf(path), agent.pid(), 0));
 
@@ -596,13 +596,13 @@ TEST_CASE("2000 POSIX locks over 20 files in one injection") {
         fds.push_back(openFd(agent, path));
         own.emplace_back(open(directory.file("own" + std::to_string(file)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     }
-    std::vector<PosixLockRequest> requests;
+    std::vector<LockCall> requests;
     for (int fd : fds)
         for (uint64_t i = 0; i < 100; ++i) requests.push_back({fd, F_WRLCK, 2 * i, 1});
 
     StoppedProcess process = stopProcess(agent.pid());
     auto start = std::chrono::steady_clock::now();
-    InjectionResult result = injectPosixLocks(process, requests);
+    InjectionResult result = injectLockCalls(process, requests);
     double injectSeconds = secondsSince(start);
     process.detach();
     CHECK(result.applied == requests.size());
@@ -629,7 +629,7 @@ TEST_CASE("a conflicting request stops the injection with EAGAIN; earlier reques
     {
         StoppedProcess process = stopProcess(scene.agent.pid());
         int fd = scene.fd;
-        result = injectPosixLocks(process, {{fd, F_WRLCK, 0, 10}, {fd, F_RDLCK, 20, 10}, {fd, F_WRLCK, 50, 10},
+        result = injectLockCalls(process, {{fd, F_WRLCK, 0, 10}, {fd, F_RDLCK, 20, 10}, {fd, F_WRLCK, 50, 10},
                                             {fd, F_WRLCK, 70, 10}});
     }
     CHECK(result.applied == 2);
@@ -650,7 +650,7 @@ TEST_CASE("frozen, seized, thawed: the replay barrier's order, and a pending sig
     REQUIRE(kill(scene.agent.pid(), SIGUSR1) == 0);  // pending while frozen and stopped
     scene.cgroup->thaw();
     process.waitUntilStopped(kStopTimeout);
-    CHECK(injectPosixLocks(process, {{scene.fd, F_WRLCK, 0, 0}}).applied == 1);
+    CHECK(injectLockCalls(process, {{scene.fd, F_WRLCK, 0, 0}}).applied == 1);
     CHECK(posixHolder(scene.path, F_RDLCK, 0, 1) == scene.agent.pid());
     process.detach();
 
@@ -673,7 +673,7 @@ TEST_CASE("a process that does not stop in time: waitUntilStopped gives up, and 
     CHECK(secondsSince(start) < 1.0);
     scene.cgroup->thaw();
     process.waitUntilStopped(kStopTimeout);
-    CHECK(injectPosixLocks(process, {{scene.fd, F_RDLCK, 0, 0}}).applied == 1);
+    CHECK(injectLockCalls(process, {{scene.fd, F_RDLCK, 0, 0}}).applied == 1);
     process.detach();
     CHECK(posixHolder(scene.path, F_WRLCK, 0, 1) == scene.agent.pid());
     CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
@@ -705,7 +705,7 @@ TEST_CASE("a process stopped by SIGSTOP in a frozen cgroup: refused (EAGAIN) ins
 
     {
         StoppedProcess process = stopProcess(scene.agent.pid());
-        CHECK(injectPosixLocks(process, {{scene.fd, F_WRLCK, 0, 0}}).applied == 1);
+        CHECK(injectLockCalls(process, {{scene.fd, F_WRLCK, 0, 0}}).applied == 1);
     }
     CHECK(posixHolder(scene.path, F_RDLCK, 0, 1) == scene.agent.pid());
     CHECK(waitUntil([&] { return state() == "T"; }));  // the group stop holds after detach
@@ -746,7 +746,7 @@ TEST_CASE("signals sent while processes are seized are delivered exactly once") 
         StoppedProcess process = StoppedProcess::seizeAndInterrupt(child.pid());
         process.waitUntilStopped(kStopTimeout);
         short type = round % 2 ? F_UNLCK : F_WRLCK;
-        REQUIRE(injectPosixLocks(process, {{fd, type, 0, 0}}).applied == 1);
+        REQUIRE(injectLockCalls(process, {{fd, type, 0, 0}}).applied == 1);
         process.detach();
     }
     CHECK(posixHolder(path, F_WRLCK, 0, 1) == 0);  // the last round unlocked
@@ -774,7 +774,7 @@ TEST_CASE("seccomp refusing mmap: the injection fails, the target is left as it 
         {
             StoppedProcess process = stopProcess(child.pid());
             try {
-                injectPosixLocks(process, {{fd, F_WRLCK, 0, 1}});
+                injectLockCalls(process, {{fd, F_WRLCK, 0, 1}});
                 FAIL("the injection succeeded through a filter that refuses mmap");
             } catch (const Error& error) {
                 CHECK(error.errnoValue() == EPERM);
@@ -789,7 +789,7 @@ TEST_CASE("seccomp refusing mmap: the injection fails, the target is left as it 
         int fd = startSleeping(child);
         {
             StoppedProcess process = stopProcess(child.pid());
-            CHECK_THROWS_AS(injectPosixLocks(process, {{fd, F_WRLCK, 0, 1}}), Error);
+            CHECK_THROWS_AS(injectLockCalls(process, {{fd, F_WRLCK, 0, 1}}), Error);
         }
         CHECK(posixHolder(path, F_WRLCK, 0, 1) == 0);
         checkSleptThrough(child);
