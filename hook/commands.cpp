@@ -31,7 +31,9 @@ int runInspect(const InspectOptions& options) {
     LockImage image = collectLocks(container);
     clock.lap("locks collected");
     stampImage(image);
-    printText(options.json ? lockImageToText(image) + "\n" : formatLockTable(image));
+    std::string text = options.json ? lockImageToText(image) : formatLockTable(image);
+    if (options.json) text += '\n';
+    printText(text);
     clock.lap("printed");
     return 0;
 }
@@ -65,7 +67,7 @@ int runDump(const DumpOptions& options) {
 int runVerify(const VerifyOptions& options) {
     LockImage expected = readLockImage(options.image);
     Container container = discoverContainer(options.container);
-    LockImage live = collectLocks(container, pendingBySeizing());
+    LockImage live = collectLocks(container, {.pending = pendingBySeizing()});
     PidMapping pids = mapImagePids(expected, container, options.pidMap);
     LockDifferences differences = compareLockTables(expected, live, pids);
     std::vector<std::string> lines = differences.lines();

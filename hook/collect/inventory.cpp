@@ -17,6 +17,7 @@
 #include "collect/owners.h"
 #include "collect/waiters.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/sys.h"
 
 namespace lockcr {
@@ -56,6 +57,7 @@ struct LockedFd {
 
 // The /proc directories of one task, opened once and shared read-only by the readers.
 struct TaskDirectories {
+    pid_t hostPid = 0;
     UniqueFd fds;
     UniqueFd fdinfo;
     std::vector<std::string> names;
@@ -63,6 +65,7 @@ struct TaskDirectories {
 
 TaskDirectories openTaskDirectories(pid_t hostPid) {
     TaskDirectories directories;
+    directories.hostPid = hostPid;
     std::string proc = "/proc/" + std::to_string(hostPid);
     int err = 0;
     directories.fds = sys::tryOpenAt(AT_FDCWD, proc + "/fd", O_RDONLY | O_DIRECTORY, err);
@@ -76,9 +79,15 @@ TaskDirectories openTaskDirectories(pid_t hostPid) {
     return directories;
 }
 
+// What one worker read.
+struct ReadResult {
+    std::vector<LockedFd> lockedFds;
+    std::vector<std::pair<FdKey, std::string>> paths;  // CollectOptions::pathsOf
+};
+
 // Reads the fdinfo of items [begin, end) of the work list. An fd closed meanwhile is skipped.
 void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<std::pair<size_t, size_t>>& work,
-                   size_t begin, size_t end, std::vector<LockedFd>& out) {
+                   size_t begin, size_t end, const CollectOptions& options, ReadResult& out) {
     std::string text;
     int err = 0;
     for (size_t i = begin; i < end; ++i) {
@@ -87,27 +96,31 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
         const std::string& name = task.names[nameIndex];
         int fd = -1;
         if (!parseFdNumber(name, fd)) continue;
+        bool pathWanted = options.pathsOf && options.pathsOf->count({task.hostPid, fd});
         if (!sys::tryReadSmallProcFileAt(task.fdinfo.get(), name, text, err)) continue;
         FdInfo info = parseFdInfo(text);
         std::erase_if(info.locks, [](const LockLine& line) {
             return line.delegation || line.accessCheck || !line.hasInode;  // nfsd's or a breaker: not the container's
         });
-        if (info.locks.empty()) continue;
-        LockedFd locked{taskIndex, fd, std::move(info), {}};
-        if (sys::tryReadLinkAt(task.fds.get(), name, locked.path, err) == false) locked.path.clear();
-        out.push_back(std::move(locked));
+        if (info.locks.empty() && !pathWanted) continue;
+        std::string path;
+        auto known = options.knownPaths ? options.knownPaths->find({task.hostPid, fd}) : FdPaths::const_iterator{};
+        if (options.knownPaths && known != options.knownPaths->end()) path = known->second;
+        else if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
+        if (pathWanted && !path.empty()) out.paths.push_back({{task.hostPid, fd}, path});
+        if (!info.locks.empty()) out.lockedFds.push_back({taskIndex, fd, std::move(info), std::move(path)});
     }
 }
 
 // The fdinfo reads are nearly all kernel time, one open/read/close per fd: spread them over the
 // cores (a 4,000-fd container is 4,000 of them).
-std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks) {
+std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks, const CollectOptions& options) {
     std::vector<std::pair<size_t, size_t>> work;
     for (size_t t = 0; t < tasks.size(); ++t)
         for (size_t n = 0; n < tasks[t].names.size(); ++n) work.push_back({t, n});
     size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
     if (work.size() < 256) workers = 1;
-    std::vector<std::vector<LockedFd>> results(workers);
+    std::vector<ReadResult> results(workers);
     std::vector<std::thread> threads;
     std::exception_ptr failure;
     std::mutex failureLock;
@@ -116,7 +129,7 @@ std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks
         size_t begin = std::min(work.size(), w * share), end = std::min(work.size(), begin + share);
         auto run = [&, w, begin, end] {
             try {
-                readLockedFds(tasks, work, begin, end, results[w]);
+                readLockedFds(tasks, work, begin, end, options, results[w]);
             } catch (...) {
                 std::lock_guard guard(failureLock);
                 if (!failure) failure = std::current_exception();
@@ -128,7 +141,11 @@ std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks
     for (std::thread& thread : threads) thread.join();
     if (failure) std::rethrow_exception(failure);
     std::vector<LockedFd> all;
-    for (auto& part : results) std::move(part.begin(), part.end(), std::back_inserter(all));
+    for (ReadResult& part : results) {
+        std::move(part.lockedFds.begin(), part.lockedFds.end(), std::back_inserter(all));
+        if (options.paths)
+            for (auto& [key, path] : part.paths) options.paths->emplace(key, std::move(path));
+    }
     std::sort(all.begin(), all.end(), [](const LockedFd& a, const LockedFd& b) {
         return std::tie(a.taskIndex, a.fd) < std::tie(b.taskIndex, b.fd);
     });
@@ -226,17 +243,22 @@ void groupDescriptions(LockImage& image, std::vector<DescriptionCandidate>& cand
 // consistent. /proc/locks is not: it is read a page per read() with the lock dropped in between,
 // so while other processes on the host take and drop locks its lines shift and some are skipped.
 // It serves only to find outside holders of what a waiter waits for.
-LockImage collectLocks(const Container& container, const PendingSyscalls& pending) {
+LockImage collectLocks(const Container& container, const CollectOptions& options) {
+    PhaseClock clock("collect");
     LockImage image;
     image.container = container.identity;
     std::vector<TaskDirectories> tasks;
     for (const ContainerTask& task : container.tasks) tasks.push_back(openTaskDirectories(task.hostPid));
-    std::vector<LockedFd> lockedFds = readAllLockedFds(tasks);
+    clock.lap("fds listed");
+    std::vector<LockedFd> lockedFds = readAllLockedFds(tasks, options);
+    clock.lap("fdinfo read");
     std::vector<DescriptionCandidate> candidates;
     addProcesses(container, lockedFds, image, candidates);
     groupDescriptions(image, candidates);
+    clock.lap("descriptions grouped");
     recordSignalOwners(container, image);
-    recordWaiters(container, image, pending);
+    recordWaiters(container, image, options.pending);
+    clock.lap("lease owners and waiters");
     return image;
 }
 

@@ -164,10 +164,24 @@ void fsyncOrThrow(int fd, const std::string& what) {
     if (::fsync(fd) != 0) throwErrno("fsync " + what);
 }
 
+// A little more than the text will need, so the buffer is not copied as it grows (an image of
+// 20,000 locks is a few megabytes).
+size_t expectedTextSize(const LockImage& image) {
+    size_t entries = image.processes.size() + image.descriptions.size() + image.waiters.size(), locks = 0;
+    for (const Process& process : image.processes) {
+        entries += process.fds.size();
+        for (const ProcessFd& fd : process.fds) locks += fd.posixLocks.size();
+    }
+    for (const OpenFileDescription& description : image.descriptions)
+        locks += description.locks.size() + description.holders.size();
+    return 1024 + entries * 256 + locks * 64;
+}
+
 }  // namespace
 
 std::string lockImageToText(const LockImage& image) {
     JsonWriter out;
+    out.reserve(expectedTextSize(image));
     out.beginObject();
     out.key("$schema").lossyString(kLockImageSchemaId);
     out.key("version").number(image.version);

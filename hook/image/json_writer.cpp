@@ -62,7 +62,7 @@ void JsonWriter::endArray() {
 JsonWriter& JsonWriter::key(std::string_view name) {
     separate();
     text_ += '"';
-    escape(name, true);
+    text_.append(name);  // lockcr's own field names: plain ASCII, nothing to escape
     text_ += "\":";
     afterKey_ = true;
     return *this;
@@ -70,7 +70,13 @@ JsonWriter& JsonWriter::key(std::string_view name) {
 
 bool JsonWriter::escape(std::string_view text, bool lossy) {
     static const char hex[] = "0123456789abcdef";
+    auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; };
     for (size_t i = 0; i < text.size();) {
+        size_t run = i;
+        while (run < text.size() && plain(static_cast<unsigned char>(text[run]))) ++run;
+        text_.append(text.substr(i, run - i));  // the common case: a whole path at once
+        i = run;
+        if (i == text.size()) break;
         unsigned char c = static_cast<unsigned char>(text[i]);
         if (c >= 0x80) {
             size_t length = utf8SequenceLength(text, i);

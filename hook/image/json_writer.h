@@ -16,7 +16,7 @@ public:
     void endObject();
     void beginArray();
     void endArray();
-    JsonWriter& key(std::string_view name);  // inside an object, before each value
+    JsonWriter& key(std::string_view name);  // inside an object, before each value; NAME is plain ASCII
 
     // Exact text: bytes that are not valid UTF-8 throw Error naming WHAT (paths must survive).
     void exactString(std::string_view text, const char* what);
@@ -27,6 +27,7 @@ public:
     void boolean(bool value);
     void null();
 
+    void reserve(size_t bytes) { text_.reserve(bytes); }
     std::string take() { return std::move(text_); }
 
 private:

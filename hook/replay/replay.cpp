@@ -62,17 +62,16 @@ WantedLock wantedFor(pid_t hostPid, pid_t containerPid, int fd, const FileIdenti
                         ": " + describeLock(want.lock) + ": refused by the kernel (EAGAIN), holder not found");
 }
 
-// The fd numbers are the image's: the live fd must still be the recorded file.
-void checkSameFile(pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file) {
-    std::string live;
-    int err = 0;
-    std::string link = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
-    if (!sys::tryReadLinkAt(AT_FDCWD, link, live, err))
-        throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " (" + file.path + ")", err);
+// The fd numbers are the image's: the live fd must still be the recorded file. LIVE is its link
+// text, read with the live lock table (nothing if the fd is not open).
+void checkSameFile(const FdPaths& live, pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file) {
+    auto found = live.find({hostPid, fd});
+    if (found == live.end())
+        throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " (" + file.path + ")", ENOENT);
     std::string expected = file.deleted ? file.path + " (deleted)" : file.path;
-    if (!file.path.empty() && live != expected)
-        throw Error("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + ": refers to " + live +
-                    ", the image has " + expected, 0, ExitStatus::failure);
+    if (!file.path.empty() && found->second != expected)
+        throw Error("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + ": refers to " +
+                    found->second + ", the image has " + expected, 0, ExitStatus::failure);
 }
 
 class Attempt {
@@ -85,7 +84,9 @@ public:
         barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout);
         clock.lap("barrier held");
         pids_ = mapImagePids(image_, container_, settings_.pidMap);
-        LockDifferences before = compareLockTables(image_, collectLocks(container_), pids_);
+        std::set<FdKey> targets = imageFds();
+        LockDifferences before =
+            compareLockTables(image_, collectLocks(container_, {.pathsOf = &targets, .paths = &livePaths_}), pids_);
         result_.alreadyInPlace = countLocks() - before.missingPosix.size() - before.missingDescription.size();
         clock.lap("live table compared");
         // No pre-check through /proc/locks here: every read of it takes the kernel's file_rwsem
@@ -99,16 +100,29 @@ public:
         clock.lap("targets checked");
         try {
             std::map<pid_t, std::vector<PlannedCall>> inside = planCallsInside(before);
-            setOfdLocks(before);
-            clock.lap("OFD locks set");
-            if (!inside.empty()) {
-                barrier_->ensureTraced();
-                clock.lap("every thread in a ptrace stop");
-                setLocksInside(inside);
-                clock.lap("POSIX locks, flocks and leases set from inside their processes");
-                finishLeases(inside);
+            // OFD locks (pidfd_getfd, from a second thread) and the injections (ptrace, which
+            // belongs to this thread) touch nothing in common: they run side by side.
+            std::exception_ptr ofdFailure;
+            {
+                std::jthread ofd([&] {
+                    try {
+                        setOfdLocks(before);
+                    } catch (...) {
+                        ofdFailure = std::current_exception();
+                    }
+                });
+                if (!inside.empty()) {
+                    barrier_->ensureTraced();
+                    clock.lap("every thread in a ptrace stop");
+                    setLocksInside(inside);
+                    clock.lap("POSIX locks, flocks and leases set from inside their processes");
+                }
             }
-            LockDifferences after = compareLockTables(image_, collectLocks(container_, pendingThroughBarrier()), pids_);
+            result_.descriptionLocksSet += ofdLocksSet_;
+            if (ofdFailure) std::rethrow_exception(ofdFailure);
+            clock.lap("OFD locks set");
+            finishLeases(inside);
+            LockDifferences after = compareLockTables(image_, collectLocks(container_, {.pending = pendingThroughBarrier(), .knownPaths = &livePaths_}), pids_);
             clock.lap("verified");
             if (!after.empty())
                 throwFailure("replay: after setting the locks, verify still finds " + std::to_string(after.lines().size()) +
@@ -160,10 +174,22 @@ private:
         throwFailure("replay: description of " + description.file.path + ": none of the processes sharing it is in the container");
     }
 
+    // Every (host pid, fd) the image names in a process of the container.
+    std::set<FdKey> imageFds() const {
+        std::set<FdKey> fds;
+        for (const Process& process : image_.processes)
+            if (pid_t host = pids_.hostPid(process.containerPid))
+                for (const ProcessFd& fd : process.fds) fds.insert({host, fd.fd});
+        for (const OpenFileDescription& description : image_.descriptions)
+            for (const Holder& holder : description.holders)
+                if (pid_t host = pids_.hostPid(holder.containerPid)) fds.insert({host, holder.fd});
+        return fds;
+    }
+
     void checkTargets(const LockDifferences& missing) const {
         std::set<std::pair<pid_t, int>> checked;
         auto check = [&](pid_t host, pid_t containerPid, int fd, const FileIdentity& file) {
-            if (checked.insert({host, fd}).second) checkSameFile(host, containerPid, fd, file);
+            if (checked.insert({host, fd}).second) checkSameFile(livePaths_, host, containerPid, fd, file);
         };
         for (const MissingPosixLock& lock : missing.missingPosix)
             check(hostPidOf(lock.process->containerPid, lock.process->command), lock.process->containerPid, lock.fd->fd,
@@ -212,7 +238,7 @@ private:
             if (int err = descriptions_.set(host, holder.fd, lock.lock))
                 failLock(host, holder.containerPid, holder.fd, lock.description->file, lock.lock, err);
             setDescription_.push_back({host, holder.fd, lock.lock});
-            ++result_.descriptionLocksSet;
+            ++ofdLocksSet_;
         }
     }
 
@@ -303,6 +329,8 @@ private:
     DescriptionLocks descriptions_;
     std::vector<SetDescriptionLock> setDescription_;
     std::map<pid_t, std::vector<PlannedCall>> setInside_;
+    size_t ofdLocksSet_ = 0;  // counted apart: setOfdLocks runs beside setLocksInside
+    FdPaths livePaths_;       // link text of every fd the image names, read with the live table
     ReplayResult result_;
 };
 

@@ -78,19 +78,21 @@ bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& er
 bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
     UniqueFd fd = tryOpenAt(dirFd, path, O_RDONLY, errnoOut);
     if (!fd) return false;
-    out.resize(16384);
+    // One buffer per thread, grown when a file with many lock lines needs it, never cleared: a
+    // std::string resized to 16 KiB would zero it for every one of thousands of fds.
+    thread_local std::vector<char> buffer(16384);
     size_t used = 0;
     for (;;) {
-        ssize_t n = retryOnEintr([&] { return ::read(fd.get(), out.data() + used, out.size() - used); });
+        ssize_t n = retryOnEintr([&] { return ::read(fd.get(), buffer.data() + used, buffer.size() - used); });
         if (n < 0) {
             errnoOut = errno;
             return false;
         }
         used += static_cast<size_t>(n);
-        if (n == 0 || used < out.size()) break;
-        out.resize(out.size() * 2);  // a file with many lock lines: keep reading
+        if (n == 0 || used < buffer.size()) break;
+        buffer.resize(buffer.size() * 2);  // a file with many lock lines: keep reading
     }
-    out.resize(used);
+    out.assign(buffer.data(), used);
     return true;
 }
 
