@@ -225,7 +225,7 @@ dropLocks() {
 # --- measurements -----------------------------------------------------------------------------
 
 # measure LABEL GOAL_MS "$@": N timed runs; prints wall min/median/max and CPU median of the runs
-# that succeeded; adds a summary row judged on the wall median.
+# that succeeded; adds a summary row judged on the wall median (GOAL_MS "-": a reference, not judged).
 measure() {
     local label=$1 goal=$2 wall=() cpu=() failed=0 run stats values
     shift 2
@@ -248,7 +248,11 @@ measure() {
     stats=$(py "$STATS" "${wall[@]}" -- "${cpu[@]}")
     printRow "$label" "${#wall[@]}/$RUNS" "$stats"
     read -ra values <<<"$stats"
-    summaryRow "$SCENARIO: $label" "${values[1]} ms" "${values[3]} ms" "<= $goal ms" "$(resultOf "$failed" "${values[1]}" "$goal")"
+    if [[ $goal == - ]]; then  # a reference figure: no goal
+        summaryRow "$SCENARIO: $label" "${values[1]} ms" "${values[3]} ms" "-" "info"
+    else
+        summaryRow "$SCENARIO: $label" "${values[1]} ms" "${values[3]} ms" "<= $goal ms" "$(resultOf "$failed" "${values[1]}" "$goal")"
+    fi
 }
 
 # lslocks -J, the peer: N runs, or one when it takes longer than LSLOCKS_SLOW_MS.
@@ -283,6 +287,8 @@ scanScenario() {
     printHeader
     measure "lockcr inspect --json" "$goal" "$LOCKCR" inspect --pid "$WORKLOAD_PID" --json
     measure "lockcr dump" "$goal" "$LOCKCR" dump --pid "$WORKLOAD_PID" -o "$WORK/$name.image"
+    # shellcheck disable=SC2046
+    measure "/proc floor (procfloor)" "-" "$PROCFLOOR" "$(nproc)" $(cat "$DATA_DIR/pids")
     measureLslocks
     stopWorkload
 }
@@ -350,11 +356,12 @@ command -v python3 >/dev/null || die "needs python3"
 echo "bench: building lockcr and lockload in $BUILD_DIR"
 (
     if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then cmake -S "$SOURCE_DIR" -B "$BUILD_DIR" || exit 1; fi
-    cmake --build "$BUILD_DIR" -j2 --target lockcr lockload
+    cmake --build "$BUILD_DIR" -j2 --target lockcr lockload procfloor
 ) >"$WORK/build.log" 2>&1 || { tail -30 "$WORK/build.log" >&2; die "build failed (log above)"; }
 LOCKCR=$BUILD_DIR/lockcr
 LOCKLOAD=$BUILD_DIR/bench/lockload
-[[ -x $LOCKCR && -x $LOCKLOAD ]] || die "build did not produce $LOCKCR and $LOCKLOAD"
+PROCFLOOR=$BUILD_DIR/bench/procfloor
+[[ -x $LOCKCR && -x $LOCKLOAD && -x $PROCFLOOR ]] || die "build did not produce $LOCKCR, $LOCKLOAD and $PROCFLOOR"
 echo "bench: $RUNS runs per figure; $(nproc) cpus; kernel $(uname -r); $("$LOCKCR" --version)"
 echo "bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(wc -l </proc/locks) lines in /proc/locks"
 

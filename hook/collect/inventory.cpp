@@ -31,6 +31,7 @@ struct DescriptionCandidate {
     pid_t hostPid = 0;
     int fd = -1;
     std::vector<Lock> locks;
+    std::optional<HostSignalOwner> leaseOwner;
 };
 
 bool isDescriptionLock(LockKind kind) { return kind != LockKind::posix; }
@@ -53,11 +54,13 @@ struct LockedFd {
     int fd = -1;
     FdInfo info;
     std::string path;
+    std::optional<HostSignalOwner> leaseOwner;  // read when the fd holds a lease
 };
 
 // The /proc directories of one task, opened once and shared read-only by the readers.
 struct TaskDirectories {
     pid_t hostPid = 0;
+    UniqueFd pidFd;  // for lease owners, read through a duplicate
     UniqueFd fds;
     UniqueFd fdinfo;
     std::vector<std::string> names;
@@ -75,6 +78,12 @@ TaskDirectories openTaskDirectories(pid_t hostPid) {
         // A process that exits meanwhile is skipped: its locks are gone with it.
         if (err == ENOENT || err == ESRCH) return {};
         throwErrno("collect: pid " + std::to_string(hostPid) + ": list fds", err);
+    }
+    try {
+        directories.pidFd = sys::pidfdOpen(hostPid);
+    } catch (const Error& error) {
+        if (error.errnoValue() == ESRCH) return {};
+        throw;
     }
     return directories;
 }
@@ -108,7 +117,12 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
         if (options.knownPaths && known != options.knownPaths->end()) path = known->second;
         else if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
         if (pathWanted && !path.empty()) out.paths.push_back({{task.hostPid, fd}, path});
-        if (!info.locks.empty()) out.lockedFds.push_back({taskIndex, fd, std::move(info), std::move(path)});
+        if (info.locks.empty()) continue;
+        bool holdsLease = std::any_of(info.locks.begin(), info.locks.end(),
+                                      [](const LockLine& line) { return line.lock.kind == LockKind::lease; });
+        std::optional<HostSignalOwner> leaseOwner;
+        if (holdsLease) leaseOwner = readSignalOwner(task.pidFd.get(), task.hostPid, fd);
+        out.lockedFds.push_back({taskIndex, fd, std::move(info), std::move(path), leaseOwner});
     }
 }
 
@@ -163,7 +177,14 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
         Process process{task.containerPid, task.hostPid, task.command, task.threads, {}};
         size_t processIndex = image.processes.size();
         std::set<std::tuple<uint32_t, uint32_t, uint64_t, LockType, uint64_t, uint64_t>> posixSeen;
-        for (; next < lockedFds.size() && lockedFds[next].taskIndex == t; ++next) {
+        // Only fds of one inode can show the same POSIX lock: the set is needed for those alone.
+        std::map<std::tuple<uint32_t, uint32_t, uint64_t>, int> fdsPerInode;
+        size_t end = next;
+        for (; end < lockedFds.size() && lockedFds[end].taskIndex == t; ++end) {
+            const LockLine& first = lockedFds[end].info.locks.front();
+            ++fdsPerInode[{first.device.major, first.device.minor, first.inode}];
+        }
+        for (; next < end; ++next) {
             LockedFd& locked = lockedFds[next];
             ProcessFd entry;
             entry.fd = locked.fd;
@@ -172,7 +193,8 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             entry.file.device = locked.info.locks.front().device;
             entry.file.inode = locked.info.locks.front().inode;
             entry.file.path = stripDeleted(std::move(locked.path), entry.file.deleted);
-            DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd, {}};
+            DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd, {}, locked.leaseOwner};
+            bool shared = fdsPerInode[{entry.file.device.major, entry.file.device.minor, entry.file.inode}] > 1;
             for (const LockLine& line : locked.info.locks) {
                 if (isDescriptionLock(line.lock.kind)) {
                     candidate.locks.push_back(line.lock);
@@ -180,7 +202,7 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
                 }
                 auto key = std::make_tuple(line.device.major, line.device.minor, line.inode, line.lock.type,
                                            line.lock.range.start, line.lock.range.end.value_or(UINT64_MAX));
-                if (posixSeen.insert(key).second) entry.posixLocks.push_back(line.lock);
+                if (!shared || posixSeen.insert(key).second) entry.posixLocks.push_back(line.lock);
             }
             if (entry.posixLocks.empty() && candidate.locks.empty()) continue;
             if (!candidate.locks.empty()) candidates.push_back(std::move(candidate));
@@ -197,7 +219,7 @@ std::tuple<uint32_t, uint32_t, uint64_t> fileKey(const FileIdentity& file) {
 // Fds that show the same description locks on the same inode may still be different descriptions
 // (two opens, each with a shared flock). kcmp(KCMP_FILE) orders descriptions, so a sort puts the
 // fds of one description next to each other: O(n log n) kcmp calls, and none for a lone fd.
-void groupDescriptions(LockImage& image, std::vector<DescriptionCandidate>& candidates) {
+void groupDescriptions(const Container& container, LockImage& image, std::vector<DescriptionCandidate>& candidates) {
     auto fileOf = [&](const DescriptionCandidate& c) -> const FileIdentity& {
         return image.processes[c.processIndex].fds[c.fdIndex].file;
     };
@@ -227,6 +249,8 @@ void groupDescriptions(LockImage& image, std::vector<DescriptionCandidate>& cand
                 description.file = fd.file;
                 description.openFlags = fd.openFlags;
                 description.locks = candidate.locks;
+                // Its first holder's view: the owner lives on the shared struct file.
+                if (candidate.leaseOwner) description.signalOwner = recordedSignalOwner(container, *candidate.leaseOwner);
                 image.descriptions.push_back(std::move(description));
             }
             OpenFileDescription& description = image.descriptions.back();
@@ -254,11 +278,10 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     clock.lap("fdinfo read");
     std::vector<DescriptionCandidate> candidates;
     addProcesses(container, lockedFds, image, candidates);
-    groupDescriptions(image, candidates);
+    groupDescriptions(container, image, candidates);
     clock.lap("descriptions grouped");
-    recordSignalOwners(container, image);
     recordWaiters(container, image, options.pending);
-    clock.lap("lease owners and waiters");
+    clock.lap("waiters");
     return image;
 }
 

@@ -215,7 +215,7 @@ std::vector<LockLine> containerLocks(const Container& container, const LockImage
 }
 
 void recordWaiters(const Container& container, LockImage& image, const PendingSyscalls& pending) {
-    std::vector<LockLine> inside = containerLocks(container, image);
+    std::optional<std::vector<LockLine>> inside;   // the container's locks, made once if needed
     std::optional<std::vector<LockLine>> outside;  // /proc/locks, read once if needed
     for (const ContainerTask& task : container.tasks) {
         std::vector<std::string> threads;
@@ -228,7 +228,8 @@ void recordWaiters(const Container& container, LockImage& image, const PendingSy
             struct stat target {};
             std::string link = "/proc/" + std::to_string(task.hostPid) + "/fd/" + std::to_string(call->fd);
             if (::stat(link.c_str(), &target) != 0) continue;
-            auto blocker = findBlocker(inside, target.st_ino, call->requested, task.hostPid);
+            if (!inside) inside = containerLocks(container, image);
+            auto blocker = findBlocker(*inside, target.st_ino, call->requested, task.hostPid);
             if (!blocker) {
                 if (!outside) outside = parseProcLocks(sys::readFile("/proc/locks")).held;
                 blocker = findBlocker(*outside, target.st_ino, call->requested, task.hostPid);

@@ -212,7 +212,8 @@ json lockImageToJson(const LockImage& image) { return json::parse(lockImageToTex
 void writeLockImage(const std::string& path, const LockImage& image) {
     // Compact: an image is for lockcr to read back. Reader and writer agree by test
     // (tests/unit/image_json_test.cpp round trips), not by parsing every image again on the dump path.
-    std::string text = lockImageToText(image) + "\n";
+    std::string text = lockImageToText(image);
+    text += '\n';
 
     std::string directory = directoryOf(path);
     std::string temporary = directory + "/.lockcr-image-XXXXXX";
