@@ -6,8 +6,10 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <charconv>
 #include <climits>
+#include <cstring>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -80,6 +82,15 @@ private:
     size_t index_ = 0;
 };
 
+// KEY == NAME, stopping at the first difference (no strlen of NAME for every key read).
+bool sameName(std::string_view key, const char* name) {
+    for (char c : key) {
+        if (*name == 0 || *name != c) return false;  // a key with a NUL in it never reads past NAME
+        ++name;
+    }
+    return *name == 0;
+}
+
 // One JSON object whose fields are all known: unknown ones are refused like the schema's
 // additionalProperties: false, and so is a field given twice (which one would count?).
 // Places are built only to report an error: reading a large image builds none.
@@ -87,27 +98,28 @@ class ObjectReader {
 public:
     ObjectReader(Element value, Place place, std::initializer_list<const char*> fields) : place_(std::move(place)) {
         if (!value.is_object()) place_.reject(std::string("expected object, got ") + typeName(value));
-        object_ = value.get_object().value_unsafe();
-        // Each known field at most once: a bit per entry of FIELDS.
-        uint64_t seen = 0;
-        for (simdjson::dom::key_value_pair field : object_) {
+        if (fields.size() > names_.size()) throwFailure("lock image reader: an object with too many fields");
+        std::copy(fields.begin(), fields.end(), names_.begin());
+        count_ = fields.size();
+        // One pass over the object puts each value at its field's index: the reads that follow
+        // look up nothing in the document. Each known field at most once: a bit per index.
+        simdjson::dom::object object = value.get_object().value_unsafe();
+        for (simdjson::dom::key_value_pair field : object) {
             size_t known = 0;
-            for (const char* name : fields) {
-                if (field.key == name) break;
-                ++known;
-            }
-            if (known == fields.size()) place_.reject("unknown field " + shown(field.key));
-            if (seen & (uint64_t{1} << known)) place_.reject("field " + shown(field.key) + " appears twice");
-            seen |= uint64_t{1} << known;
+            while (known < count_ && !sameName(field.key, names_[known])) ++known;
+            if (known == count_) place_.reject("unknown field " + shown(field.key));
+            if (present_ & (uint32_t{1} << known)) place_.reject("field " + shown(field.key) + " appears twice");
+            present_ |= uint32_t{1} << known;
+            values_[known] = field.value;
         }
     }
 
     Place place(const char* name) const { return place_.field(name); }
-    bool has(const char* name) const { return !object_.at_key(name).error(); }
+    bool has(const char* name) const { return present_ & (uint32_t{1} << indexOf(name)); }
     Element at(const char* name) const {
-        auto found = object_.at_key(name);
-        if (found.error()) place(name).reject("missing");
-        return found.value_unsafe();
+        size_t index = indexOf(name);
+        if (!(present_ & (uint32_t{1} << index))) place(name).reject("missing");
+        return values_[index];
     }
     std::string string(const char* name) const { return std::string(text(name)); }
     // A string field as a view into the document.
@@ -155,7 +167,19 @@ public:
     }
 
 private:
-    simdjson::dom::object object_;
+    // NAME is one of the fields given to the constructor, most often the very same literal.
+    size_t indexOf(const char* name) const {
+        for (size_t i = 0; i < count_; ++i)
+            if (names_[i] == name) return i;
+        for (size_t i = 0; i < count_; ++i)
+            if (std::strcmp(names_[i], name) == 0) return i;
+        throwFailure(std::string("lock image reader: no field \"") + name + "\" was declared");
+    }
+
+    std::array<const char*, 16> names_{};
+    std::array<Element, 16> values_{};
+    size_t count_ = 0;
+    uint32_t present_ = 0;
     Place place_;
 };
 
@@ -412,16 +436,20 @@ std::string whyMalformed(std::string_view text, simdjson::error_code code) {
     return simdjson::error_message(code);
 }
 
-}  // namespace
-
-LockImage lockImageFromText(std::string_view text) {
+// TEXT is parsed where it lies when SPARE bytes follow it (simdjson reads up to
+// SIMDJSON_PADDING bytes past the end), else from a padded copy.
+LockImage lockImageFromBuffer(std::string_view text, size_t spare) {
     simdjson::dom::parser parser;
-    simdjson::padded_string padded(text);
     Element document;
-    if (simdjson::error_code code = parser.parse(padded).get(document))
+    if (simdjson::error_code code =
+            parser.parse(text.data(), text.size(), spare < simdjson::SIMDJSON_PADDING).get(document))
         throwBadInput("malformed JSON: " + whyMalformed(text, code));
     return lockImageFromDocument(document);
 }
+
+}  // namespace
+
+LockImage lockImageFromText(std::string_view text) { return lockImageFromBuffer(text, 0); }
 
 LockImage lockImageFromJson(const nlohmann::json& document) {
     return lockImageFromText(document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -436,11 +464,13 @@ LockImage readLockImage(const std::string& path) {
     if (status.st_size > kMaxImageSize)
         throwBadInput("lock image " + path + ": " + std::to_string(status.st_size) +
                       " bytes, more than the 256 MiB an image can be");
-    std::string text = sys::readAll(fd.get(), "lock image " + path, kMaxImageSize);
+    std::string text;
+    text.reserve(static_cast<size_t>(status.st_size) + simdjson::SIMDJSON_PADDING + 1);
+    sys::readAllInto(fd.get(), text, "lock image " + path, kMaxImageSize);
     if (text.size() > static_cast<size_t>(kMaxImageSize))
         throwBadInput("lock image " + path + ": grew past 256 MiB while being read");
     try {
-        return lockImageFromText(text);
+        return lockImageFromBuffer(text, text.capacity() - text.size());
     } catch (const Error& error) {
         throw error.within("lock image " + path);
     }

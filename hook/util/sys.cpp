@@ -49,6 +49,11 @@ UniqueFd openInRoot(int rootFd, const std::string& path, int flags) {
 
 std::string readAll(int fd, const std::string& nameForErrors, size_t stopAfter) {
     std::string out;
+    readAllInto(fd, out, nameForErrors, stopAfter);
+    return out;
+}
+
+void readAllInto(int fd, std::string& out, const std::string& nameForErrors, size_t stopAfter) {
     char buffer[65536];
     while (out.size() <= stopAfter) {
         ssize_t n = retryOnEintr([&] { return ::read(fd, buffer, sizeof buffer); });
@@ -56,7 +61,6 @@ std::string readAll(int fd, const std::string& nameForErrors, size_t stopAfter) 
         if (n == 0) break;
         out.append(buffer, static_cast<size_t>(n));
     }
-    return out;
 }
 
 bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {

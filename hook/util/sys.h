@@ -25,6 +25,8 @@ UniqueFd openInRoot(int rootFd, const std::string& path, int flags);
 // With stopAfter, reading stops once more than that many bytes arrived, so an endless or huge
 // input (a pipe on stdin) is refused by the caller, not swallowed: check size() > stopAfter.
 std::string readAll(int fd, const std::string& nameForErrors, size_t stopAfter = SIZE_MAX);
+// The same, appended to OUT (whose capacity the caller may have reserved).
+void readAllInto(int fd, std::string& out, const std::string& nameForErrors, size_t stopAfter = SIZE_MAX);
 // readAll of dirFd/path; returns false (errnoOut set) if it cannot be opened or read.
 bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
 std::string readFile(const std::string& path);

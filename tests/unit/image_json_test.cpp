@@ -376,3 +376,13 @@ TEST_CASE("a missing image file is a system error with errno") {
         CHECK(error.status() == ExitStatus::failure);
     }
 }
+
+TEST_CASE("a field given twice or a key with a NUL in it is refused, not guessed at") {
+    std::string text = lockImageToText(sampleImage());
+    std::string twice = text;
+    twice.replace(twice.find("\"tool\":"), 0, "\"tool\":\"other\",");
+    CHECK_THROWS_WITH_AS(lockImageFromText(twice), Contains("field \"tool\" appears twice"), Error);
+    std::string nul = text;
+    nul.replace(nul.find("\"tool\":"), 0, "\"to\\u0000ol\":1,");
+    CHECK_THROWS_WITH_AS(lockImageFromText(nul), Contains("unknown field"), Error);
+}
