@@ -32,6 +32,7 @@ struct DescriptionCandidate {
     int fd = -1;
     std::vector<Lock> locks;
     std::optional<HostSignalOwner> leaseOwner;
+    pid_t setterHostPid = 0;  // the pid a flock or lease line shows: the process that set it
 };
 
 bool isDescriptionLock(LockKind kind) { return kind != LockKind::posix; }
@@ -198,6 +199,7 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             for (const LockLine& line : locked.info.locks) {
                 if (isDescriptionLock(line.lock.kind)) {
                     candidate.locks.push_back(line.lock);
+                    if (line.lock.kind != LockKind::ofd && !candidate.setterHostPid) candidate.setterHostPid = line.pid;
                     continue;
                 }
                 auto key = std::make_tuple(line.device.major, line.device.minor, line.inode, line.lock.type,
@@ -237,6 +239,7 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
                 return sys::kcmpFile(a.hostPid, a.fd, b.hostPid, b.fd) == 1;
             });
         }
+        bool setterFirst = false;
         for (size_t i = begin; i < end; ++i) {
             const DescriptionCandidate& candidate = candidates[i];
             bool sameAsPrevious = i > begin && sameGroup(candidates[i - 1], candidate) &&
@@ -252,9 +255,17 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
                 // Its first holder's view: the owner lives on the shared struct file.
                 if (candidate.leaseOwner) description.signalOwner = recordedSignalOwner(container, *candidate.leaseOwner);
                 image.descriptions.push_back(std::move(description));
+                setterFirst = false;
             }
             OpenFileDescription& description = image.descriptions.back();
             description.holders.push_back({image.processes[candidate.processIndex].containerPid, candidate.fd});
+            // The process that set the flock or lease goes first: replay sets it again from the
+            // first live holder, so /proc/locks shows the same pid, and F_SETLEASE is made by a
+            // process that had the right to make it.
+            if (!setterFirst && candidate.hostPid == candidate.setterHostPid) {
+                std::rotate(description.holders.begin(), description.holders.end() - 1, description.holders.end());
+                setterFirst = true;
+            }
             fd.descriptionId = description.id;
         }
         begin = end;

@@ -96,6 +96,9 @@ bool sameName(std::string_view key, const char* name) {
 // Places are built only to report an error: reading a large image builds none.
 class ObjectReader {
 public:
+    ObjectReader(const ObjectReader&) = delete;  // places made by place() point into this one
+    ObjectReader& operator=(const ObjectReader&) = delete;
+
     ObjectReader(Element value, Place place, std::initializer_list<const char*> fields) : place_(std::move(place)) {
         if (!value.is_object()) place_.reject(std::string("expected object, got ") + typeName(value));
         if (fields.size() > names_.size()) throwFailure("lock image reader: an object with too many fields");
@@ -183,6 +186,18 @@ private:
     Place place_;
 };
 
+// simdjson's array size saturates at 0xFFFFFF elements: beyond, they are counted.
+size_t elementCount(simdjson::dom::array array) {
+    size_t size = array.size();
+    if (size < 0xFFFFFF) return size;
+    size = 0;
+    for (Element element : array) {
+        (void)element;
+        ++size;
+    }
+    return size;
+}
+
 unsigned readOctalFlags(const ObjectReader& object) {
     std::string text = object.string("flags");
     unsigned flags = 0;
@@ -242,10 +257,11 @@ Lock readLock(Element value, const Place& place) {
 std::vector<Lock> readCountedLocks(const ObjectReader& object) {
     simdjson::dom::array locks = object.array("locks");
     uint64_t count = object.unsignedInteger("lock_count");
-    if (count != locks.size())
-        object.place("lock_count").reject(std::to_string(count) + " but \"locks\" has " + std::to_string(locks.size()));
+    size_t size = elementCount(locks);
+    if (count != size)
+        object.place("lock_count").reject(std::to_string(count) + " but \"locks\" has " + std::to_string(size));
     std::vector<Lock> out;
-    out.reserve(count);
+    out.reserve(std::min<uint64_t>(count, 4096));  // a count is checked, not trusted with memory
     size_t i = 0;
     for (Element lock : locks) out.push_back(readLock(lock, object.place("locks").index(i++)));
     return out;

@@ -22,13 +22,16 @@ struct flock byteRange(short type, const LockRange& range) {
     return request;
 }
 
+// Pid 0 (none recorded, or outside the container) is set too: F_SETLEASE made its caller the
+// owner, and a break would signal it.
 int setSignalOwner(int fd, const SignalOwner& owner, const std::map<pid_t, pid_t>& containerToHost) {
+    f_owner_ex target{static_cast<__pid_type>(owner.ownerType ? owner.ownerType : F_OWNER_PID), 0};
     if (owner.containerPid > 0) {
         auto it = containerToHost.find(owner.containerPid);
-        f_owner_ex target{static_cast<__pid_type>(owner.ownerType), it == containerToHost.end() ? 0 : it->second};
-        if (target.pid == 0) return ESRCH;  // the owner process is gone: a break would signal nobody
-        if (sys::fcntlPointer(fd, F_SETOWN_EX, &target) != 0) return errno;
+        if (it == containerToHost.end()) return ESRCH;  // the owner process is gone: a break would signal nobody
+        target.pid = it->second;
     }
+    if (sys::fcntlPointer(fd, F_SETOWN_EX, &target) != 0) return errno;
     return resultOf(sys::fcntlInteger(fd, F_SETSIG, owner.signal));
 }
 
@@ -88,7 +91,7 @@ int DescriptionLocks::finishLease(pid_t hostPid, int fd, const Lock& lock, const
         if (sys::fcntlPointer(target, F_SETOWN_EX, &nobody) != 0) return errno;
         if (int err = breakLease(hostPid, fd, lock)) return err;
     }
-    return owner ? setSignalOwner(target, *owner, containerToHost) : 0;
+    return setSignalOwner(target, owner.value_or(SignalOwner{}), containerToHost);
 }
 
 int DescriptionLocks::unset(pid_t hostPid, int fd, const Lock& lock) {

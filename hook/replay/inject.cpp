@@ -227,16 +227,21 @@ InjectionResult Injection::run(const std::vector<LockCall>& requests) {
                      std::to_string(outcome.result));
     InjectionResult result{static_cast<size_t>(outcome.applied), static_cast<int>(-outcome.result)};
 
-    // The locks are set now: a mapping that cannot be removed is worth a warning, not a failure.
+    // The locks are set now: a mapping that cannot be removed is worth a warning, not a failure;
+    // any other failure from here on tells the caller how many calls took effect.
     try {
-        unmap();
+        try {
+            unmap();
+        } catch (const Error& error) {
+            if (gone_ || !inStop_) throw;
+            logWarning(std::string(error.what()) + "; an anonymous r-x mapping of " + std::to_string(mapping_.size) +
+                       " bytes stays at " + hex(mapping_.address));
+            mapping_ = {};
+        }
+        restoreThread();
     } catch (const Error& error) {
-        if (gone_ || !inStop_) throw;
-        logWarning(std::string(error.what()) + "; an anonymous r-x mapping of " + std::to_string(mapping_.size) +
-                   " bytes stays at " + hex(mapping_.address));
-        mapping_ = {};
+        throw FailedAfterLoop(error, result.applied);
     }
-    restoreThread();
     return result;
 }
 

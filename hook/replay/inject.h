@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "image/model.h"
+#include "util/error.h"
 #include "replay/tracee.h"
 
 namespace lockcr {
@@ -39,6 +40,17 @@ struct LockCall {
     uint64_t start = 0;  // POSIX only
     uint64_t length = 0; // POSIX only; 0 = to EOF
     LockKind kind = LockKind::posix;  // posix, flock or lease
+};
+
+// The loop ran and set APPLIED calls, then putting the thread back failed: the caller must count
+// those calls as set (to roll them back) before it fails.
+class FailedAfterLoop : public Error {
+public:
+    FailedAfterLoop(const Error& cause, size_t applied) : Error(cause), applied_(applied) {}
+    size_t applied() const { return applied_; }
+
+private:
+    size_t applied_;
 };
 
 struct InjectionResult {

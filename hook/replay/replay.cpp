@@ -31,6 +31,16 @@ public:
     explicit HeldElsewhere(const std::string& line) : Error("replay: " + line, EAGAIN) {}
 };
 
+bool isHeldElsewhere(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const HeldElsewhere&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
 short fcntlType(LockType type) {
     return type == LockType::write ? F_WRLCK : type == LockType::read ? F_RDLCK : F_UNLCK;
 }
@@ -102,7 +112,7 @@ public:
             std::map<pid_t, std::vector<PlannedCall>> inside = planCallsInside(before);
             // OFD locks (pidfd_getfd, from a second thread) and the injections (ptrace, which
             // belongs to this thread) touch nothing in common: they run side by side.
-            std::exception_ptr ofdFailure;
+            std::exception_ptr ofdFailure, insideFailure;
             {
                 std::jthread ofd([&] {
                     try {
@@ -111,14 +121,22 @@ public:
                         ofdFailure = std::current_exception();
                     }
                 });
-                if (!inside.empty()) {
-                    barrier_->ensureTraced();
-                    clock.lap("every thread in a ptrace stop");
-                    setLocksInside(inside);
-                    clock.lap("POSIX locks, flocks and leases set from inside their processes");
+                try {
+                    if (!inside.empty()) {
+                        barrier_->ensureTraced();
+                        clock.lap("every thread in a ptrace stop");
+                        setLocksInside(inside);
+                        clock.lap("POSIX locks, flocks and leases set from inside their processes");
+                    }
+                } catch (...) {
+                    insideFailure = std::current_exception();
                 }
             }
             result_.descriptionLocksSet += ofdLocksSet_;
+            // Both may have failed: a hard error goes before a lock held elsewhere, which policy
+            // "wait" would retry.
+            if (ofdFailure && insideFailure && isHeldElsewhere(insideFailure)) std::rethrow_exception(ofdFailure);
+            if (insideFailure) std::rethrow_exception(insideFailure);
             if (ofdFailure) std::rethrow_exception(ofdFailure);
             clock.lap("OFD locks set");
             finishLeases(inside);
@@ -127,7 +145,7 @@ public:
             if (!after.empty())
                 throwFailure("replay: after setting the locks, verify still finds " + std::to_string(after.lines().size()) +
                              " difference(s); first: " + after.lines().front());
-        } catch (const Error&) {
+        } catch (...) {  // any failure, not only ours (bad_alloc, system_error): all or nothing
             rollBack();
             throw;
         }
@@ -163,14 +181,11 @@ private:
         return host;
     }
 
-    // The holder a description lock is set through: the live holder with the lowest container
-    // pid. A flock or lease shows the pid of the process that set it, most often the one that
-    // opened the file before forking the others.
+    // The holder a description lock is set through: the first live one. The image lists the
+    // process that set a flock or lease first (the pid the kernel shows for it).
     const Holder& liveHolder(const OpenFileDescription& description) const {
-        const Holder* chosen = nullptr;
         for (const Holder& holder : description.holders)
-            if (pids_.hostPid(holder.containerPid) && (!chosen || holder.containerPid < chosen->containerPid)) chosen = &holder;
-        if (chosen) return *chosen;
+            if (pids_.hostPid(holder.containerPid)) return holder;
         throwFailure("replay: description of " + description.file.path + ": none of the processes sharing it is in the container");
     }
 
@@ -248,7 +263,13 @@ private:
             if (!process) throwFailure("replay: pid " + std::to_string(planned.front().containerPid) + " is not held by the barrier");
             std::vector<LockCall> calls;
             for (const PlannedCall& call : planned) calls.push_back(call.call);
-            InjectionResult injected = injectLockCalls(*process, calls);
+            InjectionResult injected;
+            try {
+                injected = injectLockCalls(*process, calls);
+            } catch (const FailedAfterLoop& failure) {
+                for (size_t i = 0; i < failure.applied(); ++i) setInside_[host].push_back(planned[i]);
+                throw;
+            }
             for (size_t i = 0; i < injected.applied; ++i) {
                 setInside_[host].push_back(planned[i]);
                 ++(planned[i].description ? result_.descriptionLocksSet : result_.posixLocksSet);

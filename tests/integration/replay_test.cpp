@@ -411,3 +411,43 @@ TEST_CASE("precheck: reports an outside holder of an image lock before any resto
     CHECK(result.status == 1);
     CHECK_MESSAGE(result.out.find("held by pid " + std::to_string(outsider.pid())) != std::string::npos, result.out);
 }
+
+// F_SETLEASE makes its caller the description's signal owner (lease_setup); a lease recorded with
+// none must come back with none, or a later break sends SIGIO (default action: terminate) to a
+// process that never asked for it.
+TEST_CASE("replay: a lease recorded with no signal owner comes back with none") {
+    ReplayScene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("unowned");
+    int creator = openIn(agent, file, "w");
+    REQUIRE(agent.call("close " + fdText(creator)) == "ok");
+    int fd = openIn(agent, file, "r");
+    REQUIRE(agent.call("lease " + fdText(fd) + " r") == "ok");
+    REQUIRE(agent.call("setown " + fdText(fd) + " 0") == "ok");
+    scene.dump();
+    REQUIRE(agent.call("lease " + fdText(fd) + " u") == "ok");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(agent.call("getlease " + fdText(fd)) == "ok r");
+    CHECK(agent.call("getown " + fdText(fd)) == "ok pid 0");
+}
+
+// The kernel shows the pid of whoever set a flock; zdtm's file_locks tests check it. A child that
+// took the flock on a description it shares with its parent gets it back as its own.
+TEST_CASE("replay: a flock a child set on an inherited description shows the child's pid again") {
+    ReplayScene scene;
+    Agent& parent = scene.spawn();
+    std::string file = scene.directory.file("childflock");
+    int fd = openIn(parent, file);
+    Agent child = parent.forkAgent();
+    REQUIRE(child.call("flock " + fdText(fd) + " ex") == "ok");
+    scene.dump();
+    REQUIRE(child.call("flock " + fdText(fd) + " un") == "ok");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    std::vector<std::string> lines = procLocksLinesForInode(inodeOf(file));
+    REQUIRE(lines.size() == 1);
+    CHECK_MESSAGE(lines[0].find("FLOCK  ADVISORY  WRITE " + std::to_string(child.pid()) + " ") != std::string::npos, lines[0]);
+}
