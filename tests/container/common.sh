@@ -13,3 +13,42 @@ python=/usr/bin/python3  # Debian's, whatever python comes first in PATH
 failures=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# Whether the machine's Debian mirrors answer at all (any HTTP answer counts, even an error status),
+# through apt's proxy if it has one. Prints why not on stdout.
+mirror_unreachable_reason() {
+    local proxy=
+    eval "$(apt-config shell proxy Acquire::http::Proxy)"
+    http_proxy=${proxy:-${http_proxy:-}} "$python" - /etc/apt/sources.list.d/debian.sources <<'PYTHON'
+import re, sys, urllib.error, urllib.request
+uris = [u for line in re.findall(r"^URIs:\s*(.+)$", open(sys.argv[1]).read(), re.M) for u in line.split()]
+reasons = []
+for uri in uris:
+    try:
+        urllib.request.urlopen(urllib.request.Request(uri.rstrip("/") + "/dists/", method="HEAD"), timeout=20)
+        sys.exit(1)
+    except urllib.error.HTTPError:
+        sys.exit(1)  # the server answered: reachable
+    except Exception as error:  # DNS, connection, timeout
+        reasons.append(f"{uri}: {getattr(error, 'reason', error)}")
+print("; ".join(reasons) or "no URIs in " + sys.argv[1])
+PYTHON
+}
+
+# provision_criu_or_skip TEST LOG: CRIU 4.1 into $build/criu (scripts/provision-criu.sh). Only an
+# unreachable package mirror is a reason to skip (exit 77, loudly); any other provisioning failure
+# is a setup failure (exit 2).
+provision_criu_or_skip() {
+    local test=$1 log=$2 reason
+    "$repo/scripts/provision-criu.sh" "$build/criu" >"$log" 2>&1 && return 0
+    if reason=$(mirror_unreachable_reason); then
+        echo "SKIP: ****************************************************************************"
+        echo "SKIP: CRIU 4.1 could not be provisioned: the package mirror cannot be reached."
+        echo "SKIP: provision-criu.sh: $(tail -n 1 "$log")"
+        echo "SKIP: mirror: $reason"
+        echo "SKIP: $test did NOT run: lockcr with CRIU is untested on this machine."
+        echo "SKIP: ****************************************************************************"
+        exit 77
+    fi
+    die "scripts/provision-criu.sh $build/criu failed with the mirror reachable: $(tail -n 1 "$log")"
+}

@@ -168,40 +168,7 @@ restore() {  # IMAGE_DIR [--file-locks]
 }
 
 # --- CRIU ---------------------------------------------------------------------------------------
-# Whether the machine's Debian mirrors answer at all (any HTTP answer counts, even an error status),
-# through apt's proxy if it has one. Prints why not on stdout.
-mirror_unreachable_reason() {
-    local proxy=
-    eval "$(apt-config shell proxy Acquire::http::Proxy)"
-    http_proxy=${proxy:-${http_proxy:-}} "$python" - /etc/apt/sources.list.d/debian.sources <<'PYTHON'
-import re, sys, urllib.error, urllib.request
-uris = [u for line in re.findall(r"^URIs:\s*(.+)$", open(sys.argv[1]).read(), re.M) for u in line.split()]
-reasons = []
-for uri in uris:
-    try:
-        urllib.request.urlopen(urllib.request.Request(uri.rstrip("/") + "/dists/", method="HEAD"), timeout=20)
-        sys.exit(1)
-    except urllib.error.HTTPError:
-        sys.exit(1)  # the server answered: reachable
-    except Exception as error:  # DNS, connection, timeout
-        reasons.append(f"{uri}: {getattr(error, 'reason', error)}")
-print("; ".join(reasons) or "no URIs in " + sys.argv[1])
-PYTHON
-}
-
-if ! "$repo/scripts/provision-criu.sh" "$build/criu" >"$work/provision.log" 2>&1; then
-    # Only an unreachable mirror is a reason to skip; any other provisioning failure is a failure.
-    if reason=$(mirror_unreachable_reason); then
-        echo "SKIP: ****************************************************************************"
-        echo "SKIP: CRIU 4.1 could not be provisioned: the package mirror cannot be reached."
-        echo "SKIP: provision-criu.sh: $(tail -n 1 "$work/provision.log")"
-        echo "SKIP: mirror: $reason"
-        echo "SKIP: criu_test did NOT run: lockcr with CRIU is untested on this machine."
-        echo "SKIP: ****************************************************************************"
-        exit 77
-    fi
-    die "scripts/provision-criu.sh $build/criu failed with the mirror reachable: $(tail -n 1 "$work/provision.log")"
-fi
+provision_criu_or_skip criu_test "$work/provision.log"
 echo "CRIU: $("$criu" --version | head -n 1)"
 
 # --- The container ------------------------------------------------------------------------------

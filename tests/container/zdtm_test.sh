@@ -462,17 +462,7 @@ sys.exit(1)' "$data/lease00/file.0"; then
 }
 
 # --- CRIU -----------------------------------------------------------------------------------------
-if ! "$repo/scripts/provision-criu.sh" "$build/criu" >"$work/provision.log" 2>&1; then
-    # Only an unreachable package mirror is a reason to skip (criu_test.sh asks the mirror itself).
-    if grep -Eq 'Could not resolve|Temporary failure resolving|Failed to fetch|Could not connect|Connection (timed out|refused)|Network is unreachable' \
-            "$work/provision.log"; then
-        echo "SKIP: CRIU 4.1 could not be provisioned, the package mirror cannot be reached:" \
-            "$(tail -n 1 "$work/provision.log")"
-        echo "SKIP: zdtm_test did NOT run: lockcr with CRIU is untested on this machine."
-        exit 77
-    fi
-    die "scripts/provision-criu.sh $build/criu: $(tail -n 1 "$work/provision.log")"
-fi
+provision_criu_or_skip zdtm_test "$work/provision.log"
 echo "CRIU: $("$criu" --version | head -n 1); lease-break-time $(cat /proc/sys/fs/lease-break-time) s"
 [[ -x $build/workload/zdtmload ]] || die "no $build/workload/zdtmload: build the project first"
 "$repo/scripts/build-rootfs.sh" "$bundle" "$build/workload" >"$work/build-rootfs.log" 2>&1 ||

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workload_log.h"
+
 enum { MAX_CHILDREN = 8, FILE_SIZE = 4096 };
 
 static const char *dataDir = "/data";
@@ -43,21 +45,11 @@ static int childCount;
 static volatile sig_atomic_t terminateRequested;
 static volatile sig_atomic_t leaseBreaks;
 
-static void appendLine(const char *name, const char *format, ...) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dataDir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return;
-    char line[1024];
+__attribute__((format(printf, 2, 3))) static void appendLine(const char *name, const char *format, ...) {
     va_list arguments;
     va_start(arguments, format);
-    int length = vsnprintf(line, sizeof line - 1, format, arguments);
+    appendLineIn(dataDir, name, format, arguments);
     va_end(arguments);
-    if (length < 0) length = 0;
-    if (length > (int)sizeof line - 2) length = sizeof line - 2;
-    line[length++] = '\n';
-    if (write(fd, line, length) < 0) { /* nothing left to report it to */ }
-    close(fd);
 }
 
 static void killChildren(void) {
