@@ -209,4 +209,24 @@ Container discoverContainer(const ContainerSelector& selector) {
     return container;
 }
 
+pid_t hostThreadOf(const Container& container, pid_t containerTid) {
+    for (const ContainerTask& task : container.tasks) {
+        std::vector<std::string> threads;
+        int err = 0;
+        if (!sys::tryListDirectory(AT_FDCWD, "/proc/" + std::to_string(task.hostPid) + "/task", threads, err)) continue;
+        for (const std::string& name : threads) {
+            pid_t tid = std::atoi(name.c_str());
+            try {
+                ProcessStatus status = readProcessStatus(tid);
+                if (container.namespaceLevel < status.namespacePids.size() &&
+                    status.namespacePids[container.namespaceLevel] == containerTid)
+                    return tid;
+            } catch (const Error&) {
+                // exited meanwhile
+            }
+        }
+    }
+    return 0;
+}
+
 }  // namespace lockcr

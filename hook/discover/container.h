@@ -33,6 +33,10 @@ struct Container {
     const ContainerTask* taskByContainerPid(pid_t containerPid) const;
 };
 
+// The host tid of the thread whose id in the container's pid namespace is CONTAINER_TID (a lease's
+// F_OWNER_TID owner), searched among the threads of every task; 0 if none.
+pid_t hostThreadOf(const Container& container, pid_t containerTid);
+
 // How the user or runtime named the container: exactly one of these is set.
 struct ContainerSelector {
     std::optional<pid_t> pid;

@@ -24,12 +24,11 @@ struct flock byteRange(short type, const LockRange& range) {
 
 // Pid 0 (none recorded, or outside the container) is set too: F_SETLEASE made its caller the
 // owner, and a break would signal it.
-int setSignalOwner(int fd, const SignalOwner& owner, const std::map<pid_t, pid_t>& containerToHost) {
-    f_owner_ex target{static_cast<__pid_type>(owner.ownerType ? owner.ownerType : F_OWNER_PID), 0};
+int setSignalOwner(int fd, const SignalOwner& owner, pid_t hostOwner) {
+    f_owner_ex target{static_cast<__pid_type>(owner.ownerType), 0};  // F_OWNER_TID is 0: no default here
     if (owner.containerPid > 0) {
-        auto it = containerToHost.find(owner.containerPid);
-        if (it == containerToHost.end()) return ESRCH;  // the owner process is gone: a break would signal nobody
-        target.pid = it->second;
+        if (hostOwner == 0) return ESRCH;  // the owner is gone: a break would signal nobody
+        target.pid = hostOwner;
     }
     if (sys::fcntlPointer(fd, F_SETOWN_EX, &target) != 0) return errno;
     return resultOf(sys::fcntlInteger(fd, F_SETSIG, owner.signal));
@@ -84,14 +83,14 @@ int DescriptionLocks::set(pid_t hostPid, int fd, const Lock& lock) {
 }
 
 int DescriptionLocks::finishLease(pid_t hostPid, int fd, const Lock& lock, const std::optional<SignalOwner>& owner,
-                                  const std::map<pid_t, pid_t>& containerToHost) {
+                                  pid_t hostOwner) {
     int target = duplicate(hostPid, fd);
     if (lock.leaseState == LeaseState::breaking) {
         f_owner_ex nobody{F_OWNER_PID, 0};
         if (sys::fcntlPointer(target, F_SETOWN_EX, &nobody) != 0) return errno;
         if (int err = breakLease(hostPid, fd, lock)) return err;
     }
-    return setSignalOwner(target, owner.value_or(SignalOwner{}), containerToHost);
+    return setSignalOwner(target, owner.value_or(SignalOwner{}), hostOwner);
 }
 
 int DescriptionLocks::unset(pid_t hostPid, int fd, const Lock& lock) {

@@ -24,8 +24,8 @@ public:
     // Once the lease LOCK is set (from inside a holder: see inject.h): the image's signal owner
     // in place of the caller F_SETLEASE made owner, and a breaking lease broken again, signalling
     // nobody. Returns 0 or the errno.
-    int finishLease(pid_t hostPid, int fd, const Lock& lock, const std::optional<SignalOwner>& owner,
-                    const std::map<pid_t, pid_t>& containerToHost);
+    // HOST_OWNER: the owner's host pid or tid (0: none, or gone).
+    int finishLease(pid_t hostPid, int fd, const Lock& lock, const std::optional<SignalOwner>& owner, pid_t hostOwner);
     // Removes LOCK again (rollback). Returns 0 or the errno.
     int unset(pid_t hostPid, int fd, const Lock& lock);
 

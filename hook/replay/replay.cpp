@@ -289,7 +289,7 @@ private:
             for (const PlannedCall& call : planned) {
                 if (call.lock.kind != LockKind::lease) continue;
                 int err = descriptions_.finishLease(host, call.call.fd, call.lock, call.description->signalOwner,
-                                                    pids_.containerToHost);
+                                                    hostOwnerOf(call.description->signalOwner));
                 if (err) failLock(host, call.containerPid, call.call.fd, *call.file, call.lock, err);
             }
     }
@@ -300,6 +300,13 @@ private:
         throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " " + file.path + ": " +
                        describeLock(lock),
                    err);
+    }
+
+    // A lease owner's host pid: a process of the container, or for F_OWNER_TID one of its threads.
+    pid_t hostOwnerOf(const std::optional<SignalOwner>& owner) const {
+        if (!owner || owner->containerPid <= 0) return 0;
+        if (pid_t host = pids_.hostPid(owner->containerPid)) return host;
+        return owner->ownerType == F_OWNER_TID ? hostThreadOf(container_, owner->containerPid) : 0;
     }
 
     // Undo in reverse, best effort: every step that fails is logged, none stops the others.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <chrono>
 #include <thread>
 
@@ -450,4 +451,30 @@ TEST_CASE("replay: a flock a child set on an inherited description shows the chi
     std::vector<std::string> lines = procLocksLinesForInode(inodeOf(file));
     REQUIRE(lines.size() == 1);
     CHECK_MESSAGE(lines[0].find("FLOCK  ADVISORY  WRITE " + std::to_string(child.pid()) + " ") != std::string::npos, lines[0]);
+}
+
+// A lease whose break signals one thread (F_OWNER_TID): the owner is a thread id, not a process,
+// and is found among the container's threads.
+TEST_CASE("replay: a lease owned by one thread gets that thread back as its owner") {
+    ReplayScene scene;
+    Agent& agent = scene.spawn();
+    REQUIRE(agent.call("threads 2") == "ok");
+    pid_t thread = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(agent.pid()) + "/task"))
+        if (pid_t tid = std::stoi(entry.path().filename()); tid != agent.pid()) thread = tid;
+    REQUIRE(thread != 0);
+    std::string file = scene.directory.file("threadowned");
+    int creator = openIn(agent, file, "w");
+    REQUIRE(agent.call("close " + fdText(creator)) == "ok");
+    int fd = openIn(agent, file, "r");
+    REQUIRE(agent.call("lease " + fdText(fd) + " r") == "ok");
+    REQUIRE(agent.call("setown " + fdText(fd) + " " + std::to_string(thread) + " tid") == "ok");
+    REQUIRE(agent.call("getown " + fdText(fd)) == "ok tid " + std::to_string(thread));
+    scene.dump();
+    REQUIRE(agent.call("lease " + fdText(fd) + " u") == "ok");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(agent.call("getlease " + fdText(fd)) == "ok r");
+    CHECK(agent.call("getown " + fdText(fd)) == "ok tid " + std::to_string(thread));
 }
