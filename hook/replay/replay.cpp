@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <map>
+#include <ranges>
 #include <set>
 #include <thread>
 
@@ -227,7 +228,9 @@ private:
     // POSIX locks inside their owner; flocks and leases inside a process holding the description.
     std::map<pid_t, std::vector<PlannedCall>> planCallsInside(const LockDifferences& missing) const {
         std::map<pid_t, std::vector<PlannedCall>> byProcess;
-        for (const MissingPosixLock& lock : missing.missingPosix) {
+        // Highest range first: the kernel keeps an owner's POSIX locks sorted and walks them from
+        // the lowest to place a new one, so ascending order would walk all that came before.
+        for (const MissingPosixLock& lock : std::ranges::reverse_view(missing.missingPosix)) {
             pid_t host = pids_.hostPid(lock.process->containerPid);
             byProcess[host].push_back({requestFor(lock.fd->fd, lock.lock, fcntlType(lock.lock.type)), lock.process->containerPid,
                                        &lock.fd->file, lock.lock, nullptr});
