@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "workload_log.h"
+#include "workload_common.h"
 
 enum { MAX_CHILDREN = 8, FILE_SIZE = 4096 };
 
@@ -235,15 +235,6 @@ static void waitUntilBlocked(pid_t waiter) {
     fail("waiter (pid %d) never showed as blocked in /proc/locks", waiter);
 }
 
-static void reopenStandardStreams(void) {
-    int null = open("/dev/null", O_RDWR);
-    if (null < 0) _exit(1);
-    for (int fd = 0; fd <= 2; fd++) {
-        if (null != fd && dup2(null, fd) < 0) _exit(1);
-    }
-    if (null > 2) close(null);
-}
-
 static void removeStaleMarkers(void) {
     const char *names[] = {"ready", "pids", "error.log", "events.log"};
     char path[4096];
@@ -254,13 +245,8 @@ static void removeStaleMarkers(void) {
 }
 
 static void markReady(void) {
-    char path[4096], temporary[4096];
-    snprintf(path, sizeof path, "%s/ready", dataDir);
-    snprintf(temporary, sizeof temporary, "%s/.ready.tmp", dataDir);
-    int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail("create %s", temporary);
-    close(fd);
-    if (rename(temporary, path) != 0) fail("rename %s", path);
+    char failed[4096];
+    if (markReadyIn(dataDir, failed) != 0) fail("%s", failed);
 }
 
 int main(int argc, char **argv) {

@@ -59,7 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "workload_log.h"
+#include "workload_common.h"
 
 enum { MAX_SCENARIOS = 32, FILE_SIZE = 4096 };
 
@@ -414,23 +414,9 @@ static void startScenario(int index) {
     }
 }
 
-static void reopenStandardStreams(void) {
-    int null = open("/dev/null", O_RDWR);
-    if (null < 0) _exit(1);
-    for (int fd = 0; fd <= 2; fd++) {
-        if (null != fd && dup2(null, fd) < 0) _exit(1);
-    }
-    if (null > 2) close(null);
-}
-
 static void markReady(void) {
-    char path[4096], temporary[4096];
-    snprintf(path, sizeof path, "%s/ready", dataDir);
-    snprintf(temporary, sizeof temporary, "%s/.ready.tmp", dataDir);
-    int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail("create %s", temporary);
-    close(fd);
-    if (rename(temporary, path) != 0) fail("rename %s", path);
+    char failed[4096];
+    if (markReadyIn(dataDir, failed) != 0) fail("%s", failed);
 }
 
 static int scenarioIndex(const char *name) {
