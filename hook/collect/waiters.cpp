@@ -14,6 +14,8 @@
 #include "collect/proc_locks.h"
 #include "discover/container.h"
 #include "image/conflict.h"
+#include "util/error.h"
+#include "util/ptrace.h"
 #include "util/sys.h"
 
 namespace lockcr {
@@ -218,11 +220,13 @@ void recordWaiters(const Container& container, LockImage& image, const PendingSy
     std::optional<std::vector<LockLine>> inside;   // the container's locks, made once if needed
     std::optional<std::vector<LockLine>> outside;  // /proc/locks, read once if needed
     for (const ContainerTask& task : container.tasks) {
-        std::vector<std::string> threads;
-        int err = 0;
-        if (!sys::tryListDirectory(AT_FDCWD, "/proc/" + std::to_string(task.hostPid) + "/task", threads, err)) continue;
-        for (const std::string& name : threads) {
-            pid_t threadId = std::atoi(name.c_str());
+        std::vector<pid_t> threads;
+        try {
+            threads = sys::listThreads(task.hostPid);
+        } catch (const Error&) {
+            continue;  // exited meanwhile: its waits are gone with it
+        }
+        for (pid_t threadId : threads) {
             auto call = findBlockedLockCall(task.hostPid, threadId, pending);
             if (!call) continue;
             struct stat target {};

@@ -12,6 +12,7 @@
 #include "discover/proc_status.h"
 #include "discover/cgroup_file.h"
 #include "discover/state.h"
+#include "util/ptrace.h"
 #include "util/error.h"
 #include "util/sys.h"
 
@@ -211,11 +212,13 @@ Container discoverContainer(const ContainerSelector& selector) {
 
 pid_t hostThreadOf(const Container& container, pid_t containerTid) {
     for (const ContainerTask& task : container.tasks) {
-        std::vector<std::string> threads;
-        int err = 0;
-        if (!sys::tryListDirectory(AT_FDCWD, "/proc/" + std::to_string(task.hostPid) + "/task", threads, err)) continue;
-        for (const std::string& name : threads) {
-            pid_t tid = std::atoi(name.c_str());
+        std::vector<pid_t> threads;
+        try {
+            threads = sys::listThreads(task.hostPid);
+        } catch (const Error&) {
+            continue;  // exited meanwhile
+        }
+        for (pid_t tid : threads) {
             try {
                 ProcessStatus status = readProcessStatus(tid);
                 if (container.namespaceLevel < status.namespacePids.size() &&
