@@ -1,6 +1,7 @@
 // lockcr: records the file locks of a frozen container and puts them back before it runs again.
 // This file only picks the mode and parses arguments; every failure is printed here, once.
 #include <linux/capability.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -143,6 +144,13 @@ int runCommandLine(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A container with thousands of locked fds has lockcr hold many fds of its own (fdinfo files,
+    // duplicates) for a moment: the soft limit goes up to the hard one (lockcr uses no select()).
+    struct rlimit files {};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        (void)::setrlimit(RLIMIT_NOFILE, &files);
+    }
     try {
         return runCommandLine(argc, argv);
     } catch (const Error& error) {

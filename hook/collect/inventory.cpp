@@ -107,7 +107,12 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
         int fd = -1;
         if (!parseFdNumber(name, fd)) continue;
         bool pathWanted = options.pathsOf && options.pathsOf->count({task.hostPid, fd});
-        if (!sys::tryReadSmallProcFileAt(task.fdinfo.get(), name, text, err)) continue;
+        if (!sys::tryReadSmallProcFileAt(task.fdinfo.get(), name, text, err)) {
+            // Closed meanwhile: skipped. Anything else (no fd left, no memory) would drop the
+            // fd's locks from the image without a word: it fails the collection.
+            if (err == ENOENT || err == ESRCH) continue;
+            throwErrno("collect: pid " + std::to_string(task.hostPid) + " fdinfo " + name, err);
+        }
         FdInfo info = parseFdInfo(text);
         std::erase_if(info.locks, [](const LockLine& line) {
             return line.delegation || line.accessCheck || !line.hasInode;  // nfsd's or a breaker: not the container's
