@@ -223,8 +223,9 @@ void recordWaiters(const Container& container, LockImage& image, const PendingSy
         std::vector<pid_t> threads;
         try {
             threads = sys::listThreads(task.hostPid);
-        } catch (const Error&) {
-            continue;  // exited meanwhile: its waits are gone with it
+        } catch (const Error& error) {
+            if (error.errnoValue() == ESRCH || error.errnoValue() == ENOENT) continue;  // exited: its waits are gone with it
+            throw;
         }
         for (pid_t threadId : threads) {
             auto call = findBlockedLockCall(task.hostPid, threadId, pending);

@@ -215,8 +215,9 @@ pid_t hostThreadOf(const Container& container, pid_t containerTid) {
         std::vector<pid_t> threads;
         try {
             threads = sys::listThreads(task.hostPid);
-        } catch (const Error&) {
-            continue;  // exited meanwhile
+        } catch (const Error& error) {
+            if (error.errnoValue() == ESRCH || error.errnoValue() == ENOENT) continue;  // exited meanwhile
+            throw;
         }
         for (pid_t tid : threads) {
             try {
@@ -224,8 +225,8 @@ pid_t hostThreadOf(const Container& container, pid_t containerTid) {
                 if (container.namespaceLevel < status.namespacePids.size() &&
                     status.namespacePids[container.namespaceLevel] == containerTid)
                     return tid;
-            } catch (const Error&) {
-                // exited meanwhile
+            } catch (const Error& error) {
+                if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;  // else exited meanwhile
             }
         }
     }

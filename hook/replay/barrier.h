@@ -47,6 +47,6 @@ private:
 // For `lockcr verify` outside a replay: reads a waiter's pending call by seizing its process for
 // the moment of one register read, then detaching (a stopped task goes back to its stop). Best
 // effort: a process that can't be seized (traced by CRIU, frozen) counts as not waiting.
-PendingSyscalls pendingBySeizing(std::chrono::milliseconds timeout = std::chrono::milliseconds(100));
+PendingSyscalls pendingBySeizing(std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
 
 }  // namespace lockcr

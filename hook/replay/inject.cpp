@@ -218,13 +218,21 @@ InjectionResult Injection::run(const std::vector<LockCall>& requests) {
     writeMemory(mapping_.address, image.data(), image.size());
     codeWritten_ = true;
     codeSyscall_ = mapping_.address + inject_arch::lockLoopCode().syscallOffset;
-    inject_arch::LockLoopOutcome outcome =
-        runLockLoop(mapping_.address, mapping_.address + entriesOffset(), requests.size());
+    // From here on, calls may have taken effect: every failure says how many may have (all of
+    // them while the loop's own count is unknown; undoing a call that never took effect unlocks
+    // nothing that replay did not mean to set).
+    inject_arch::LockLoopOutcome outcome{};
+    try {
+        outcome = runLockLoop(mapping_.address, mapping_.address + entriesOffset(), requests.size());
+    } catch (const Error& error) {
+        throw FailedAfterLoop(error, requests.size());
+    }
     bool complete = outcome.result == 0 && outcome.applied == requests.size();
     bool failedAt = outcome.result < 0 && outcome.result > -4096 && outcome.applied < requests.size();
     if (!complete && !failedAt)
-        throwFailure(where() + ": the lock loop ended with " + std::to_string(outcome.applied) + " applied and result " +
-                     std::to_string(outcome.result));
+        throw FailedAfterLoop(Error(where() + ": the lock loop ended with " + std::to_string(outcome.applied) +
+                                    " applied and result " + std::to_string(outcome.result)),
+                              requests.size());
     InjectionResult result{static_cast<size_t>(outcome.applied), static_cast<int>(-outcome.result)};
 
     // The locks are set now: a mapping that cannot be removed is worth a warning, not a failure;

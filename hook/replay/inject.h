@@ -42,8 +42,9 @@ struct LockCall {
     LockKind kind = LockKind::posix;  // posix, flock or lease
 };
 
-// The loop ran and set APPLIED calls, then putting the thread back failed: the caller must count
-// those calls as set (to roll them back) before it fails.
+// The lock loop started, then the injection failed (a seccomp trap or a timeout inside the loop,
+// the process gone, the thread not put back): the first APPLIED calls may have taken effect, and
+// the caller must count them as set (to roll them back) before it fails.
 class FailedAfterLoop : public Error {
 public:
     FailedAfterLoop(const Error& cause, size_t applied) : Error(cause), applied_(applied) {}
@@ -63,9 +64,9 @@ struct InjectionResult {
 // PROCESS must have gone through waitUntilStopped. Throws Error if the injection itself fails
 // before the loop ran (process exited, seccomp refused mmap, timeout, 32-bit process...);
 // registers, signal mask and memory are then restored, and a process whose registers could not be
-// restored is killed rather than let run on injected state. Once the loop has run, its result is
-// returned even if the mapping could not be removed (logged; one PROT_READ|PROT_EXEC anonymous
-// mapping stays behind).
+// restored is killed rather than let run on injected state. A failure once the loop has started
+// throws FailedAfterLoop instead. Once the loop has run, its result is returned even if the
+// mapping could not be removed (logged; one PROT_READ|PROT_EXEC anonymous mapping stays behind).
 InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockCall>& requests,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

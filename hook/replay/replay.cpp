@@ -255,7 +255,7 @@ private:
             pid_t host = pids_.hostPid(holder.containerPid);
             if (int err = descriptions_.set(host, holder.fd, lock.lock))
                 failLock(host, holder.containerPid, holder.fd, lock.description->file, lock.lock, err);
-            setDescription_.push_back({host, holder.fd, lock.lock});
+            setDescription_.push_back({host, holder.fd, lock.lock, lock.description});
             ++ofdLocksSet_;
         }
     }
@@ -312,6 +312,13 @@ private:
         return owner->ownerType == F_OWNER_TID ? hostThreadOf(container_, owner->containerPid) : 0;
     }
 
+    struct SetDescriptionLock {
+        pid_t hostPid;
+        int fd;
+        Lock lock;
+        const OpenFileDescription* description;
+    };
+
     // Undo in reverse, best effort: every step that fails is logged, none stops the others.
     // POSIX locks are undone inside their owner; flocks and leases on lockcr's duplicate of the
     // description (an unlock shows no pid).
@@ -320,7 +327,7 @@ private:
             std::vector<LockCall> unlocks;
             for (const PlannedCall& call : planned) {
                 if (call.description) {
-                    setDescription_.push_back({host, call.call.fd, call.lock});
+                    setDescription_.push_back({host, call.call.fd, call.lock, call.description});
                     continue;
                 }
                 unlocks.push_back(call.call);
@@ -335,22 +342,28 @@ private:
                 logError(std::string("replay: rollback: ") + error.what());
             }
         }
-        for (auto it = setDescription_.rbegin(); it != setDescription_.rend(); ++it) {
-            try {
-                if (int err = descriptions_.unset(it->hostPid, it->fd, it->lock))
-                    logError("replay: rollback of pid " + std::to_string(it->hostPid) + " fd " + std::to_string(it->fd) +
-                             " " + describeLock(it->lock) + " failed: " + std::strerror(err));
-            } catch (const Error& error) {
-                logError(std::string("replay: rollback: ") + error.what());
-            }
-        }
+        for (auto it = setDescription_.rbegin(); it != setDescription_.rend(); ++it) unsetDescriptionLock(*it);
     }
 
-    struct SetDescriptionLock {
-        pid_t hostPid;
-        int fd;
-        Lock lock;
-    };
+    // Through the process it was set in, or, if that one is gone (killed by a failed injection),
+    // through any other live process sharing the description: the lock outlives its setter.
+    void unsetDescriptionLock(const SetDescriptionLock& set) {
+        std::vector<std::pair<pid_t, int>> through{{set.hostPid, set.fd}};
+        for (const Holder& holder : set.description->holders)
+            if (pid_t host = pids_.hostPid(holder.containerPid); host && host != set.hostPid) through.push_back({host, holder.fd});
+        std::string why;
+        for (const auto& [host, fd] : through) {
+            try {
+                int err = descriptions_.unset(host, fd, set.lock);
+                if (err == 0) return;
+                why = std::strerror(err);
+            } catch (const Error& error) {
+                why = error.what();
+            }
+        }
+        logError("replay: rollback of pid " + std::to_string(set.hostPid) + " fd " + std::to_string(set.fd) + " " +
+                 describeLock(set.lock) + " failed: " + why);
+    }
 
     const LockImage& image_;
     Container& container_;

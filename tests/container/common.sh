@@ -19,9 +19,16 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 mirror_unreachable_reason() {
     local proxy=
     eval "$(apt-config shell proxy Acquire::http::Proxy)"
-    http_proxy=${proxy:-${http_proxy:-}} "$python" - /etc/apt/sources.list.d/debian.sources <<'PYTHON'
-import re, sys, urllib.error, urllib.request
-uris = [u for line in re.findall(r"^URIs:\s*(.+)$", open(sys.argv[1]).read(), re.M) for u in line.split()]
+    http_proxy=${proxy:-${http_proxy:-}} "$python" - <<'PYTHON'
+import glob, re, sys, urllib.error, urllib.request
+uris = []
+for name in glob.glob("/etc/apt/sources.list.d/*.sources"):  # deb822, Debian 12's default
+    uris += [u for line in re.findall(r"^URIs:\s*(.+)$", open(name).read(), re.M) for u in line.split()]
+for name in ["/etc/apt/sources.list"] + glob.glob("/etc/apt/sources.list.d/*.list"):  # one-line style
+    try:
+        uris += re.findall(r"^\s*deb(?:-src)?\s+(?:\[[^]]*\]\s+)?(\S+)", open(name).read(), re.M)
+    except OSError:
+        pass
 reasons = []
 for uri in uris:
     try:
@@ -31,7 +38,7 @@ for uri in uris:
         sys.exit(1)  # the server answered: reachable
     except Exception as error:  # DNS, connection, timeout
         reasons.append(f"{uri}: {getattr(error, 'reason', error)}")
-print("; ".join(reasons) or "no URIs in " + sys.argv[1])
+print("; ".join(reasons) or "no URIs in /etc/apt/sources.list or sources.list.d")
 PYTHON
 }
 

@@ -822,3 +822,60 @@ TEST_CASE("seizing a process that does not exist fails with ESRCH") {
         CHECK(error.errnoValue() == ESRCH);
     }
 }
+
+// An injection that fails inside the lock loop, after some calls took effect, tells the caller
+// how many may have (FailedAfterLoop): replay rolls back only what it is told of.
+TEST_CASE("a lock call trapped by seccomp mid-loop leaves no unreported lock behind") {
+    TempDirectory directory;
+    std::string path = directory.file("data");
+    { std::ofstream(path) << "x"; }
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        int fd = open(path.c_str(), O_RDWR);
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_flock, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
+            fd = -1;
+        if (write(ready[1], &fd, sizeof fd) != sizeof fd) _exit(1);
+        for (;;) pause();
+    }
+    close(ready[1]);
+    int fd = -1;
+    REQUIRE(read(ready[0], &fd, sizeof fd) == sizeof fd);
+    close(ready[0]);
+    REQUIRE(fd >= 0);
+    REQUIRE(waitUntil([&] {
+        std::ifstream file("/proc/" + std::to_string(child) + "/syscall");
+        long number = -1;
+        file >> number;
+        return number == SYS_pause;
+    }, 5000));
+
+    bool reported = false;  // the POSIX call counted as (possibly) applied
+    {
+        StoppedProcess process = StoppedProcess::seizeAndInterrupt(child);
+        process.waitUntilStopped(std::chrono::milliseconds(5000));
+        std::vector<LockCall> calls{{fd, F_WRLCK, 0, 1, LockKind::posix}, {fd, F_WRLCK, 0, 0, LockKind::flock}};
+        try {
+            InjectionResult result = injectLockCalls(process, calls);
+            reported = result.applied >= 1;
+        } catch (const FailedAfterLoop& failure) {
+            reported = failure.applied() >= 1;
+        } catch (const Error& error) {
+            MESSAGE("plain Error: " << error.what());
+        }
+    }
+    pid_t holder = posixHolder(path, F_WRLCK, 0, 1);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    // Either the caller was told the POSIX call took effect, or it did not take effect.
+    CHECK_MESSAGE((reported || holder == 0), "POSIX lock held by " << holder << " but injectLockCalls reported nothing applied");
+}
