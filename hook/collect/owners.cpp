@@ -1,13 +1,13 @@
 #include "collect/owners.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "discover/proc_status.h"
 #include "util/error.h"
 #include "util/sys.h"
 
 namespace lockcr {
-
 
 pid_t containerPidOf(const Container& container, pid_t hostPid) {
     if (hostPid <= 0) return 0;
@@ -19,6 +19,13 @@ pid_t containerPidOf(const Container& container, pid_t hostPid) {
         return 0;  // gone: it has no pid in the container any more
     }
     if (container.namespaceLevel >= status.namespacePids.size()) return 0;
+    // The same depth is not the same namespace: a process of another container (a sibling
+    // namespace) has a pid at this level too, naming some unrelated process of this one. (A
+    // process in a namespace nested inside the container is not recognised either: it counts as
+    // outside.)
+    struct stat namespaceFile {};
+    std::string link = "/proc/" + std::to_string(hostPid) + "/ns/pid";
+    if (::stat(link.c_str(), &namespaceFile) != 0 || namespaceFile.st_ino != container.identity.pidNamespace) return 0;
     return status.namespacePids[container.namespaceLevel];
 }
 
