@@ -1,7 +1,7 @@
 // The start barrier: from hold() until release(), no task of the container executes an instruction
-// of its own. With a cgroup the container is frozen first; where POSIX locks must be injected,
-// every thread of every process is then seized and interrupted, the cgroup thawed, and the threads
-// wait in ptrace event stops (the freezer's fake signal makes a blocked F_SETLKW return
+// of its own. With a cgroup the container is frozen first; where locks must be injected (POSIX
+// locks, flocks, leases) or a waiter's registers read, every thread of every process is then
+// seized and interrupted, the cgroup thawed, and the threads wait in ptrace event stops (the freezer's fake signal makes a blocked F_SETLKW return
 // -ERESTARTSYS; it restarts after detach). A container that was frozen when we came is frozen again
 // before the threads are let go.
 #pragma once
@@ -21,7 +21,8 @@ class StartBarrier {
 public:
     // Freezes the container, or, without a freezer, seizes and stops every process.
     static std::unique_ptr<StartBarrier> hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout);
-    // POSIX locks will be injected: every process must sit in a ptrace stop, not in the freezer.
+    // Locks will be injected or registers read: every process must sit in a ptrace stop, not in
+    // the freezer.
     void ensureTraced();
     ~StartBarrier();
     StartBarrier(const StartBarrier&) = delete;

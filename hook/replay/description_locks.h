@@ -1,7 +1,10 @@
 // flock, OFD locks and leases belong to an open file description. pidfd_getfd gives lockcr a
 // duplicate that shares the target's description, so a lock set on the duplicate is the target's,
 // and it stays after the duplicate is closed. Works while the target is frozen or ptrace-stopped.
-// Every call is non-blocking (LOCK_NB, F_OFD_SETLK): an outside holder makes it fail, never hang.
+// Replay sets OFD locks this way (they show no pid). Flocks and leases show the pid of whoever
+// set them, so replay sets those from inside a holder (inject.h); through the duplicate it only
+// finishes leases (signal owner, re-break) and rolls back. Every call is non-blocking (LOCK_NB,
+// F_OFD_SETLK): an outside holder makes it fail, never hang.
 #pragma once
 
 #include <map>
