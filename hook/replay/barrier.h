@@ -1,9 +1,9 @@
 // The start barrier: from hold() until release(), no task of the container executes an instruction
 // of its own. With a cgroup the container is frozen first; where locks must be injected (POSIX
 // locks, flocks, leases) or a waiter's registers read, every thread of every process is then
-// seized and interrupted, the cgroup thawed, and the threads wait in ptrace event stops (the freezer's fake signal makes a blocked F_SETLKW return
-// -ERESTARTSYS; it restarts after detach). A container that was frozen when we came is frozen again
-// before the threads are let go.
+// seized and interrupted, the cgroup thawed, and the threads wait in ptrace event stops (the
+// freezer's fake signal makes a blocked F_SETLKW return -ERESTARTSYS; it restarts after detach).
+// A container that was frozen when we came is frozen again before the threads are let go.
 #pragma once
 
 #include <chrono>
