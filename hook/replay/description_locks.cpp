@@ -110,4 +110,21 @@ int DescriptionLocks::unset(pid_t hostPid, int fd, const Lock& lock) {
     throwFailure("replay: a POSIX lock belongs to a process, not to a description");
 }
 
+DescriptionLocks::SignalSetting DescriptionLocks::saveSignalSetting(pid_t hostPid, int fd) {
+    int target = duplicate(hostPid, fd);
+    SignalSetting setting;
+    if (sys::fcntlPointer(target, F_GETOWN_EX, &setting.owner) != 0)
+        throwErrno("replay: pid " + std::to_string(hostPid) + " fd " + std::to_string(fd) + ": F_GETOWN_EX");
+    setting.signal = sys::fcntlInteger(target, F_GETSIG, 0);
+    if (setting.signal < 0) throwErrno("replay: pid " + std::to_string(hostPid) + " fd " + std::to_string(fd) + ": F_GETSIG");
+    return setting;
+}
+
+int DescriptionLocks::restoreSignalSetting(pid_t hostPid, int fd, const SignalSetting& setting) {
+    int target = duplicate(hostPid, fd);
+    f_owner_ex owner = setting.owner;
+    if (sys::fcntlPointer(target, F_SETOWN_EX, &owner) != 0) return errno;
+    return resultOf(sys::fcntlInteger(target, F_SETSIG, setting.signal));
+}
+
 }  // namespace lockcr

@@ -7,6 +7,8 @@
 // F_OFD_SETLK): an outside holder makes it fail, never hang.
 #pragma once
 
+#include <fcntl.h>
+
 #include <map>
 #include <optional>
 
@@ -31,6 +33,16 @@ public:
     int finishLease(pid_t hostPid, int fd, const Lock& lock, const std::optional<SignalOwner>& owner, pid_t hostOwner);
     // Removes LOCK again (rollback). Returns 0 or the errno.
     int unset(pid_t hostPid, int fd, const Lock& lock);
+
+    // Whom a break of the description behind HOSTPID's FD signals, and with what. Setting a lease
+    // makes its caller the owner and removing one clears the owner: a rollback puts back what was
+    // saved before. Errors throw (save) or return the errno (restore).
+    struct SignalSetting {
+        f_owner_ex owner{};
+        int signal = 0;
+    };
+    SignalSetting saveSignalSetting(pid_t hostPid, int fd);
+    int restoreSignalSetting(pid_t hostPid, int fd, const SignalSetting& setting);
 
 private:
     int pidFdOf(pid_t hostPid);

@@ -111,6 +111,7 @@ public:
         clock.lap("targets checked");
         try {
             std::map<pid_t, std::vector<PlannedCall>> inside = planCallsInside(before);
+            saveLeaseSignalSettings(inside);
             // OFD locks (pidfd_getfd, from a second thread) and the injections (ptrace, which
             // belongs to this thread) touch nothing in common: they run side by side.
             std::exception_ptr ofdFailure, insideFailure;
@@ -305,6 +306,15 @@ private:
                    err);
     }
 
+    // Before any lease is set: whom each description's breaks signal now (what CRIU restored), so
+    // that a rollback leaves it so.
+    void saveLeaseSignalSettings(const std::map<pid_t, std::vector<PlannedCall>>& byProcess) {
+        for (const auto& [host, planned] : byProcess)
+            for (const PlannedCall& call : planned)
+                if (call.lock.kind == LockKind::lease)
+                    savedSignals_.push_back({host, call.call.fd, descriptions_.saveSignalSetting(host, call.call.fd)});
+    }
+
     // A lease owner's host pid: a process of the container, or for F_OWNER_TID one of its threads.
     pid_t hostOwnerOf(const std::optional<SignalOwner>& owner) const {
         if (!owner || owner->containerPid <= 0) return 0;
@@ -343,6 +353,15 @@ private:
             }
         }
         for (auto it = setDescription_.rbegin(); it != setDescription_.rend(); ++it) unsetDescriptionLock(*it);
+        for (const SavedSignal& saved : savedSignals_) {
+            try {
+                if (int err = descriptions_.restoreSignalSetting(saved.hostPid, saved.fd, saved.setting))
+                    logError("replay: rollback of pid " + std::to_string(saved.hostPid) + " fd " + std::to_string(saved.fd) +
+                             " lease signal owner failed: " + std::strerror(err));
+            } catch (const Error& error) {
+                logError(std::string("replay: rollback: ") + error.what());
+            }
+        }
     }
 
     // Through the process it was set in, or, if that one is gone (killed by a failed injection),
@@ -373,6 +392,12 @@ private:
     DescriptionLocks descriptions_;
     std::vector<SetDescriptionLock> setDescription_;
     std::map<pid_t, std::vector<PlannedCall>> setInside_;
+    struct SavedSignal {
+        pid_t hostPid;
+        int fd;
+        DescriptionLocks::SignalSetting setting;
+    };
+    std::vector<SavedSignal> savedSignals_;
     size_t ofdLocksSet_ = 0;  // counted apart: setOfdLocks runs beside setLocksInside
     FdPaths livePaths_;       // link text of every fd the image names, read with the live table
     ReplayResult result_;

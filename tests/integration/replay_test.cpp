@@ -478,3 +478,35 @@ TEST_CASE("replay: a lease owned by one thread gets that thread back as its owne
     CHECK(agent.call("getlease " + fdText(fd)) == "ok r");
     CHECK(agent.call("getown " + fdText(fd)) == "ok tid " + std::to_string(thread));
 }
+
+// Setting a lease makes its caller the description's signal owner, removing one clears it: a
+// replay that fails after a lease was set leaves the owner and signal as they were before.
+TEST_CASE("replay: a rolled-back lease leaves its description's signal owner as it found it") {
+    ReplayScene scene;
+    Agent& leaser = scene.spawn();
+    Agent& locker = scene.spawn();
+    REQUIRE(leaser.pid() < locker.pid());  // injected first: its lease is set before the failure
+    std::string leased = scene.directory.file("leased"), taken = scene.directory.file("taken");
+    int creator = openIn(leaser, leased, "w");
+    REQUIRE(leaser.call("close " + fdText(creator)) == "ok");
+    int leaseFd = openIn(leaser, leased, "r");
+    REQUIRE(leaser.call("lease " + fdText(leaseFd) + " r") == "ok");
+    REQUIRE(leaser.call("setsig " + fdText(leaseFd) + " USR2") == "ok");
+    int takenFd = openIn(locker, taken);
+    REQUIRE(locker.call("flock " + fdText(takenFd) + " ex") == "ok");
+    scene.dump();
+    REQUIRE(leaser.call("lease " + fdText(leaseFd) + " u") == "ok");
+    REQUIRE(locker.call("flock " + fdText(takenFd) + " un") == "ok");
+    // What a restore left: an owner and a signal, no lease.
+    REQUIRE(leaser.call("setown " + fdText(leaseFd) + " " + std::to_string(leaser.pid())) == "ok");
+    REQUIRE(leaser.call("setsig " + fdText(leaseFd) + " USR1") == "ok");
+    Agent outsider = Agent::spawn(agentBinary);
+    int outsideFd = openIn(outsider, taken);
+    REQUIRE(outsider.call("flock " + fdText(outsideFd) + " sh") == "ok");
+
+    CommandResult result = scene.replay();
+    CHECK(result.status == 1);
+    CHECK(leaser.call("getlease " + fdText(leaseFd)) == "ok u");
+    CHECK(leaser.call("getown " + fdText(leaseFd)) == "ok pid " + std::to_string(leaser.pid()));
+    CHECK(leaser.call("getsig " + fdText(leaseFd)) == "ok " + std::to_string(SIGUSR1));
+}
