@@ -89,6 +89,13 @@ TaskDirectories openTaskDirectories(pid_t hostPid) {
     return directories;
 }
 
+bool copyKnownPath(const FdPaths& known, const FdKey& key, std::string& path) {
+    auto found = known.find(key);
+    if (found == known.end()) return false;
+    path = found->second;
+    return true;
+}
+
 // What one worker read.
 struct ReadResult {
     std::vector<LockedFd> lockedFds;
@@ -106,7 +113,8 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
         const std::string& name = task.names[nameIndex];
         int fd = -1;
         if (!parseFdNumber(name, fd)) continue;
-        bool pathWanted = options.pathsOf && options.pathsOf->count({task.hostPid, fd});
+        FdKey key{task.hostPid, fd};
+        bool pathWanted = options.pathsOf && options.pathsOf->count(key);
         if (!sys::tryReadSmallProcFileAt(task.fdinfo.get(), name, text, err)) {
             // Closed meanwhile: skipped. Anything else (no fd left, no memory) would drop the
             // fd's locks from the image without a word: it fails the collection.
@@ -119,10 +127,9 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
         });
         if (info.locks.empty() && !pathWanted) continue;
         std::string path;
-        auto known = options.knownPaths ? options.knownPaths->find({task.hostPid, fd}) : FdPaths::const_iterator{};
-        if (options.knownPaths && known != options.knownPaths->end()) path = known->second;
-        else if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
-        if (pathWanted && !path.empty()) out.paths.push_back({{task.hostPid, fd}, path});
+        if (!options.knownPaths || !copyKnownPath(*options.knownPaths, key, path))
+            if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
+        if (pathWanted && !path.empty()) out.paths.push_back({key, path});
         if (info.locks.empty()) continue;
         bool holdsLease = std::any_of(info.locks.begin(), info.locks.end(),
                                       [](const LockLine& line) { return line.lock.kind == LockKind::lease; });

@@ -22,6 +22,12 @@ struct flock byteRange(short type, const LockRange& range) {
     return request;
 }
 
+// F_SETOWN_EX and F_SETSIG: whom a break of the description signals, and with what.
+int setSignalSetting(int fd, f_owner_ex owner, int signal) {
+    if (sys::fcntlPointer(fd, F_SETOWN_EX, &owner) != 0) return errno;
+    return resultOf(sys::fcntlInteger(fd, F_SETSIG, signal));
+}
+
 // Pid 0 (none recorded, or outside the container) is set too: F_SETLEASE made its caller the
 // owner, and a break would signal it.
 int setSignalOwner(int fd, const SignalOwner& owner, pid_t hostOwner) {
@@ -30,12 +36,11 @@ int setSignalOwner(int fd, const SignalOwner& owner, pid_t hostOwner) {
         if (hostOwner == 0) return ESRCH;  // the owner is gone: a break would signal nobody
         target.pid = hostOwner;
     }
-    if (sys::fcntlPointer(fd, F_SETOWN_EX, &target) != 0) return errno;
-    return resultOf(sys::fcntlInteger(fd, F_SETSIG, owner.signal));
+    return setSignalSetting(fd, target, owner.signal);
 }
 
-// ...and the break: a non-blocking open of the same file for reading or writing, as the original
-// opener did (CRIU's restore_breaking_file_lease does the same).
+// A breaking lease is broken again the way the original opener did: a non-blocking open of the
+// same file for reading or writing (CRIU's restore_breaking_file_lease does the same).
 int breakLease(pid_t hostPid, int fd, const Lock& lock) {
     int openMode = lock.type == LockType::read ? O_RDONLY : O_WRONLY;
     int err = 0;
@@ -121,10 +126,7 @@ DescriptionLocks::SignalSetting DescriptionLocks::saveSignalSetting(pid_t hostPi
 }
 
 int DescriptionLocks::restoreSignalSetting(pid_t hostPid, int fd, const SignalSetting& setting) {
-    int target = duplicate(hostPid, fd);
-    f_owner_ex owner = setting.owner;
-    if (sys::fcntlPointer(target, F_SETOWN_EX, &owner) != 0) return errno;
-    return resultOf(sys::fcntlInteger(target, F_SETSIG, setting.signal));
+    return setSignalSetting(duplicate(hostPid, fd), setting.owner, setting.signal);
 }
 
 }  // namespace lockcr

@@ -110,39 +110,13 @@ public:
         checkTargets(before);
         clock.lap("targets checked");
         try {
-            std::map<pid_t, std::vector<PlannedCall>> inside = planCallsInside(before);
+            CallsByProcess inside = planCallsInside(before);
             saveLeaseSignalSettings(inside);
-            // OFD locks (pidfd_getfd, from a second thread) and the injections (ptrace, which
-            // belongs to this thread) touch nothing in common: they run side by side.
-            std::exception_ptr ofdFailure, insideFailure;
-            {
-                std::jthread ofd([&] {
-                    try {
-                        setOfdLocks(before);
-                    } catch (...) {
-                        ofdFailure = std::current_exception();
-                    }
-                });
-                try {
-                    if (!inside.empty()) {
-                        barrier_->ensureTraced();
-                        clock.lap("every thread in a ptrace stop");
-                        setLocksInside(inside);
-                        clock.lap("POSIX locks, flocks and leases set from inside their processes");
-                    }
-                } catch (...) {
-                    insideFailure = std::current_exception();
-                }
-            }
-            result_.descriptionLocksSet += ofdLocksSet_;
-            // Both may have failed: a hard error goes before a lock held elsewhere, which policy
-            // "wait" would retry.
-            if (ofdFailure && insideFailure && isHeldElsewhere(insideFailure)) std::rethrow_exception(ofdFailure);
-            if (insideFailure) std::rethrow_exception(insideFailure);
-            if (ofdFailure) std::rethrow_exception(ofdFailure);
+            setLocks(before, inside, clock);
             clock.lap("OFD locks set");
             finishLeases(inside);
-            LockDifferences after = compareLockTables(image_, collectLocks(container_, {.pending = pendingThroughBarrier(), .knownPaths = &livePaths_}), pids_);
+            LockImage live = collectLocks(container_, {.pending = pendingThroughBarrier(), .knownPaths = &livePaths_});
+            LockDifferences after = compareLockTables(image_, live, pids_);
             clock.lap("verified");
             if (!after.empty())
                 throwFailure("replay: after setting the locks, verify still finds " + std::to_string(after.lines().size()) +
@@ -157,6 +131,49 @@ public:
     }
 
 private:
+    // A lock call to make inside a process, with the image's lock it restores.
+    struct PlannedCall {
+        LockCall call;
+        pid_t containerPid;
+        const FileIdentity* file;
+        Lock lock;
+        const OpenFileDescription* description;  // flock and lease only
+    };
+
+    // Per host pid, in the order they are made.
+    using CallsByProcess = std::map<pid_t, std::vector<PlannedCall>>;
+
+    // OFD locks (pidfd_getfd, from a second thread) and the injections (ptrace, which belongs to
+    // this thread) touch nothing in common: they run side by side.
+    void setLocks(const LockDifferences& before, const CallsByProcess& inside, PhaseClock& clock) {
+        std::exception_ptr ofdFailure, insideFailure;
+        {
+            std::jthread ofd([&] {
+                try {
+                    setOfdLocks(before);
+                } catch (...) {
+                    ofdFailure = std::current_exception();
+                }
+            });
+            try {
+                if (!inside.empty()) {
+                    barrier_->ensureTraced();
+                    clock.lap("every thread in a ptrace stop");
+                    setLocksInside(inside);
+                    clock.lap("POSIX locks, flocks and leases set from inside their processes");
+                }
+            } catch (...) {
+                insideFailure = std::current_exception();
+            }
+        }
+        result_.descriptionLocksSet += ofdLocksSet_;
+        // Both may have failed: a hard error goes before a lock held elsewhere, which policy
+        // "wait" would retry.
+        if (ofdFailure && insideFailure && isHeldElsewhere(insideFailure)) std::rethrow_exception(ofdFailure);
+        if (insideFailure) std::rethrow_exception(insideFailure);
+        if (ofdFailure) std::rethrow_exception(ofdFailure);
+    }
+
     // A waiter that stands before its blocking call (restored by CRIU, not yet run) is read from
     // its registers, which needs it in a ptrace stop.
     PendingSyscalls pendingThroughBarrier() {
@@ -204,7 +221,7 @@ private:
     }
 
     void checkTargets(const LockDifferences& missing) const {
-        std::set<std::pair<pid_t, int>> checked;
+        std::set<FdKey> checked;
         auto check = [&](pid_t host, pid_t containerPid, int fd, const FileIdentity& file) {
             if (checked.insert({host, fd}).second) checkSameFile(livePaths_, host, containerPid, fd, file);
         };
@@ -217,18 +234,9 @@ private:
         }
     }
 
-    // A lock call to make inside a process, with the image's lock it restores.
-    struct PlannedCall {
-        LockCall call;
-        pid_t containerPid;
-        const FileIdentity* file;
-        Lock lock;
-        const OpenFileDescription* description;  // flock and lease only
-    };
-
     // POSIX locks inside their owner; flocks and leases inside a process holding the description.
-    std::map<pid_t, std::vector<PlannedCall>> planCallsInside(const LockDifferences& missing) const {
-        std::map<pid_t, std::vector<PlannedCall>> byProcess;
+    CallsByProcess planCallsInside(const LockDifferences& missing) const {
+        CallsByProcess byProcess;
         // Highest range first: the kernel keeps an owner's POSIX locks sorted and walks them from
         // the lowest to place a new one, so ascending order would walk all that came before.
         for (const MissingPosixLock& lock : std::ranges::reverse_view(missing.missingPosix)) {
@@ -261,7 +269,7 @@ private:
         }
     }
 
-    void setLocksInside(const std::map<pid_t, std::vector<PlannedCall>>& byProcess) {
+    void setLocksInside(const CallsByProcess& byProcess) {
         for (const auto& [host, planned] : byProcess) {
             StoppedProcess* process = barrier_->stoppedProcess(host);
             if (!process) throwFailure("replay: pid " + std::to_string(planned.front().containerPid) + " is not held by the barrier");
@@ -288,7 +296,7 @@ private:
     // F_SETLEASE made the caller the owner its break signals; the image's owner replaces it. A
     // breaking lease is broken again with no owner yet, so the break signals nobody: the
     // application had its signal before the checkpoint.
-    void finishLeases(const std::map<pid_t, std::vector<PlannedCall>>& byProcess) {
+    void finishLeases(const CallsByProcess& byProcess) {
         for (const auto& [host, planned] : byProcess)
             for (const PlannedCall& call : planned) {
                 if (call.lock.kind != LockKind::lease) continue;
@@ -308,7 +316,7 @@ private:
 
     // Before any lease is set: whom each description's breaks signal now (what CRIU restored), so
     // that a rollback leaves it so.
-    void saveLeaseSignalSettings(const std::map<pid_t, std::vector<PlannedCall>>& byProcess) {
+    void saveLeaseSignalSettings(const CallsByProcess& byProcess) {
         for (const auto& [host, planned] : byProcess)
             for (const PlannedCall& call : planned)
                 if (call.lock.kind == LockKind::lease)
@@ -391,7 +399,7 @@ private:
     PidMapping pids_;
     DescriptionLocks descriptions_;
     std::vector<SetDescriptionLock> setDescription_;
-    std::map<pid_t, std::vector<PlannedCall>> setInside_;
+    CallsByProcess setInside_;
     struct SavedSignal {
         pid_t hostPid;
         int fd;

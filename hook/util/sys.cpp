@@ -81,17 +81,13 @@ bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& er
 
 bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
     UniqueFd fd = tryOpenAt(dirFd, path, O_RDONLY, errnoOut);
-    return fd && tryReadSmallProcFile(fd.get(), out, errnoOut);
-}
-
-bool tryReadSmallProcFile(int fd, std::string& out, int& errnoOut) {
+    if (!fd) return false;
     // One buffer per thread, grown when a file with many lock lines needs it, never cleared: a
     // std::string resized to 16 KiB would zero it for every one of thousands of fds.
     thread_local std::vector<char> buffer(16384);
     size_t used = 0;
     for (;;) {
-        ssize_t n = retryOnEintr(
-            [&] { return ::pread(fd, buffer.data() + used, buffer.size() - used, static_cast<off_t>(used)); });
+        ssize_t n = retryOnEintr([&] { return ::read(fd.get(), buffer.data() + used, buffer.size() - used); });
         if (n < 0) {
             errnoOut = errno;
             return false;

@@ -34,9 +34,6 @@ std::string readFile(const std::string& path);
 // whole file on the first read, so a read that does not fill the buffer was all of it and no
 // second read is needed to see EOF.
 bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
-// The same on an open file, read from offset 0 (pread): a seq_file is rendered afresh, so a kept
-// /proc file can be read again for its current contents without another open.
-bool tryReadSmallProcFile(int fd, std::string& out, int& errnoOut);
 
 // readlink; returns false (errnoOut set) on failure.
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
