@@ -89,12 +89,32 @@ TaskDirectories openTaskDirectories(pid_t hostPid) {
     return directories;
 }
 
-bool copyKnownPath(const FdPaths& known, const FdKey& key, std::string& path) {
-    auto found = known.find(key);
-    if (found == known.end()) return false;
-    path = found->second;
-    return true;
-}
+}  // namespace
+
+// Per task of the first look, per name of its fd listing: the fdinfo file left open (or none)
+// and the link text read with it.
+struct KeptLook::State {
+    struct File {
+        UniqueFd fdinfo;
+        std::string path;
+    };
+    std::vector<TaskDirectories> tasks;
+    std::vector<std::vector<File>> files;  // files[t][n] is tasks[t].names[n]
+};
+
+KeptLook::KeptLook() = default;
+KeptLook::~KeptLook() = default;
+
+namespace {
+
+using KeptFiles = std::vector<std::vector<KeptLook::State::File>>;
+
+// Where the workers read: the listings, and the files a first look keeps or a second one reuses.
+struct Source {
+    const std::vector<TaskDirectories>& tasks;
+    const KeptFiles* kept = nullptr;  // second look
+    KeptFiles* keep = nullptr;        // first look: slots are written by one worker each
+};
 
 // What one worker read.
 struct ReadResult {
@@ -103,19 +123,23 @@ struct ReadResult {
 };
 
 // Reads the fdinfo of items [begin, end) of the work list. An fd closed meanwhile is skipped.
-void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<std::pair<size_t, size_t>>& work,
-                   size_t begin, size_t end, const CollectOptions& options, ReadResult& out) {
+void readLockedFds(const Source& source, const std::vector<std::pair<size_t, size_t>>& work, size_t begin,
+                   size_t end, const CollectOptions& options, ReadResult& out) {
     std::string text;
     int err = 0;
     for (size_t i = begin; i < end; ++i) {
         const auto& [taskIndex, nameIndex] = work[i];
-        const TaskDirectories& task = tasks[taskIndex];
+        const TaskDirectories& task = source.tasks[taskIndex];
         const std::string& name = task.names[nameIndex];
         int fd = -1;
         if (!parseFdNumber(name, fd)) continue;
         FdKey key{task.hostPid, fd};
         bool pathWanted = options.pathsOf && options.pathsOf->count(key);
-        if (!sys::tryReadSmallProcFileAt(task.fdinfo.get(), name, text, err)) {
+        const KeptLook::State::File* kept = source.kept ? &(*source.kept)[taskIndex][nameIndex] : nullptr;
+        if (kept && !kept->fdinfo) kept = nullptr;
+        UniqueFd opened;
+        if (!kept) opened = sys::tryOpenAt(task.fdinfo.get(), name, O_RDONLY, err);
+        if ((!kept && !opened) || !sys::tryReadSmallProcFile(kept ? kept->fdinfo.get() : opened.get(), text, err)) {
             // Closed meanwhile: skipped. Anything else (no fd left, no memory) would drop the
             // fd's locks from the image without a word: it fails the collection.
             if (err == ENOENT || err == ESRCH) continue;
@@ -127,8 +151,9 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
         });
         if (info.locks.empty() && !pathWanted) continue;
         std::string path;
-        if (!options.knownPaths || !copyKnownPath(*options.knownPaths, key, path))
-            if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
+        if (kept) path = kept->path;
+        else if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
+        if (source.keep) (*source.keep)[taskIndex][nameIndex] = {std::move(opened), path};
         if (pathWanted && !path.empty()) out.paths.push_back({key, path});
         if (info.locks.empty()) continue;
         bool holdsLease = std::any_of(info.locks.begin(), info.locks.end(),
@@ -141,10 +166,10 @@ void readLockedFds(const std::vector<TaskDirectories>& tasks, const std::vector<
 
 // The fdinfo reads are nearly all kernel time, one open/read/close per fd: spread them over the
 // cores (a 4,000-fd container is 4,000 of them).
-std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks, const CollectOptions& options) {
+std::vector<LockedFd> readAllLockedFds(const Source& source, const CollectOptions& options) {
     std::vector<std::pair<size_t, size_t>> work;
-    for (size_t t = 0; t < tasks.size(); ++t)
-        for (size_t n = 0; n < tasks[t].names.size(); ++n) work.push_back({t, n});
+    for (size_t t = 0; t < source.tasks.size(); ++t)
+        for (size_t n = 0; n < source.tasks[t].names.size(); ++n) work.push_back({t, n});
     size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
     if (work.size() < 256) workers = 1;
     std::vector<ReadResult> results(workers);
@@ -156,7 +181,7 @@ std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks
         size_t begin = std::min(work.size(), w * share), end = std::min(work.size(), begin + share);
         auto run = [&, w, begin, end] {
             try {
-                readLockedFds(tasks, work, begin, end, options, results[w]);
+                readLockedFds(source, work, begin, end, options, results[w]);
             } catch (...) {
                 std::lock_guard guard(failureLock);
                 if (!failure) failure = std::current_exception();
@@ -177,6 +202,30 @@ std::vector<LockedFd> readAllLockedFds(const std::vector<TaskDirectories>& tasks
         return std::tie(a.taskIndex, a.fd) < std::tie(b.taskIndex, b.fd);
     });
     return all;
+}
+
+// A kept look fits this collection when it listed the same processes in the same order.
+bool keptLookFits(const KeptLook* kept, const Container& container) {
+    if (!kept || !kept->state || kept->state->tasks.size() != container.tasks.size()) return false;
+    for (size_t t = 0; t < container.tasks.size(); ++t) {
+        pid_t listed = kept->state->tasks[t].hostPid;
+        if (listed != 0 && listed != container.tasks[t].hostPid) return false;
+    }
+    return true;
+}
+
+// Room for a slot per listed fd, and the fd table grown once for them; none if it cannot grow.
+std::unique_ptr<KeptLook::State> prepareKeeping(const std::vector<TaskDirectories>& tasks) {
+    size_t count = 0;
+    int anyFd = -1;
+    for (const TaskDirectories& task : tasks) {
+        count += task.names.size();
+        if (task.fdinfo) anyFd = task.fdinfo.get();
+    }
+    if (anyFd < 0 || !sys::reserveFdNumbers(count, anyFd)) return nullptr;
+    auto state = std::make_unique<KeptLook::State>();
+    for (const TaskDirectories& task : tasks) state->files.emplace_back(task.names.size());
+    return state;
 }
 
 // Turns the fds read into processes, fds and description candidates. A POSIX lock shows in the
@@ -294,11 +343,20 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     PhaseClock clock("collect");
     LockImage image;
     image.container = container.identity;
-    std::vector<TaskDirectories> tasks;
-    for (const ContainerTask& task : container.tasks) tasks.push_back(openTaskDirectories(task.hostPid));
+    bool reuse = keptLookFits(options.kept, container);
+    std::vector<TaskDirectories> listed;
+    if (!reuse)
+        for (const ContainerTask& task : container.tasks) listed.push_back(openTaskDirectories(task.hostPid));
     clock.lap("fds listed");
-    std::vector<LockedFd> lockedFds = readAllLockedFds(tasks, options);
+    std::unique_ptr<KeptLook::State> keeping = options.keep ? prepareKeeping(listed) : nullptr;
+    Source source{reuse ? options.kept->state->tasks : listed, reuse ? &options.kept->state->files : nullptr,
+                  keeping ? &keeping->files : nullptr};
+    std::vector<LockedFd> lockedFds = readAllLockedFds(source, options);
     clock.lap("fdinfo read");
+    if (keeping) {
+        keeping->tasks = std::move(listed);
+        options.keep->state = std::move(keeping);
+    }
     std::vector<DescriptionCandidate> candidates;
     addProcesses(container, lockedFds, image, candidates);
     groupDescriptions(container, image, candidates);

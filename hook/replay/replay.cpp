@@ -97,7 +97,7 @@ public:
         pids_ = mapImagePids(image_, container_, settings_.pidMap);
         std::set<FdKey> targets = imageFds();
         LockDifferences before =
-            compareLockTables(image_, collectLocks(container_, {.pathsOf = &targets, .paths = &livePaths_}), pids_);
+            compareLockTables(image_, collectLocks(container_, {.pathsOf = &targets, .paths = &livePaths_, .keep = &firstLook_}), pids_);
         result_.alreadyInPlace = countLocks() - before.missingPosix.size() - before.missingDescription.size();
         clock.lap("live table compared");
         // No pre-check through /proc/locks here: every read of it takes the kernel's file_rwsem
@@ -115,7 +115,7 @@ public:
             setLocks(before, inside, clock);
             clock.lap("OFD locks set");
             finishLeases(inside);
-            LockImage live = collectLocks(container_, {.pending = pendingThroughBarrier(), .knownPaths = &livePaths_});
+            LockImage live = collectLocks(container_, {.pending = pendingThroughBarrier(), .kept = &firstLook_});
             LockDifferences after = compareLockTables(image_, live, pids_);
             clock.lap("verified");
             if (!after.empty())
@@ -408,6 +408,7 @@ private:
     std::vector<SavedSignal> savedSignals_;
     size_t ofdLocksSet_ = 0;  // counted apart: setOfdLocks runs beside setLocksInside
     FdPaths livePaths_;       // link text of every fd the image names, read with the live table
+    KeptLook firstLook_;      // what the second look (the final verify) reads again
     ReplayResult result_;
 };
 

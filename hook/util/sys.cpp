@@ -4,6 +4,7 @@
 #include <linux/kcmp.h>
 #include <linux/openat2.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,13 +82,18 @@ bool tryReadFileAt(int dirFd, const std::string& path, std::string& out, int& er
 
 bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
     UniqueFd fd = tryOpenAt(dirFd, path, O_RDONLY, errnoOut);
-    if (!fd) return false;
+    return fd && tryReadSmallProcFile(fd.get(), out, errnoOut);
+}
+
+bool tryReadSmallProcFile(int fd, std::string& out, int& errnoOut) {
     // One buffer per thread, grown when a file with many lock lines needs it, never cleared: a
     // std::string resized to 16 KiB would zero it for every one of thousands of fds.
     thread_local std::vector<char> buffer(16384);
     size_t used = 0;
     for (;;) {
-        ssize_t n = retryOnEintr([&] { return ::read(fd.get(), buffer.data() + used, buffer.size() - used); });
+        ssize_t n = retryOnEintr([&] {
+            return ::pread(fd, buffer.data() + used, buffer.size() - used, static_cast<off_t>(used));
+        });
         if (n < 0) {
             errnoOut = errno;
             return false;
@@ -97,6 +103,17 @@ bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out
         buffer.resize(buffer.size() * 2);  // a file with many lock lines: keep reading
     }
     out.assign(buffer.data(), used);
+    return true;
+}
+
+bool reserveFdNumbers(size_t count, int anyOpenFd) {
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return false;
+    size_t highest = count + 256;  // what lockcr itself has open, with room to spare
+    if (files.rlim_cur != RLIM_INFINITY && highest >= files.rlim_cur) return false;
+    int probe = ::fcntl(anyOpenFd, F_DUPFD_CLOEXEC, static_cast<int>(highest));
+    if (probe < 0) return false;
+    ::close(probe);
     return true;
 }
 

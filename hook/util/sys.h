@@ -34,6 +34,15 @@ std::string readFile(const std::string& path);
 // whole file on the first read, so a read that does not fill the buffer was all of it and no
 // second read is needed to see EOF.
 bool tryReadSmallProcFileAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
+// The same through an open file, from offset 0 (pread): a procfs seq_file kept open renders its
+// contents again, as they are now, without the path walk and file setup of another open.
+bool tryReadSmallProcFile(int fd, std::string& out, int& errnoOut);
+
+// Grows this process's fd table once, now, to hold COUNT more fds: a table shared by threads
+// waits for an RCU grace period each time it grows, so growing it one doubling at a time while
+// workers open thousands of files costs milliseconds each (ANY_OPEN_FD is duplicated there and
+// closed). False if the fd limit is too low.
+bool reserveFdNumbers(size_t count, int anyOpenFd);
 
 // readlink; returns false (errnoOut set) on failure.
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);

@@ -112,6 +112,39 @@ TEST_CASE("collect: OFD lock, flock and lease each belong to one description") {
         CHECK(description->holders == std::vector<Holder>{{agent.pid(), description->holders[0].fd}});
 }
 
+TEST_CASE("collect: a second look through the first look's kept files sees the locks as they are now") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string unlocked = scene.directory.file("unlocked"), wanted = scene.directory.file("wanted"),
+                plain = scene.directory.file("plain");
+    int unlockedFd = openIn(agent, unlocked), wantedFd = openIn(agent, wanted), plainFd = openIn(agent, plain);
+    REQUIRE(agent.call("posix " + std::to_string(unlockedFd) + " w 0 10") == "ok");
+    Container container = discoverContainerOfPid(agent.pid());
+    std::set<FdKey> pathsOf{{agent.pid(), wantedFd}};
+    FdPaths paths;
+    KeptLook kept;
+    LockImage first = collectLocks(container, {.pathsOf = &pathsOf, .paths = &paths, .keep = &kept});
+    REQUIRE(fdOf(processOf(first, agent.pid()), unlockedFd));
+    CHECK(paths.at({agent.pid(), wantedFd}) == wanted);
+
+    // Kept: the locked fd and the wanted one; plainFd was closed after its read and is opened again.
+    REQUIRE(agent.call("posix " + std::to_string(unlockedFd) + " u 0 10") == "ok");
+    REQUIRE(agent.call("flock " + std::to_string(wantedFd) + " sh") == "ok");
+    REQUIRE(agent.call("ofd " + std::to_string(plainFd) + " r 5 5") == "ok");
+    LockImage second = collectLocks(container, {.kept = &kept});
+    const Process& process = processOf(second, agent.pid());
+    CHECK(procLocksLinesForInode(inodeOf(unlocked)).empty());
+    CHECK_FALSE(fdOf(process, unlockedFd));
+    REQUIRE(procLocksLinesForInode(inodeOf(wanted)).size() == 1);
+    REQUIRE(descriptionsOn(second, inodeOf(wanted)).size() == 1);
+    CHECK(descriptionsOn(second, inodeOf(wanted))[0]->locks.at(0).kind == LockKind::flock);
+    CHECK(fdOf(process, wantedFd)->file.path == wanted);
+    REQUIRE(procLocksLinesForInode(inodeOf(plain)).size() == 1);
+    REQUIRE(descriptionsOn(second, inodeOf(plain)).size() == 1);
+    CHECK(descriptionsOn(second, inodeOf(plain))[0]->locks.at(0).range.start == 5);
+    CHECK(fdOf(process, plainFd)->file.path == plain);
+}
+
 TEST_CASE("collect: a flock inherited across fork is one description with both holders") {
     Scene scene;
     Agent& parent = scene.spawn();
