@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "replay/inject_arch.h"
@@ -139,7 +140,14 @@ public:
     Injection& operator=(const Injection&) = delete;
     ~Injection();
 
-    InjectionResult run(const std::vector<LockCall>& requests);
+    // start() leaves the thread running the lock loop (several processes can run theirs at once);
+    // finish() waits for it and puts the thread back. run() is both.
+    void start(const std::vector<LockCall>& requests);
+    InjectionResult finish();
+    InjectionResult run(const std::vector<LockCall>& requests) {
+        start(requests);
+        return finish();
+    }
 
 private:
     uint64_t findSyscallInstructionNearPc();
@@ -148,9 +156,15 @@ private:
     void unpatch();
     void writeMemory(uint64_t address, const void* data, size_t size);
     int64_t runSyscall(uint64_t instruction, long number, const std::array<uint64_t, 6>& arguments);
-    inject_arch::LockLoopOutcome runLockLoop(uint64_t codeAddress, uint64_t entriesAddress, size_t count);
+    void startLockLoop(size_t count);
+    inject_arch::LockLoopOutcome awaitLockLoop();
     void stepToSyscallStop();
-    sys::ThreadReport resumeAndWait(bool syscallStops);
+    void resume(bool syscallStops);
+    sys::ThreadReport awaitStop();
+    sys::ThreadReport resumeAndWait(bool syscallStops) {
+        resume(syscallStops);
+        return awaitStop();
+    }
     void noteSignalStop(const sys::ThreadReport& report, bool throwIfOurs);
     void unmap();
     void restoreThread();
@@ -175,6 +189,7 @@ private:
     Region mapping_;
     bool codeWritten_ = false;
     uint64_t codeSyscall_ = 0;
+    size_t requestCount_ = 0;
     std::vector<siginfo_t> foreignSignals_;
 };
 
@@ -195,7 +210,7 @@ std::string Injection::where() const {
     return "inject lock calls into pid " + std::to_string(pid_) + " tid " + std::to_string(tid_);
 }
 
-InjectionResult Injection::run(const std::vector<LockCall>& requests) {
+void Injection::start(const std::vector<LockCall>& requests) {
     syscallInstruction_ = findSyscallInstructionNearPc();
     if (!syscallInstruction_) {
         std::vector<Mapping> mappings = readMappings(pid_);
@@ -218,21 +233,30 @@ InjectionResult Injection::run(const std::vector<LockCall>& requests) {
     writeMemory(mapping_.address, image.data(), image.size());
     codeWritten_ = true;
     codeSyscall_ = mapping_.address + inject_arch::lockLoopCode().syscallOffset;
+    requestCount_ = requests.size();
     // From here on, calls may have taken effect: every failure says how many may have (all of
     // them while the loop's own count is unknown; undoing a call that never took effect unlocks
     // nothing that replay did not mean to set).
-    inject_arch::LockLoopOutcome outcome{};
     try {
-        outcome = runLockLoop(mapping_.address, mapping_.address + entriesOffset(), requests.size());
+        startLockLoop(requests.size());
     } catch (const Error& error) {
         throw FailedAfterLoop(error, requests.size());
     }
-    bool complete = outcome.result == 0 && outcome.applied == requests.size();
-    bool failedAt = outcome.result < 0 && outcome.result > -4096 && outcome.applied < requests.size();
+}
+
+InjectionResult Injection::finish() {
+    inject_arch::LockLoopOutcome outcome{};
+    try {
+        outcome = awaitLockLoop();
+    } catch (const Error& error) {
+        throw FailedAfterLoop(error, requestCount_);
+    }
+    bool complete = outcome.result == 0 && outcome.applied == requestCount_;
+    bool failedAt = outcome.result < 0 && outcome.result > -4096 && outcome.applied < requestCount_;
     if (!complete && !failedAt)
         throw FailedAfterLoop(Error(where() + ": the lock loop ended with " + std::to_string(outcome.applied) +
                                     " applied and result " + std::to_string(outcome.result)),
-                              requests.size());
+                              requestCount_);
     InjectionResult result{static_cast<size_t>(outcome.applied), static_cast<int>(-outcome.result)};
 
     // The locks are set now: a mapping that cannot be removed is worth a warning, not a failure;
@@ -336,16 +360,19 @@ int64_t Injection::runSyscall(uint64_t instruction, long number, const std::arra
     return inject_arch::syscallResult(sys::getRegisters(tid_));
 }
 
-inject_arch::LockLoopOutcome Injection::runLockLoop(uint64_t codeAddress, uint64_t entriesAddress, size_t count) {
+void Injection::startLockLoop(size_t count) {
     sys::Registers registers = saved_;
-    inject_arch::prepareLockLoop(registers, codeAddress, entriesAddress, count);
+    inject_arch::prepareLockLoop(registers, mapping_.address, mapping_.address + entriesOffset(), count);
     sys::setRegisters(tid_, registers);
-    for (;;) {
-        sys::ThreadReport report = resumeAndWait(false);
+    resume(false);
+}
+
+inject_arch::LockLoopOutcome Injection::awaitLockLoop() {
+    for (sys::ThreadReport report = awaitStop();; report = resumeAndWait(false)) {
         if (report.kind != sys::ThreadReport::Kind::signalStop) continue;
         if (report.signal == SIGTRAP) {
             sys::Registers now = sys::getRegisters(tid_);
-            if (inject_arch::atLockLoopEnd(now, codeAddress)) return inject_arch::lockLoopOutcome(now);
+            if (inject_arch::atLockLoopEnd(now, mapping_.address)) return inject_arch::lockLoopOutcome(now);
         }
         noteSignalStop(report, true);
     }
@@ -363,10 +390,13 @@ void Injection::stepToSyscallStop() {
 
 // Resuming with signal 0 suppresses the signal of a signal-delivery-stop: noteSignalStop has
 // recorded it, or it was our own.
-sys::ThreadReport Injection::resumeAndWait(bool syscallStops) {
+void Injection::resume(bool syscallStops) {
     if (syscallStops) sys::resumeWithSyscallStops(tid_, 0);
     else sys::resume(tid_, 0);
     inStop_ = false;
+}
+
+sys::ThreadReport Injection::awaitStop() {
     sys::ThreadReport report;
     sys::WaitOutcome outcome = sys::waitThread(tid_, report, deadline_);
     if (outcome == sys::WaitOutcome::nothingYet) throwErrno(where() + ": the thread did not stop in time", ETIMEDOUT);
@@ -483,6 +513,33 @@ InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockC
     if (requests.empty()) return {};
     Injection injection(process.pid(), process.injectionThread(), std::chrono::steady_clock::now() + timeout);
     return injection.run(requests);
+}
+
+void injectLockCallsTogether(std::vector<InjectionJob>& jobs, std::chrono::milliseconds timeout) {
+    std::vector<std::unique_ptr<Injection>> running(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        InjectionJob& job = jobs[i];
+        if (job.calls.empty()) continue;
+        job.started = true;
+        try {
+            running[i] = std::make_unique<Injection>(job.process->pid(), job.process->injectionThread(),
+                                                     std::chrono::steady_clock::now() + timeout);
+            running[i]->start(job.calls);
+        } catch (...) {
+            job.failure = std::current_exception();
+            running[i].reset();  // puts the thread back (or kills the process if it cannot)
+            break;
+        }
+    }
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        if (!running[i]) continue;
+        try {
+            jobs[i].result = running[i]->finish();
+        } catch (...) {
+            jobs[i].failure = std::current_exception();
+        }
+        running[i].reset();
+    }
 }
 
 }  // namespace lockcr

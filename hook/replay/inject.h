@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <vector>
 
 #include "image/model.h"
@@ -69,5 +70,21 @@ struct InjectionResult {
 // mapping could not be removed (logged; one PROT_READ|PROT_EXEC anonymous mapping stays behind).
 InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockCall>& requests,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// One process's share of injectLockCallsTogether: its calls, then what came of them.
+struct InjectionJob {
+    StoppedProcess* process = nullptr;
+    std::vector<LockCall> calls;
+    bool started = false;            // false: not tried (an earlier job failed first)
+    InjectionResult result;          // when it ran without failure
+    std::exception_ptr failure;      // what injectLockCalls would have thrown
+};
+
+// injectLockCalls for several processes, with their lock loops running at once (each process's
+// loop runs on a core of its own while the next process is prepared), instead of one after the
+// other. Every job is tried in order until one fails before its loop starts; the loops already
+// started are always waited for and their threads put back. Never throws for a job: each job says
+// how it ended (a FailedAfterLoop failure counts calls that may have taken effect).
+void injectLockCallsTogether(std::vector<InjectionJob>& jobs, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace lockcr

@@ -269,28 +269,56 @@ private:
         }
     }
 
+    // All processes' loops run at once. Every call a process may have applied is recorded (for the
+    // rollback) before any failure is thrown: a hard error first, as in setLocks.
     void setLocksInside(const CallsByProcess& byProcess) {
+        std::vector<InjectionJob> jobs;
+        std::vector<const std::vector<PlannedCall>*> plans;
         for (const auto& [host, planned] : byProcess) {
             StoppedProcess* process = barrier_->stoppedProcess(host);
             if (!process) throwFailure("replay: pid " + std::to_string(planned.front().containerPid) + " is not held by the barrier");
-            std::vector<LockCall> calls;
-            for (const PlannedCall& call : planned) calls.push_back(call.call);
-            InjectionResult injected;
-            try {
-                injected = injectLockCalls(*process, calls);
-            } catch (const FailedAfterLoop& failure) {
-                for (size_t i = 0; i < failure.applied(); ++i) setInside_[host].push_back(planned[i]);
-                throw;
-            }
-            for (size_t i = 0; i < injected.applied; ++i) {
-                setInside_[host].push_back(planned[i]);
-                ++(planned[i].description ? result_.descriptionLocksSet : result_.posixLocksSet);
-            }
-            ++result_.processesInjected;
-            if (injected.firstError == 0) continue;
-            const PlannedCall& failed = planned[injected.applied];
-            failLock(host, failed.containerPid, failed.call.fd, *failed.file, failed.lock, injected.firstError);
+            InjectionJob& job = jobs.emplace_back();
+            job.process = process;
+            for (const PlannedCall& call : planned) job.calls.push_back(call.call);
+            plans.push_back(&planned);
         }
+        injectLockCallsTogether(jobs);
+        std::exception_ptr hardFailure, heldElsewhere;
+        for (size_t j = 0; j < jobs.size(); ++j) {
+            const InjectionJob& job = jobs[j];
+            const std::vector<PlannedCall>& planned = *plans[j];
+            pid_t host = job.process->pid();
+            size_t applied = job.result.applied;
+            std::exception_ptr failure = job.failure;
+            if (failure) {
+                applied = 0;
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const FailedAfterLoop& after) {
+                    applied = after.applied();
+                } catch (...) {
+                }
+            }
+            for (size_t i = 0; i < applied; ++i) {
+                setInside_[host].push_back(planned[i]);
+                if (!failure) ++(planned[i].description ? result_.descriptionLocksSet : result_.posixLocksSet);
+            }
+            if (!job.started) continue;
+            if (!failure) ++result_.processesInjected;
+            if (!failure && job.result.firstError) {
+                const PlannedCall& failed = planned[applied];
+                try {
+                    failLock(host, failed.containerPid, failed.call.fd, *failed.file, failed.lock, job.result.firstError);
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+            }
+            if (!failure) continue;
+            std::exception_ptr& first = isHeldElsewhere(failure) ? heldElsewhere : hardFailure;
+            if (!first) first = failure;
+        }
+        if (hardFailure) std::rethrow_exception(hardFailure);
+        if (heldElsewhere) std::rethrow_exception(heldElsewhere);
     }
 
     // F_SETLEASE made the caller the owner its break signals; the image's owner replaces it. A

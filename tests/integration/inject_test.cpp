@@ -879,3 +879,82 @@ TEST_CASE("a lock call trapped by seccomp mid-loop leaves no unreported lock beh
     // Either the caller was told the POSIX call took effect, or it did not take effect.
     CHECK_MESSAGE((reported || holder == 0), "POSIX lock held by " << holder << " but injectLockCalls reported nothing applied");
 }
+
+TEST_CASE("injections together: every loop runs, a failure stays with its process, each says what it set") {
+    TempDirectory directory;
+    std::vector<Agent> agents;
+    std::vector<std::string> paths;
+    std::vector<int> fds;
+    for (int i = 0; i < 3; ++i) {
+        agents.push_back(Agent::spawn(agentBinary));
+        paths.push_back(directory.file("data" + std::to_string(i)));
+        fds.push_back(openFd(agents.back(), paths.back()));
+    }
+    LockHolder holder(paths[1], "50 10");  // the second process meets a conflict at its third call
+    std::vector<StoppedProcess> processes;
+    for (const Agent& agent : agents) processes.push_back(stopProcess(agent.pid()));
+    std::vector<InjectionJob> jobs(3);
+    for (size_t i = 0; i < 3; ++i) {
+        jobs[i].process = &processes[i];
+        for (uint64_t n = 0; n < 500; ++n) jobs[i].calls.push_back({fds[i], F_WRLCK, 100 + 2 * n, 1});
+    }
+    jobs[1].calls.insert(jobs[1].calls.begin(), {{fds[1], F_WRLCK, 0, 10}, {fds[1], F_RDLCK, 20, 10}, {fds[1], F_WRLCK, 50, 10}});
+
+    injectLockCallsTogether(jobs);
+    for (StoppedProcess& process : processes) process.detach();
+
+    for (size_t i : {0, 2}) {
+        CHECK(jobs[i].started);
+        CHECK_FALSE(jobs[i].failure);
+        CHECK(jobs[i].result.applied == 500);
+        CHECK(jobs[i].result.firstError == 0);
+        CHECK(fdinfoLocks(agents[i].pid(), fds[i]) == 500);
+        CHECK(procLocksShows(inodeOf(paths[i]), agents[i].pid(), 500));
+    }
+    CHECK(jobs[1].result.applied == 2);
+    CHECK(jobs[1].result.firstError == EAGAIN);
+    CHECK(procLocksShows(inodeOf(paths[1]), agents[1].pid(), 2));
+    CHECK(posixHolder(paths[1], F_RDLCK, 0, 10) == agents[1].pid());
+    CHECK(posixHolder(paths[1], F_RDLCK, 50, 10) == holder.agent.pid());
+    for (Agent& agent : agents) CHECK(agent.call("pid") == "ok " + std::to_string(agent.pid()));
+}
+
+TEST_CASE("injections together: a process that refuses the injection stops the later ones; the earlier one completes") {
+    TempDirectory directory;
+    std::string path = directory.file("data"), refusing = directory.file("refusing"), later = directory.file("later");
+    { std::ofstream(refusing) << "x"; }
+    Agent first = Agent::spawn(agentBinary), last = Agent::spawn(agentBinary);
+    int firstFd = openFd(first, path), lastFd = openFd(last, later);
+    Child child(sleeper(refusing, static_cast<int>(SECCOMP_RET_ERRNO | EPERM)));
+    int childFd = startSleeping(child);
+    std::vector<StoppedProcess> processes;
+    processes.push_back(stopProcess(first.pid()));
+    processes.push_back(stopProcess(child.pid()));
+    processes.push_back(stopProcess(last.pid()));
+    std::vector<InjectionJob> jobs(3);
+    jobs[0] = {&processes[0], {{firstFd, F_WRLCK, 0, 1}, {firstFd, F_RDLCK, 10, 1}}};
+    jobs[1] = {&processes[1], {{childFd, F_WRLCK, 0, 1}}};
+    jobs[2] = {&processes[2], {{lastFd, F_WRLCK, 0, 1}}};
+
+    injectLockCallsTogether(jobs);
+    for (StoppedProcess& process : processes) process.detach();
+
+    CHECK(jobs[0].started);
+    CHECK_FALSE(jobs[0].failure);
+    CHECK(jobs[0].result.applied == 2);
+    CHECK(procLocksShows(inodeOf(path), first.pid(), 2));
+    REQUIRE(jobs[1].failure);
+    try {
+        std::rethrow_exception(jobs[1].failure);
+    } catch (const FailedAfterLoop&) {
+        FAIL("mmap was refused: no call can have been made");
+    } catch (const Error& error) {
+        CHECK(error.errnoValue() == EPERM);
+    }
+    CHECK(posixHolder(refusing, F_WRLCK, 0, 1) == 0);
+    checkSleptThrough(child);
+    CHECK_FALSE(jobs[2].started);
+    CHECK(posixHolder(later, F_WRLCK, 0, 1) == 0);
+    CHECK(first.call("pid") == "ok " + std::to_string(first.pid()));
+    CHECK(last.call("pid") == "ok " + std::to_string(last.pid()));
+}

@@ -340,6 +340,34 @@ TEST_CASE("replay: when a later lock fails, the ones already set are released (r
     CHECK(agent.call("pid").rfind("ok", 0) == 0);
 }
 
+TEST_CASE("replay: a process failing among others whose locks were set at the same time: all are released") {
+    ReplayScene scene;
+    std::vector<Agent*> agents;
+    std::vector<std::string> files;
+    std::vector<int> fds;
+    for (int i = 0; i < 3; ++i) {
+        agents.push_back(&scene.spawn());
+        files.push_back(scene.directory.file("f" + std::to_string(i)));
+        fds.push_back(openIn(*agents.back(), files.back()));
+        for (int n = 0; n < 50; ++n)
+            REQUIRE(agents.back()->call("posix " + fdText(fds.back()) + " w " + std::to_string(2 * n) + " 1") == "ok");
+    }
+    scene.dump();
+    for (int i = 0; i < 3; ++i) REQUIRE(agents[i]->call("posix " + fdText(fds[i]) + " u 0 0") == "ok");
+    Agent outsider = Agent::spawn(agentBinary);
+    int outsideFd = openIn(outsider, files[1]);
+    REQUIRE(outsider.call("ofd " + fdText(outsideFd) + " r 60 1") == "ok");  // the middle process's last lock
+
+    CommandResult result = scene.replay();
+    CHECK(result.status == 1);
+    CHECK_MESSAGE(result.err.find(files[1]) != std::string::npos, result.err);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(fdinfoLockLines(agents[i]->pid(), fds[i]).empty());
+        CHECK(posixHolder(files[i], F_WRLCK, 0, 1) == 0);
+        CHECK(agents[i]->call("pid") == "ok " + std::to_string(agents[i]->pid()));
+    }
+}
+
 TEST_CASE("replay: refuses to change a lock its owner already holds, and changes nothing") {
     ReplayScene scene;
     Agent& agent = scene.spawn();
