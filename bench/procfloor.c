@@ -5,12 +5,17 @@
  * THREADS threads as lockcr spreads them. bench/run.sh times it as a whole command beside lockcr:
  * the difference is what lockcr adds; this is the floor no /proc-based tool goes below here.
  *
- * Usage: procfloor THREADS PID...
+ * With --twice, it makes the two looks of a replay instead: the first keeps each fdinfo file open,
+ * the second re-reads every kept file with pread (replay's final verify), after growing its fd
+ * table once as lockcr does.
+ *
+ * Usage: procfloor [--twice] THREADS PID...
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +24,12 @@
 struct Fd {
     int fdinfoDirectory, fdDirectory;
     char name[32];
+    int kept; /* --twice: the fdinfo file, left open by the first look */
 };
 
 static struct Fd *fds;
 static size_t fdCount, threadCount;
+static int twice;
 static size_t readBytes; /* summed atomically: the work must not be optimised away */
 
 static void *readShare(void *argument) {
@@ -33,16 +40,40 @@ static void *readShare(void *argument) {
         if (fd < 0) continue;
         ssize_t n;
         while ((n = read(fd, buffer, sizeof buffer)) > 0) bytes += (size_t)n;
-        close(fd);
+        if (twice) fds[i].kept = fd;
+        else close(fd);
         if (readlinkat(fds[i].fdDirectory, fds[i].name, link, sizeof link) > 0) bytes++;
     }
     __atomic_fetch_add(&readBytes, bytes, __ATOMIC_RELAXED);
     return NULL;
 }
 
+static void *rereadShare(void *argument) {
+    size_t worker = (size_t)argument, bytes = 0;
+    char buffer[65536];
+    for (size_t i = worker; i < fdCount; i += threadCount) {
+        if (fds[i].kept < 0) continue;
+        ssize_t n = pread(fds[i].kept, buffer, sizeof buffer, 0);
+        if (n > 0) bytes += (size_t)n;
+        close(fds[i].kept);
+    }
+    __atomic_fetch_add(&readBytes, bytes, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void runOnThreads(void *(*share)(void *)) {
+    pthread_t threads[64];
+    for (size_t t = 1; t < threadCount; t++) pthread_create(&threads[t], NULL, share, (void *)t);
+    share((void *)0);
+    for (size_t t = 1; t < threadCount; t++) pthread_join(threads[t], NULL);
+}
+
 int main(int argc, char **argv) {
+    twice = argc > 1 && strcmp(argv[1], "--twice") == 0;
+    argc -= twice;
+    argv += twice;
     if (argc < 3 || (threadCount = strtoul(argv[1], NULL, 10)) == 0 || threadCount > 64) {
-        fprintf(stderr, "usage: procfloor THREADS PID...\n");
+        fprintf(stderr, "usage: procfloor [--twice] THREADS PID...\n");
         return 2;
     }
     size_t capacity = 1024;
@@ -63,15 +94,27 @@ int main(int argc, char **argv) {
             if (fdCount == capacity) fds = realloc(fds, (capacity *= 2) * sizeof *fds);
             fds[fdCount].fdinfoDirectory = fdinfoDirectory;
             fds[fdCount].fdDirectory = fdDirectory;
+            fds[fdCount].kept = -1;
             snprintf(fds[fdCount].name, sizeof fds[fdCount].name, "%.31s", entry->d_name);
             fdCount++;
         }
         closedir(listing);
     }
-    pthread_t threads[64];
-    for (size_t t = 1; t < threadCount; t++) pthread_create(&threads[t], NULL, readShare, (void *)t);
-    readShare((void *)0);
-    for (size_t t = 1; t < threadCount; t++) pthread_join(threads[t], NULL);
+    if (twice && fdCount > 0) {
+        struct rlimit files;
+        if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+            files.rlim_cur = files.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &files);
+        }
+        int probe = fcntl(fds[0].fdinfoDirectory, F_DUPFD_CLOEXEC, (int)(fdCount + 256));
+        if (probe < 0) {
+            fprintf(stderr, "procfloor: cannot keep %zu files open\n", fdCount);
+            return 1;
+        }
+        close(probe);
+    }
+    runOnThreads(readShare);
+    if (twice) runOnThreads(rereadShare);
     printf("%zu fds, %zu bytes\n", fdCount, __atomic_load_n(&readBytes, __ATOMIC_RELAXED));
     return 0;
 }

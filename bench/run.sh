@@ -344,6 +344,10 @@ replayScenario() {
     else
         printNote "lockcr replay" "failed in all $RUNS runs"
     fi
+    # The /proc share of a replay alone: its two looks (the second one re-reads kept files), here
+    # on the fds with their locks back.
+    # shellcheck disable=SC2046
+    measure "two /proc looks (procfloor --twice)" "-" "$PROCFLOOR" --twice "$(nproc)" $(cat "$DATA_DIR/pids")
     stopWorkload
 }
 
