@@ -43,7 +43,9 @@ HostSignalOwner readSignalOwner(int pidFd, pid_t hostPid, int fd) {
 }
 
 SignalOwner recordedSignalOwner(const Container& container, const HostSignalOwner& owner) {
-    return {owner.ownerType, containerPidOf(container, owner.hostPid), owner.signal};
+    pid_t recorded = owner.ownerType == F_OWNER_PGRP ? containerProcessGroupOf(container, owner.hostPid)
+                                                     : containerPidOf(container, owner.hostPid);
+    return {owner.ownerType, recorded, owner.signal};
 }
 
 }  // namespace lockcr

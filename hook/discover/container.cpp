@@ -233,4 +233,37 @@ pid_t hostThreadOf(const Container& container, pid_t containerTid) {
     return 0;
 }
 
+namespace {
+
+// The first task of the container whose group ids satisfy MATCHES; its NSpgid, or empty.
+template <typename Matches>
+std::vector<pid_t> groupIdsOfAMember(const Container& container, Matches matches) {
+    for (const ContainerTask& task : container.tasks) {
+        try {
+            ProcessStatus status = readProcessStatus(task.hostPid);
+            if (container.namespaceLevel < status.namespaceProcessGroups.size() && matches(status.namespaceProcessGroups))
+                return status.namespaceProcessGroups;
+        } catch (const Error& error) {
+            if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;  // else exited meanwhile
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+pid_t containerProcessGroupOf(const Container& container, pid_t hostGroup) {
+    if (hostGroup <= 0) return 0;
+    auto ids = groupIdsOfAMember(container, [&](const std::vector<pid_t>& groups) { return groups.front() == hostGroup; });
+    return ids.empty() ? 0 : ids[container.namespaceLevel];
+}
+
+pid_t hostProcessGroupOf(const Container& container, pid_t containerGroup) {
+    if (containerGroup <= 0) return 0;
+    auto ids = groupIdsOfAMember(container, [&](const std::vector<pid_t>& groups) {
+        return groups[container.namespaceLevel] == containerGroup;
+    });
+    return ids.empty() ? 0 : ids.front();
+}
+
 }  // namespace lockcr

@@ -37,6 +37,13 @@ struct Container {
 // F_OWNER_TID owner), searched among the threads of every task; 0 if none.
 pid_t hostThreadOf(const Container& container, pid_t containerTid);
 
+// A process group (a lease's F_OWNER_PGRP owner) lives on while any member does, after its leader
+// exited: it is mapped through the groups of the container's tasks (NSpgid), not through the
+// leader. Host to container: 0 if no task of the container is in the group or the group is not
+// visible in the container's namespace; container to host: 0 if no task is in it.
+pid_t containerProcessGroupOf(const Container& container, pid_t hostGroup);
+pid_t hostProcessGroupOf(const Container& container, pid_t containerGroup);
+
 // How the user or runtime named the container: exactly one of these is set.
 struct ContainerSelector {
     std::optional<pid_t> pid;

@@ -17,7 +17,7 @@ constexpr size_t kMaxNamespaceDepth = 33;      // MAX_PID_NS_LEVEL nested namesp
 
 struct SeenKeys {
     bool name = false, state = false, tgid = false, tracerPid = false, threads = false,
-         namespacePids = false;
+         namespacePids = false, namespaceProcessGroups = false;
 };
 
 void markSeen(bool& seen, std::string_view key) {
@@ -65,17 +65,19 @@ char parseState(std::string_view value) {
     return value[0];
 }
 
-std::vector<pid_t> parseNamespacePids(std::string_view value) {
+// NSpid, NSpgid: one id per namespace level. A process group is 0 at the levels where its
+// leader's pid is not visible (a group started outside the namespace).
+std::vector<pid_t> parseNamespaceIds(std::string_view key, std::string_view value, uint64_t minimum) {
     std::vector<pid_t> pids;
     while (!value.empty()) {
         size_t end = std::min(value.find_first_of(" \t"), value.size());
         if (pids.size() == kMaxNamespaceDepth)
-            throwBadInput("NSpid has more than " + std::to_string(kMaxNamespaceDepth) + " pids");
-        pids.push_back(parseCount("NSpid", value.substr(0, end), 1));
+            throwBadInput(std::string(key) + " has more than " + std::to_string(kMaxNamespaceDepth) + " ids");
+        pids.push_back(parseCount(key, value.substr(0, end), minimum));
         value.remove_prefix(end);
         value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
     }
-    if (pids.empty()) throwBadInput("NSpid with no pid");
+    if (pids.empty()) throwBadInput(std::string(key) + " with no id");
     return pids;
 }
 
@@ -89,6 +91,7 @@ void parseLine(std::string_view line, ProcessStatus& out, SeenKeys& seen) {
                     : key == "TracerPid" ? &seen.tracerPid
                     : key == "Threads"   ? &seen.threads
                     : key == "NSpid"     ? &seen.namespacePids
+                    : key == "NSpgid"    ? &seen.namespaceProcessGroups
                                          : nullptr;
     if (seenKey == nullptr) return;
     markSeen(*seenKey, key);
@@ -111,8 +114,10 @@ void parseLine(std::string_view line, ProcessStatus& out, SeenKeys& seen) {
         out.tracerPid = parseCount(key, value, 0);
     else if (key == "Threads")
         out.threads = parseCount(key, value, 0);
+    else if (key == "NSpid")
+        out.namespacePids = parseNamespaceIds(key, value, 1);
     else
-        out.namespacePids = parseNamespacePids(value);
+        out.namespaceProcessGroups = parseNamespaceIds(key, value, 0);
 }
 
 }  // namespace

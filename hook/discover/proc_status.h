@@ -17,6 +17,8 @@ struct ProcessStatus {
     // first; the last one is the pid inside the innermost (the container's). Empty if the kernel
     // prints no NSpid (before 4.1, or without CONFIG_PID_NS).
     std::vector<pid_t> namespacePids;
+    // NSpgid: the process group in the same namespaces; 0 where its leader is not visible.
+    std::vector<pid_t> namespaceProcessGroups;
     int threads = 0;
     pid_t tracerPid = 0;  // 0: not traced
     char state = 0;       // 'R', 'S', 'D', 'T', 't', 'Z', 'X', 'I', ...

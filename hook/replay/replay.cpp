@@ -351,9 +351,11 @@ private:
                     savedSignals_.push_back({host, call.call.fd, descriptions_.saveSignalSetting(host, call.call.fd)});
     }
 
-    // A lease owner's host pid: a process of the container, or for F_OWNER_TID one of its threads.
+    // A lease owner's host pid: a process of the container, for F_OWNER_TID one of its threads,
+    // for F_OWNER_PGRP the group of some task (its leader may have exited).
     pid_t hostOwnerOf(const std::optional<SignalOwner>& owner) const {
         if (!owner || owner->containerPid <= 0) return 0;
+        if (owner->ownerType == F_OWNER_PGRP) return hostProcessGroupOf(container_, owner->containerPid);
         if (pid_t host = pids_.hostPid(owner->containerPid)) return host;
         return owner->ownerType == F_OWNER_TID ? hostThreadOf(container_, owner->containerPid) : 0;
     }

@@ -507,6 +507,32 @@ TEST_CASE("replay: a lease owned by one thread gets that thread back as its owne
     CHECK(agent.call("getown " + fdText(fd)) == "ok tid " + std::to_string(thread));
 }
 
+// A lease whose breaks signal a process group (F_OWNER_PGRP) whose leader has exited: the group
+// lives on in its other members, and is recorded and put back through them.
+TEST_CASE("replay: a lease owned by a process group whose leader exited gets that group back") {
+    ReplayScene scene;
+    Agent& member = scene.spawn();  // the scene's pid: it stays
+    Agent& leader = scene.spawn();
+    REQUIRE(leader.call("setpgid") == "ok " + std::to_string(leader.pid()));
+    pid_t group = leader.pid();
+    REQUIRE(member.call("setpgid " + std::to_string(group)) == "ok " + std::to_string(group));
+    std::string file = scene.directory.file("grouplease");
+    int creator = openIn(member, file, "w");
+    REQUIRE(member.call("close " + fdText(creator)) == "ok");
+    int fd = openIn(member, file, "r");
+    REQUIRE(member.call("lease " + fdText(fd) + " r") == "ok");
+    REQUIRE(member.call("setown " + fdText(fd) + " " + std::to_string(group) + " pgrp") == "ok");
+    leader.stop();  // killed and reaped: the member alone keeps the group
+    REQUIRE(member.call("getown " + fdText(fd)) == "ok pgrp " + std::to_string(group));
+    scene.dump();
+    REQUIRE(member.call("lease " + fdText(fd) + " u") == "ok");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(member.call("getlease " + fdText(fd)) == "ok r");
+    CHECK(member.call("getown " + fdText(fd)) == "ok pgrp " + std::to_string(group));
+}
+
 // Setting a lease makes its caller the description's signal owner, removing one clears it: a
 // replay that fails after a lease was set leaves the owner and signal as they were before.
 TEST_CASE("replay: a rolled-back lease leaves its description's signal owner as it found it") {

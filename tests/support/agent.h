@@ -158,6 +158,25 @@ public:
 
     // A new agent in a child of this one ("fork" command): it shares every open file description
     // this agent has, under the same fd numbers; it dies with this agent.
+    // Kills and reaps the agent now (the destructor does it otherwise).
+    void stop() noexcept {
+        if (pid_ <= 0) return;
+        kill(pid_, SIGKILL);
+        if (isOurChild_) {
+            while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+            }
+        } else {
+            // A forked agent is its parent agent's child (auto-reaped there): wait until it is gone.
+            for (int attempt = 0; attempt < 500 && kill(pid_, 0) == 0 && !isZombie(pid_); attempt++) {
+                timespec pauseTime{0, 10 * 1000 * 1000};
+                nanosleep(&pauseTime, nullptr);
+            }
+        }
+        pid_ = 0;
+        toAgent_.reset();
+        fromAgent_.reset();
+    }
+
     Agent forkAgent() {
         char directoryTemplate[] = "/tmp/lockcr-agent-XXXXXX";
         if (mkdtemp(directoryTemplate) == nullptr) throwErrno("agent: mkdtemp");
@@ -210,24 +229,6 @@ private:
         std::string line = call("pid");
         if (line != expected)
             throw std::runtime_error(what + ": answered \"" + line + "\" to pid, not " + expected);
-    }
-
-    void stop() noexcept {
-        if (pid_ <= 0) return;
-        kill(pid_, SIGKILL);
-        if (isOurChild_) {
-            while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-            }
-        } else {
-            // A forked agent is its parent agent's child (auto-reaped there): wait until it is gone.
-            for (int attempt = 0; attempt < 500 && kill(pid_, 0) == 0 && !isZombie(pid_); attempt++) {
-                timespec pauseTime{0, 10 * 1000 * 1000};
-                nanosleep(&pauseTime, nullptr);
-            }
-        }
-        pid_ = 0;
-        toAgent_.reset();
-        fromAgent_.reset();
     }
 
     static bool isZombie(pid_t pid) {

@@ -86,10 +86,19 @@ TEST_CASE("pids and counts out of range are refused") {
     CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpid:\t5\t-1\n"),
                          Contains("bad NSpid \"-1\""), Error);
     CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpid:\t\n"),
-                         Contains("NSpid with no pid"), Error);
+                         Contains("NSpid with no id"), Error);
     std::string deep = std::string(kMinimalStatus) + "NSpid:";
     for (int i = 0; i < 40; ++i) deep += "\t7";
-    CHECK_THROWS_WITH_AS(parseProcStatus(deep + "\n"), Contains("more than 33 pids"), Error);
+    CHECK_THROWS_WITH_AS(parseProcStatus(deep + "\n"), Contains("more than 33 ids"), Error);
+}
+
+TEST_CASE("NSpgid: the process group per namespace, 0 where its leader is not visible") {
+    ProcessStatus status = parseProcStatus(std::string(kMinimalStatus) + "NSpid:\t4242\t7\nNSpgid:\t4000\t0\n");
+    CHECK(status.namespaceProcessGroups == std::vector<pid_t>{4000, 0});
+    CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpgid:\t4000\t-3\n"),
+                         Contains("bad NSpgid \"-3\""), Error);
+    CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpgid:\t1\nNSpgid:\t1\n"),
+                         Contains("NSpgid appears twice"), Error);
 }
 
 TEST_CASE("a malformed state is refused") {

@@ -27,6 +27,8 @@
  *                                                it reopens on the two FIFOs, and is an agent too)
  *   sleep                        (nanosleep forever: a target sitting in a syscall)
  *   pid -> ok PID | exit -> ok, then exits
+ *   setpgid [PGID]               -> ok PGID    (a process group of its own, led by the agent, or
+ *                                                joins group PGID of the same session)
  *
  * Signals: the catchable signals that do not stop or kill the agent on purpose (USR1, USR2, IO,
  * ALRM, HUP, the real-time ones...) get a counting handler installed WITHOUT SA_RESTART, so a
@@ -375,6 +377,12 @@ static int runCommand(char **words, int count) {
     else if (strcmp(command, "flock") == 0) setFlock(words, count);
     else if (strcmp(command, "setown") == 0) setOwner(words, count);
     else if (strcmp(command, "pid") == 0) replyOk("%d", (int)getpid());
+    else if (strcmp(command, "setpgid") == 0) {
+        if (count > 2 || (count == 2 && (!parseLong(words[1], &value) || value <= 0 || value > INT_MAX)))
+            return replyUsage("setpgid [PGID]");
+        if (setpgid(0, count == 2 ? (pid_t)value : 0) != 0) return replyResult(-1);
+        replyOk("%d", (int)getpgrp());
+    }
     else if (strcmp(command, "sleep") == 0) sleepUntilInterrupted();
     else if (strcmp(command, "exit") == 0) {
         replyOk(NULL);
