@@ -260,7 +260,10 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             for (const LockLine& line : locked.info.locks) {
                 if (isDescriptionLock(line.lock.kind)) {
                     candidate.locks.push_back(line.lock);
-                    if (line.lock.kind != LockKind::ofd && !candidate.setterHostPid) candidate.setterHostPid = line.pid;
+                    if (line.lock.kind != LockKind::ofd) {  // an OFD lock shows pid -1
+                        candidate.locks.back().setBy = containerPidOf(container, line.pid);
+                        if (!candidate.setterHostPid) candidate.setterHostPid = line.pid;
+                    }
                     continue;
                 }
                 auto key = std::make_tuple(line.device.major, line.device.minor, line.inode, line.lock.type,

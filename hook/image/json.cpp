@@ -39,6 +39,7 @@ void writeLock(JsonWriter& out, const Lock& lock) {
     if (lock.range.end) out.key("end").unsignedNumber(*lock.range.end);
     else out.key("end").lossyString("EOF");
     if (lock.kind == LockKind::lease) out.key("lease_state").lossyString(nameOf(lock.leaseState));
+    if (lock.setBy > 0) out.key("set_by").number(lock.setBy);
     out.endObject();
 }
 

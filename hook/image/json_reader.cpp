@@ -232,7 +232,7 @@ std::optional<uint64_t> readEnd(const ObjectReader& object, uint64_t start) {
 }
 
 Lock readLock(Element value, const Place& place) {
-    ObjectReader object(value, place, {"kind", "type", "start", "end", "lease_state"});
+    ObjectReader object(value, place, {"kind", "type", "start", "end", "lease_state", "set_by"});
     Lock lock;
     lock.kind = object.name("kind", lockKindFromString);
     lock.type = object.name("type", lockTypeFromString);
@@ -250,6 +250,10 @@ Lock readLock(Element value, const Place& place) {
     bool byteRange = lock.kind == LockKind::posix || lock.kind == LockKind::ofd;
     if (!byteRange && (lock.range.start != 0 || lock.range.end))
         place.reject(std::string(nameOf(lock.kind)) + " locks cover the whole file: start 0, end \"EOF\"");
+    if (object.has("set_by")) {
+        if (byteRange) object.place("set_by").reject("only flocks and leases record who set them");
+        lock.setBy = static_cast<pid_t>(object.integer("set_by", 1, kPidLimit));
+    }
     return lock;
 }
 

@@ -43,7 +43,16 @@ struct Lock {
     LockType type = LockType::read;
     LeaseState leaseState = LeaseState::none;
     LockRange range;
-    bool operator==(const Lock&) const = default;
+    // flock and lease: the container pid of the process that set it, the pid the kernel shows for
+    // it (/proc/locks, fdinfo); 0 if unknown or outside the container. Replay sets the lock again
+    // from that process when it still holds the description.
+    pid_t setBy = 0;
+
+    // What the lock is. Who set it is not part of it: the same flock set again by another holder
+    // of the description is the same lock.
+    bool operator==(const Lock& other) const {
+        return kind == other.kind && type == other.type && leaseState == other.leaseState && range == other.range;
+    }
 };
 
 struct FileIdentity {

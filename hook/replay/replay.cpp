@@ -200,9 +200,14 @@ private:
         return host;
     }
 
-    // The holder a description lock is set through: the first live one. The image lists the
-    // process that set a flock or lease first (the pid the kernel shows for it).
-    const Holder& liveHolder(const OpenFileDescription& description) const {
+    // The holder a description lock is set through: the process that set it (the pid the kernel
+    // shows for a flock or lease, and a process that had the right to take a lease) if it still
+    // holds the description, else the first live holder. Images without set_by list the setter of
+    // the description's first flock or lease first.
+    const Holder& holderFor(const OpenFileDescription& description, const Lock& lock) const {
+        if (lock.setBy > 0)
+            for (const Holder& holder : description.holders)
+                if (holder.containerPid == lock.setBy && pids_.hostPid(holder.containerPid)) return holder;
         for (const Holder& holder : description.holders)
             if (pids_.hostPid(holder.containerPid)) return holder;
         throwFailure("replay: description of " + description.file.path + ": none of the processes sharing it is in the container");
@@ -229,7 +234,7 @@ private:
             check(hostPidOf(lock.process->containerPid, lock.process->command), lock.process->containerPid, lock.fd->fd,
                   lock.fd->file);
         for (const MissingDescriptionLock& lock : missing.missingDescription) {
-            const Holder& holder = liveHolder(*lock.description);
+            const Holder& holder = holderFor(*lock.description, lock.lock);
             check(pids_.hostPid(holder.containerPid), holder.containerPid, holder.fd, lock.description->file);
         }
     }
@@ -246,7 +251,7 @@ private:
         }
         for (const MissingDescriptionLock& lock : missing.missingDescription) {
             if (lock.lock.kind == LockKind::ofd) continue;
-            const Holder& holder = liveHolder(*lock.description);
+            const Holder& holder = holderFor(*lock.description, lock.lock);
             short type = lock.lock.kind == LockKind::lease ? leaseTypeToSet(lock.lock, lock.description->openFlags)
                                                            : fcntlType(lock.lock.type);
             byProcess[pids_.hostPid(holder.containerPid)].push_back(
@@ -260,7 +265,7 @@ private:
     void setOfdLocks(const LockDifferences& missing) {
         for (const MissingDescriptionLock& lock : missing.missingDescription) {
             if (lock.lock.kind != LockKind::ofd) continue;
-            const Holder& holder = liveHolder(*lock.description);
+            const Holder& holder = holderFor(*lock.description, lock.lock);
             pid_t host = pids_.hostPid(holder.containerPid);
             if (int err = descriptions_.set(host, holder.fd, lock.lock))
                 failLock(host, holder.containerPid, holder.fd, lock.description->file, lock.lock, err);

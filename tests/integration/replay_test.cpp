@@ -481,6 +481,35 @@ TEST_CASE("replay: a flock a child set on an inherited description shows the chi
     CHECK_MESSAGE(lines[0].find("FLOCK  ADVISORY  WRITE " + std::to_string(child.pid()) + " ") != std::string::npos, lines[0]);
 }
 
+// A flock and a lease on one description, set by two processes that share it: each comes back
+// set by its own setter, the pid the kernel shows for it.
+TEST_CASE("replay: a flock and a lease set on one description by two processes each show their setter") {
+    ReplayScene scene;
+    Agent& parent = scene.spawn();
+    std::string file = scene.directory.file("twosetters");
+    int creator = openIn(parent, file, "w");
+    REQUIRE(parent.call("close " + fdText(creator)) == "ok");
+    int fd = openIn(parent, file, "r");
+    Agent child = parent.forkAgent();
+    REQUIRE(child.call("flock " + fdText(fd) + " sh") == "ok");
+    REQUIRE(parent.call("lease " + fdText(fd) + " r") == "ok");
+    scene.dump();
+    REQUIRE(child.call("flock " + fdText(fd) + " un") == "ok");
+    REQUIRE(parent.call("lease " + fdText(fd) + " u") == "ok");
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    std::vector<std::string> lines = procLocksLinesForInode(inodeOf(file));
+    REQUIRE(lines.size() == 2);
+    auto shows = [&](const std::string& kind, pid_t pid) {
+        return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+            return line.find(kind) != std::string::npos && line.find(" " + std::to_string(pid) + " ") != std::string::npos;
+        });
+    };
+    CHECK_MESSAGE(shows("FLOCK", child.pid()), lines[0] << " / " << lines[1]);
+    CHECK_MESSAGE(shows("LEASE", parent.pid()), lines[0] << " / " << lines[1]);
+}
+
 // A lease whose break signals one thread (F_OWNER_TID): the owner is a thread id, not a process,
 // and is found among the container's threads.
 TEST_CASE("replay: a lease owned by one thread gets that thread back as its owner") {

@@ -42,7 +42,7 @@ LockImage sampleImage() {
     image.processes.push_back(process);
     image.processes.push_back({2, 4639, "waiter", 1, {{3, -1, 02, data, {}}}});
     OpenFileDescription flock{0, data, 02100000, {{1, 4}, {1, 5}}, {}, std::nullopt};
-    flock.locks.push_back({LockKind::flock, LockType::read, LeaseState::none, {0, {}}});
+    flock.locks.push_back({LockKind::flock, LockType::read, LeaseState::none, {0, {}}, 1});
     flock.locks.push_back({LockKind::ofd, LockType::write, LeaseState::none, {50, 99}});
     OpenFileDescription lease{1, leased, 02120000, {{1, 6}}, {}, SignalOwner{F_OWNER_PID, 1, 0}};
     lease.locks.push_back({LockKind::lease, LockType::unlock, LeaseState::breaking, {0, {}}});
@@ -103,6 +103,9 @@ TEST_CASE("the JSON layout is the seed's: per process, per fd, a count then each
     CHECK(lease["signal_owner"] == json{{"type", "pid"}, {"pid", 1}, {"signal", 0}});
     CHECK_FALSE(document["descriptions"][0].contains("signal_owner"));
     CHECK(document["waiters"][0]["blocked_on_pid"] == 1);
+    CHECK(document["descriptions"][0]["locks"][0]["set_by"] == 1);
+    CHECK_FALSE(document["descriptions"][0]["locks"][1].contains("set_by"));
+    CHECK_FALSE(lease["locks"][0].contains("set_by"));
 }
 
 TEST_CASE("an image survives a round trip through JSON unchanged") {
@@ -223,6 +226,18 @@ TEST_CASE("lease_state is required for leases and refused for the others") {
           "descriptions[1].locks[0].lease_state: a lease must be active, breaking or breaker");
     CHECK(rejection([](json& d) { d["descriptions"][0]["locks"][0]["lease_state"] = "active"; }) ==
           "descriptions[0].locks[0].lease_state: only leases have a lease_state");
+}
+
+TEST_CASE("set_by: who set a flock or lease, read back; refused on byte-range locks and out of range") {
+    LockImage back = lockImageFromJson(lockImageToJson(sampleImage()));
+    CHECK(back.descriptions[0].locks[0].setBy == 1);
+    CHECK(back.descriptions[1].locks[0].setBy == 0);
+    CHECK(rejection([](json& d) { d["descriptions"][0]["locks"][1]["set_by"] = 1; }) ==
+          "descriptions[0].locks[1].set_by: only flocks and leases record who set them");
+    CHECK(rejection([](json& d) { d["processes"][0]["fds"][0]["locks"][0]["set_by"] = 1; }) ==
+          "processes[0].fds[0].locks[0].set_by: only flocks and leases record who set them");
+    CHECK(rejection([](json& d) { d["descriptions"][0]["locks"][0]["set_by"] = 0; }) ==
+          "descriptions[0].locks[0].set_by: expected integer in 1..4194304, got 0");
 }
 
 TEST_CASE("unlock is only the target of a breaking lease") {
