@@ -233,37 +233,38 @@ pid_t hostThreadOf(const Container& container, pid_t containerTid) {
     return 0;
 }
 
+pid_t mapProcessGroup(const std::vector<std::vector<pid_t>>& memberGroups, size_t fromLevel, size_t toLevel, pid_t group) {
+    if (group <= 0) return 0;
+    for (const std::vector<pid_t>& groups : memberGroups)
+        if (fromLevel < groups.size() && toLevel < groups.size() && groups[fromLevel] == group) return groups[toLevel];
+    return 0;
+}
+
 namespace {
 
-// The first task of the container whose group ids satisfy MATCHES; its NSpgid, or empty.
-template <typename Matches>
-std::vector<pid_t> groupIdsOfAMember(const Container& container, Matches matches) {
+// NSpgid of every task of the container (those that exit meanwhile are left out).
+std::vector<std::vector<pid_t>> groupsOfTasks(const Container& container) {
+    std::vector<std::vector<pid_t>> groups;
     for (const ContainerTask& task : container.tasks) {
         try {
-            ProcessStatus status = readProcessStatus(task.hostPid);
-            if (container.namespaceLevel < status.namespaceProcessGroups.size() && matches(status.namespaceProcessGroups))
-                return status.namespaceProcessGroups;
+            groups.push_back(readProcessStatus(task.hostPid).namespaceProcessGroups);
         } catch (const Error& error) {
-            if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;  // else exited meanwhile
+            if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;
         }
     }
-    return {};
+    return groups;
 }
 
 }  // namespace
 
 pid_t containerProcessGroupOf(const Container& container, pid_t hostGroup) {
     if (hostGroup <= 0) return 0;
-    auto ids = groupIdsOfAMember(container, [&](const std::vector<pid_t>& groups) { return groups.front() == hostGroup; });
-    return ids.empty() ? 0 : ids[container.namespaceLevel];
+    return mapProcessGroup(groupsOfTasks(container), 0, container.namespaceLevel, hostGroup);
 }
 
 pid_t hostProcessGroupOf(const Container& container, pid_t containerGroup) {
     if (containerGroup <= 0) return 0;
-    auto ids = groupIdsOfAMember(container, [&](const std::vector<pid_t>& groups) {
-        return groups[container.namespaceLevel] == containerGroup;
-    });
-    return ids.empty() ? 0 : ids.front();
+    return mapProcessGroup(groupsOfTasks(container), container.namespaceLevel, 0, containerGroup);
 }
 
 }  // namespace lockcr

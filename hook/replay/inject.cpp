@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -50,6 +51,13 @@ std::string hex(uint64_t value) {
     char text[32];
     std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
     return text;
+}
+
+// Once the lock loop has started, any failure (bad_alloc included) must carry the count of calls
+// that may have taken effect, so it becomes a FailedAfterLoop, which is an Error.
+Error asError(const std::exception& error) {
+    if (const auto* ours = dynamic_cast<const Error*>(&error)) return *ours;
+    return Error(error.what());
 }
 
 uint64_t roundUp(uint64_t value, uint64_t unit) { return (value + unit - 1) / unit * unit; }
@@ -135,7 +143,7 @@ std::vector<unsigned char> buildImage(const std::vector<LockCall>& calls, uint64
 // destructor's rollBack() on every other path.
 class Injection {
 public:
-    Injection(pid_t pid, pid_t tid, sys::Deadline deadline);
+    Injection(pid_t pid, pid_t tid, std::chrono::milliseconds timeout);
     Injection(const Injection&) = delete;
     Injection& operator=(const Injection&) = delete;
     ~Injection();
@@ -175,6 +183,7 @@ private:
 
     pid_t pid_;
     pid_t tid_;
+    std::chrono::milliseconds timeout_;
     sys::Deadline deadline_;
     UniqueFd memory_;
     sys::Registers saved_{};
@@ -193,8 +202,8 @@ private:
     std::vector<siginfo_t> foreignSignals_;
 };
 
-Injection::Injection(pid_t pid, pid_t tid, sys::Deadline deadline)
-    : pid_(pid), tid_(tid), deadline_(deadline) {
+Injection::Injection(pid_t pid, pid_t tid, std::chrono::milliseconds timeout)
+    : pid_(pid), tid_(tid), timeout_(timeout), deadline_(std::chrono::steady_clock::now() + timeout) {
     saved_ = sys::getRegisters(tid_);
     savedMask_ = sys::getSignalMask(tid_);
     memory_ = sys::openAt(AT_FDCWD, "/proc/" + std::to_string(pid_) + "/mem", O_RDWR);
@@ -239,17 +248,20 @@ void Injection::start(const std::vector<LockCall>& requests) {
     // nothing that replay did not mean to set).
     try {
         startLockLoop(requests.size());
-    } catch (const Error& error) {
-        throw FailedAfterLoop(error, requests.size());
+    } catch (const std::exception& error) {
+        throw FailedAfterLoop(asError(error), requests.size());
     }
 }
 
+// Called later than start() when other processes' loops were started in between: the wait gets
+// its own full timeout from here.
 InjectionResult Injection::finish() {
+    deadline_ = std::max(deadline_, std::chrono::steady_clock::now() + timeout_);
     inject_arch::LockLoopOutcome outcome{};
     try {
         outcome = awaitLockLoop();
-    } catch (const Error& error) {
-        throw FailedAfterLoop(error, requestCount_);
+    } catch (const std::exception& error) {
+        throw FailedAfterLoop(asError(error), requestCount_);
     }
     bool complete = outcome.result == 0 && outcome.applied == requestCount_;
     bool failedAt = outcome.result < 0 && outcome.result > -4096 && outcome.applied < requestCount_;
@@ -271,8 +283,8 @@ InjectionResult Injection::finish() {
             mapping_ = {};
         }
         restoreThread();
-    } catch (const Error& error) {
-        throw FailedAfterLoop(error, result.applied);
+    } catch (const std::exception& error) {
+        throw FailedAfterLoop(asError(error), result.applied);
     }
     return result;
 }
@@ -511,7 +523,7 @@ void Injection::rollBack() noexcept {
 InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockCall>& requests,
                                  std::chrono::milliseconds timeout) {
     if (requests.empty()) return {};
-    Injection injection(process.pid(), process.injectionThread(), std::chrono::steady_clock::now() + timeout);
+    Injection injection(process.pid(), process.injectionThread(), timeout);
     return injection.run(requests);
 }
 
@@ -522,8 +534,7 @@ void injectLockCallsTogether(std::vector<InjectionJob>& jobs, std::chrono::milli
         if (job.calls.empty()) continue;
         job.started = true;
         try {
-            running[i] = std::make_unique<Injection>(job.process->pid(), job.process->injectionThread(),
-                                                     std::chrono::steady_clock::now() + timeout);
+            running[i] = std::make_unique<Injection>(job.process->pid(), job.process->injectionThread(), timeout);
             running[i]->start(job.calls);
         } catch (...) {
             job.failure = std::current_exception();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <map>
@@ -360,7 +361,11 @@ private:
     // for F_OWNER_PGRP the group of some task (its leader may have exited).
     pid_t hostOwnerOf(const std::optional<SignalOwner>& owner) const {
         if (!owner || owner->containerPid <= 0) return 0;
-        if (owner->ownerType == F_OWNER_PGRP) return hostProcessGroupOf(container_, owner->containerPid);
+        if (owner->ownerType == F_OWNER_PGRP) {
+            // Through the pid map while the leader lives (it honours --pid-map), else a member's.
+            if (pid_t leader = pids_.hostPid(owner->containerPid); leader && ::getpgid(leader) == leader) return leader;
+            return hostProcessGroupOf(container_, owner->containerPid);
+        }
         if (pid_t host = pids_.hostPid(owner->containerPid)) return host;
         return owner->ownerType == F_OWNER_TID ? hostThreadOf(container_, owner->containerPid) : 0;
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 
 #include "util/error.h"
 
@@ -109,8 +110,11 @@ bool tryReadSmallProcFile(int fd, std::string& out, int& errnoOut) {
 bool reserveFdNumbers(size_t count, int anyOpenFd) {
     rlimit files{};
     if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return false;
-    size_t highest = count + 256;  // what lockcr itself has open, with room to spare
-    if (files.rlim_cur != RLIM_INFINITY && highest >= files.rlim_cur) return false;
+    int lowestFree = ::fcntl(anyOpenFd, F_DUPFD_CLOEXEC, 0);
+    if (lowestFree < 0) return false;
+    ::close(lowestFree);
+    size_t highest = static_cast<size_t>(lowestFree) + count + 256;  // room for the workers' own
+    if (highest > INT_MAX || (files.rlim_cur != RLIM_INFINITY && highest >= files.rlim_cur)) return false;
     int probe = ::fcntl(anyOpenFd, F_DUPFD_CLOEXEC, static_cast<int>(highest));
     if (probe < 0) return false;
     ::close(probe);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "agent.h"
@@ -118,6 +119,7 @@ TEST_CASE("collect: a second look through the first look's kept files sees the l
     std::string unlocked = scene.directory.file("unlocked"), wanted = scene.directory.file("wanted"),
                 plain = scene.directory.file("plain");
     int unlockedFd = openIn(agent, unlocked), wantedFd = openIn(agent, wanted), plainFd = openIn(agent, plain);
+    for (int i = 0; i < 300; ++i) openIn(agent, plain);  // enough fds for the parallel readers
     REQUIRE(agent.call("posix " + std::to_string(unlockedFd) + " w 0 10") == "ok");
     Container container = discoverContainerOfPid(agent.pid());
     std::set<FdKey> pathsOf{{agent.pid(), wantedFd}};
@@ -126,6 +128,15 @@ TEST_CASE("collect: a second look through the first look's kept files sees the l
     LockImage first = collectLocks(container, {.pathsOf = &pathsOf, .paths = &paths, .keep = &kept});
     REQUIRE(fdOf(processOf(first, agent.pid()), unlockedFd));
     CHECK(paths.at({agent.pid(), wantedFd}) == wanted);
+    // Kept open by this process: the fdinfo files of the locked fd and the wanted one, no other.
+    std::set<std::string> keptFiles;
+    std::string fdinfo = "/proc/" + std::to_string(agent.pid()) + "/fdinfo/";
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code error;
+        std::string target = std::filesystem::read_symlink(entry.path(), error);
+        if (!error && target.rfind(fdinfo, 0) == 0) keptFiles.insert(target.substr(fdinfo.size()));
+    }
+    CHECK(keptFiles == std::set<std::string>{std::to_string(unlockedFd), std::to_string(wantedFd)});
 
     // Kept: the locked fd and the wanted one; plainFd was closed after its read and is opened again.
     REQUIRE(agent.call("posix " + std::to_string(unlockedFd) + " u 0 10") == "ok");

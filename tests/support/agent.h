@@ -156,8 +156,6 @@ public:
         }
     }
 
-    // A new agent in a child of this one ("fork" command): it shares every open file description
-    // this agent has, under the same fd numbers; it dies with this agent.
     // Kills and reaps the agent now (the destructor does it otherwise).
     void stop() noexcept {
         if (pid_ <= 0) return;
@@ -177,6 +175,8 @@ public:
         fromAgent_.reset();
     }
 
+    // A new agent in a child of this one ("fork" command): it shares every open file description
+    // this agent has, under the same fd numbers; it dies with this agent.
     Agent forkAgent() {
         char directoryTemplate[] = "/tmp/lockcr-agent-XXXXXX";
         if (mkdtemp(directoryTemplate) == nullptr) throwErrno("agent: mkdtemp");
