@@ -67,10 +67,12 @@ struct TaskDirectories {
     std::vector<std::string> names;
 };
 
-TaskDirectories openTaskDirectories(pid_t hostPid) {
+TaskDirectories openTaskDirectories(const ContainerTask& task) {
+    pid_t hostPid = task.hostPid;
     TaskDirectories directories;
     directories.hostPid = hostPid;
     std::string proc = "/proc/" + std::to_string(hostPid);
+    if (task.filesThread && task.filesThread != hostPid) proc += "/task/" + std::to_string(task.filesThread);
     int err = 0;
     directories.fds = sys::tryOpenAt(AT_FDCWD, proc + "/fd", O_RDONLY | O_DIRECTORY, err);
     directories.fdinfo = sys::tryOpenAt(AT_FDCWD, proc + "/fdinfo", O_RDONLY | O_DIRECTORY, err);
@@ -81,7 +83,7 @@ TaskDirectories openTaskDirectories(pid_t hostPid) {
         throwErrno("collect: pid " + std::to_string(hostPid) + ": list fds", err);
     }
     try {
-        directories.pidFd = sys::pidfdOpen(hostPid);
+        directories.pidFd = sys::pidfdOpenForFiles(hostPid, task.filesThread);
     } catch (const Error& error) {
         if (error.errnoValue() == ESRCH) return {};
         throw;
@@ -349,7 +351,7 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     bool reuse = keptLookFits(options.kept, container);
     std::vector<TaskDirectories> listed;
     if (!reuse)
-        for (const ContainerTask& task : container.tasks) listed.push_back(openTaskDirectories(task.hostPid));
+        for (const ContainerTask& task : container.tasks) listed.push_back(openTaskDirectories(task));
     clock.lap("fds listed");
     std::unique_ptr<KeptLook::State> keeping = options.keep ? prepareKeeping(listed) : nullptr;
     Source source{reuse ? options.kept->state->tasks : listed, reuse ? &options.kept->state->files : nullptr,

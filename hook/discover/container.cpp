@@ -147,10 +147,14 @@ void refreshTasks(Container& container) {
             continue;  // exited between the listing and now: it holds no locks any more
         }
         if (status.tgid != pid) continue;
+        // Exiting: its files are released or being released (Threads 0 while it exits, then a
+        // zombie). It holds no lock any more.
+        if (status.threads == 0 || status.state == 'X' || (status.state == 'Z' && status.threads <= 1)) continue;
         ContainerTask task;
         task.hostPid = pid;
         task.command = status.name;
         task.threads = status.threads;
+        task.filesThread = status.state == 'Z' ? filesThreadOf(pid) : pid;
         // A process outside the container's pid namespace (runc exec mid-setns) has no container
         // pid; it is still a member of the cgroup and its locks still count.
         if (container.namespaceLevel < status.namespacePids.size())
@@ -208,6 +212,21 @@ Container discoverContainer(const ContainerSelector& selector) {
     container.identity.bundle = state.bundle;
     container.identity.rootPath = state.rootfs;
     return container;
+}
+
+pid_t filesThreadOf(pid_t pid) {
+    try {
+        if (readProcessStatus(pid).state != 'Z') return pid;
+        for (pid_t tid : sys::listThreads(pid)) {
+            if (tid == pid) continue;
+            char state = 0;
+            pid_t tracer = 0;
+            if (sys::readThreadState(pid, tid, state, tracer) && state != 'Z' && state != 'X') return tid;
+        }
+    } catch (const Error& error) {
+        if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;  // else exited meanwhile
+    }
+    return pid;
 }
 
 pid_t hostThreadOf(const Container& container, pid_t containerTid) {

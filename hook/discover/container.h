@@ -20,6 +20,7 @@ struct ContainerTask {
     pid_t containerPid = 0;
     std::string command;
     int threads = 1;
+    pid_t filesThread = 0;  // the thread whose /proc entries show the fds: see filesThreadOf
 };
 
 struct Container {
@@ -32,6 +33,12 @@ struct Container {
     const ContainerTask* taskByHostPid(pid_t hostPid) const;
     const ContainerTask* taskByContainerPid(pid_t containerPid) const;
 };
+
+// The thread through which a process's fds are seen: the process itself, or, when its
+// thread-group leader has exited while other threads run on (pthread_exit in main), one of those:
+// a zombie leader has no fd table, so /proc/PID/fd lists nothing and pidfd_getfd finds nothing,
+// while the process still holds every file and lock (/proc/PID/task/TID/fd shows them).
+pid_t filesThreadOf(pid_t pid);
 
 // The host tid of the thread whose id in the container's pid namespace is CONTAINER_TID (a lease's
 // F_OWNER_TID owner), searched among the threads of every task; 0 if none.

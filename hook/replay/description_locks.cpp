@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "discover/container.h"
 #include "util/error.h"
 #include "util/sys.h"
 
@@ -61,7 +62,7 @@ short leaseTypeToSet(const Lock& lock, unsigned openFlags) {
 
 int DescriptionLocks::pidFdOf(pid_t hostPid) {
     auto it = pidFds_.find(hostPid);
-    if (it == pidFds_.end()) it = pidFds_.emplace(hostPid, sys::pidfdOpen(hostPid)).first;
+    if (it == pidFds_.end()) it = pidFds_.emplace(hostPid, sys::pidfdOpenForFiles(hostPid, filesThreadOf(hostPid))).first;
     return it->second.get();
 }
 

@@ -64,9 +64,15 @@ uint64_t roundUp(uint64_t value, uint64_t unit) { return (value + unit - 1) / un
 
 uint64_t pageSize() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 
-std::vector<Mapping> readMappings(pid_t pid) {
+// /proc/PID/task/TID: the leader's own entries are empty once it has exited (pthread_exit in main)
+// while the thread we inject into runs on.
+std::string threadDirectory(pid_t pid, pid_t tid) {
+    return "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid);
+}
+
+std::vector<Mapping> readMappings(pid_t pid, pid_t tid) {
     std::vector<Mapping> mappings;
-    std::string text = sys::readFile("/proc/" + std::to_string(pid) + "/maps");
+    std::string text = sys::readFile(threadDirectory(pid, tid) + "/maps");
     size_t begin = 0;
     while (begin < text.size()) {
         size_t end = text.find('\n', begin);
@@ -206,7 +212,7 @@ Injection::Injection(pid_t pid, pid_t tid, std::chrono::milliseconds timeout)
     : pid_(pid), tid_(tid), timeout_(timeout), deadline_(std::chrono::steady_clock::now() + timeout) {
     saved_ = sys::getRegisters(tid_);
     savedMask_ = sys::getSignalMask(tid_);
-    memory_ = sys::openAt(AT_FDCWD, "/proc/" + std::to_string(pid_) + "/mem", O_RDWR);
+    memory_ = sys::openAt(AT_FDCWD, threadDirectory(pid_, tid_) + "/mem", O_RDWR);
     sys::setSignalMask(tid_, ~kOwnSignals);  // the kernel never blocks SIGKILL and SIGSTOP
     hijacked_ = true;  // last: a constructor that throws gets no destructor call
 }
@@ -222,7 +228,7 @@ std::string Injection::where() const {
 void Injection::start(const std::vector<LockCall>& requests) {
     syscallInstruction_ = findSyscallInstructionNearPc();
     if (!syscallInstruction_) {
-        std::vector<Mapping> mappings = readMappings(pid_);
+        std::vector<Mapping> mappings = readMappings(pid_, tid_);
         syscallInstruction_ = findSyscallInstructionInVdso(mappings);
         if (!syscallInstruction_) syscallInstruction_ = borrowSyscallInstruction(mappings);
     }

@@ -176,6 +176,19 @@ UniqueFd pidfdOpen(pid_t pid) {
     return UniqueFd(static_cast<int>(fd));
 }
 
+UniqueFd pidfdOpenThread(pid_t tid) {
+    constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD, include/uapi/linux/pidfd.h
+    long fd = ::syscall(SYS_pidfd_open, tid, kPidfdThread);
+    if (fd < 0)
+        throwErrno("pidfd_open of thread " + std::to_string(tid) +
+                   (errno == EINVAL ? " (PIDFD_THREAD needs Linux 6.9)" : ""));
+    return UniqueFd(static_cast<int>(fd));
+}
+
+UniqueFd pidfdOpenForFiles(pid_t pid, pid_t filesThread) {
+    return filesThread == 0 || filesThread == pid ? pidfdOpen(pid) : pidfdOpenThread(filesThread);
+}
+
 UniqueFd pidfdGetfd(int pidFd, int targetFd, pid_t pidForErrors) {
     long fd = ::syscall(SYS_pidfd_getfd, pidFd, targetFd, 0);
     if (fd < 0)

@@ -56,6 +56,11 @@ void writeAll(int fd, const void* data, size_t size, const std::string& nameForE
 // pidfd_open(2) and pidfd_getfd(2): a duplicate of another process's fd that shares its open file
 // description, so a flock/OFD lock/lease set on it lands on the target's description.
 UniqueFd pidfdOpen(pid_t pid);
+// A pidfd of one thread (PIDFD_THREAD, Linux 6.9): pidfd_getfd through it sees that thread's fd
+// table, the only one left when the thread-group leader has exited.
+UniqueFd pidfdOpenThread(pid_t tid);
+// pidfdOpen(pid), or pidfdOpenThread(filesThread) when the two differ (see filesThreadOf).
+UniqueFd pidfdOpenForFiles(pid_t pid, pid_t filesThread);
 UniqueFd pidfdGetfd(int pidFd, int targetFd, pid_t pidForErrors);
 
 // kcmp(KCMP_FILE): 0 same open file description, 1 or 2 ordered, 3 different and not ordered.

@@ -324,10 +324,13 @@ auto spinner(const std::string& path, bool withoutVdso) {
     return [path, withoutVdso](int report, int) {
         int fd = open(path.c_str(), O_RDWR);
         if (withoutVdso) {
-            char maps[65536];
+            // A seq_file: each read gives at most a page, and [vdso] is near the end.
+            static char maps[1 << 20];
             int mapsFd = open("/proc/self/maps", O_RDONLY);
-            ssize_t size = ::read(mapsFd, maps, sizeof maps - 1);
-            maps[size > 0 ? size : 0] = '\0';
+            size_t size = 0;
+            for (ssize_t got; size < sizeof maps - 1 && (got = ::read(mapsFd, maps + size, sizeof maps - 1 - size)) > 0;)
+                size += static_cast<size_t>(got);
+            maps[size] = '\0';
             for (char* line = maps; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : nullptr) {
                 unsigned long start = 0, end = 0;
                 char* newline = strchr(line, '\n');

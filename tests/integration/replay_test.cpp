@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <thread>
 
@@ -479,6 +480,40 @@ TEST_CASE("replay: a flock a child set on an inherited description shows the chi
     std::vector<std::string> lines = procLocksLinesForInode(inodeOf(file));
     REQUIRE(lines.size() == 1);
     CHECK_MESSAGE(lines[0].find("FLOCK  ADVISORY  WRITE " + std::to_string(child.pid()) + " ") != std::string::npos, lines[0]);
+}
+
+// A process whose main thread exited (pthread_exit) while another thread runs on: the zombie
+// leader shows no fds in /proc/PID/fd, yet the process holds every file and lock.
+TEST_CASE("replay: a process whose main thread exited keeps its locks: recorded, replayed, verified") {
+    ReplayScene scene;
+    scene.spawn();  // the scene's pid
+    Agent& agent = scene.spawn();
+    std::string posix = scene.directory.file("posix"), flocked = scene.directory.file("flocked"),
+                ofd = scene.directory.file("ofd");
+    int posixFd = openIn(agent, posix), flockFd = openIn(agent, flocked), ofdFd = openIn(agent, ofd);
+    REQUIRE(agent.call("posix " + fdText(posixFd) + " w 0 10") == "ok");
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " ex") == "ok");
+    REQUIRE(agent.call("ofd " + fdText(ofdFd) + " w 0 5") == "ok");
+    REQUIRE(agent.call("leader-exit") == "ok");
+    std::string status = "/proc/" + std::to_string(agent.pid()) + "/status";
+    REQUIRE(waitUntil([&] {
+        std::ifstream in(status);
+        return std::string(std::istreambuf_iterator<char>(in), {}).find("State:\tZ") != std::string::npos;
+    }));
+    scene.dump();
+    REQUIRE(agent.call("posix " + fdText(posixFd) + " u 0 0") == "ok");
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " un") == "ok");
+    REQUIRE(agent.call("ofd " + fdText(ofdFd) + " u 0 0") == "ok");
+    REQUIRE(posixHolder(posix, F_WRLCK, 0, 1) == 0);
+
+    CommandResult result = scene.replay();
+    REQUIRE_MESSAGE(result.status == 0, result.err);
+    CHECK(posixHolder(posix, F_WRLCK, 0, 1) == agent.pid());
+    CHECK(flockWouldBlock(flocked, LOCK_SH));
+    CHECK(ofdConflict(ofd, F_RDLCK, 0, 1) == -1);
+    CommandResult verified = scene.verify();
+    CHECK_MESSAGE(verified.status == 0, verified.out << verified.err);
+    CHECK(agent.call("pid") == "ok " + std::to_string(agent.pid()));
 }
 
 // A flock and a lease on one description, set by two processes that share it: each comes back

@@ -27,6 +27,7 @@
  *                                                it reopens on the two FIFOs, and is an agent too)
  *   sleep                        (nanosleep forever: a target sitting in a syscall)
  *   pid -> ok PID | exit -> ok, then exits
+ *   leader-exit                  -> ok, then the main thread exits and a new thread serves
  *   setpgid [PGID]               -> ok PGID    (a process group of its own, led by the agent, or
  *                                                joins group PGID of the same session)
  *
@@ -364,7 +365,8 @@ static int writeText(int fd, const char *text) {
 }
 
 /* One command; returns 1 when the agent should exit, -1 when this process is a new agent (a
- * "fork" child) that must drop the rest of its parent's input. */
+ * "fork" child) that must drop the rest of its parent's input, 2 when the main thread should hand
+ * over to a new thread and exit ("leader-exit"). */
 static int runCommand(char **words, int count) {
     const char *command = words[0];
     int fd, number;
@@ -377,7 +379,10 @@ static int runCommand(char **words, int count) {
     else if (strcmp(command, "flock") == 0) setFlock(words, count);
     else if (strcmp(command, "setown") == 0) setOwner(words, count);
     else if (strcmp(command, "pid") == 0) replyOk("%d", (int)getpid());
-    else if (strcmp(command, "setpgid") == 0) {
+    else if (strcmp(command, "leader-exit") == 0) {
+        replyOk(NULL);
+        return 2;
+    } else if (strcmp(command, "setpgid") == 0) {
         if (count > 2 || (count == 2 && (!parseLong(words[1], &value) || value <= 0 || value > INT_MAX)))
             return replyUsage("setpgid [PGID]");
         if (setpgid(0, count == 2 ? (pid_t)value : 0) != 0) return replyResult(-1);
@@ -466,34 +471,49 @@ static void installSignalHandlers(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-int main(void) {
-    installSignalHandlers();
-    static char buffer[MAX_LINE];
-    size_t used = 0;
+static char lineBuffer[MAX_LINE];
+static size_t lineBufferUsed;
+
+/* Reads and runs commands until "exit" or the end of input; then the whole process exits. */
+static void *serveCommands(void *unused) {
+    (void)unused;
     for (;;) {
-        char *newline = memchr(buffer, '\n', used);
+        char *newline = memchr(lineBuffer, '\n', lineBufferUsed);
         if (newline == NULL) {
-            if (used == sizeof buffer) {
+            if (lineBufferUsed == sizeof lineBuffer) {
                 replyUsage("line too long");
-                used = 0;
+                lineBufferUsed = 0;
             }
-            ssize_t got = read(STDIN_FILENO, buffer + used, sizeof buffer - used);
+            ssize_t got = read(STDIN_FILENO, lineBuffer + lineBufferUsed, sizeof lineBuffer - lineBufferUsed);
             if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) return 0;
-            used += (size_t)got;
+            if (got <= 0) exit(0);
+            lineBufferUsed += (size_t)got;
             continue;
         }
         *newline = '\0';
-        size_t lineLength = (size_t)(newline - buffer) + 1;
+        size_t lineLength = (size_t)(newline - lineBuffer) + 1;
         char *words[MAX_WORDS];
-        int count = splitWords(buffer, words);
+        int count = splitWords(lineBuffer, words);
         int outcome = count == 0 ? replyUsage("empty line") : runCommand(words, count);
-        if (outcome == 1) return 0;
+        if (outcome == 1) exit(0);
         if (outcome == -1) {
-            used = 0; /* a new agent: its input comes from the FIFO now */
+            lineBufferUsed = 0; /* a new agent: its input comes from the FIFO now */
             continue;
         }
-        memmove(buffer, buffer + lineLength, used - lineLength);
-        used -= lineLength;
+        memmove(lineBuffer, lineBuffer + lineLength, lineBufferUsed - lineLength);
+        lineBufferUsed -= lineLength;
+        if (outcome == 2) {
+            /* "leader-exit": a new thread serves from here on; the thread-group leader exits
+             * (a zombie while the process lives on, holding every file and lock). */
+            pthread_t server;
+            if (pthread_create(&server, NULL, serveCommands, NULL) != 0) _exit(125);
+            pthread_exit(NULL);
+        }
     }
+}
+
+int main(void) {
+    installSignalHandlers();
+    serveCommands(NULL);
+    return 0;
 }
