@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "collect/fd_tables.h"
 #include "collect/fdinfo.h"
 #include "collect/proc_locks.h"
 #include "collect/owners.h"
@@ -346,6 +347,7 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
 // It serves only to find outside holders of what a waiter waits for.
 LockImage collectLocks(const Container& container, const CollectOptions& options) {
     PhaseClock clock("collect");
+    refuseSeparateFdTables(container);
     LockImage image;
     image.container = container.identity;
     bool reuse = keptLookFits(options.kept, container);

@@ -205,6 +205,12 @@ int kcmpFile(pid_t pid1, int fd1, pid_t pid2, int fd2) {
     return static_cast<int>(result);
 }
 
+int kcmpFdTables(pid_t task1, pid_t task2) {
+    long result = ::syscall(SYS_kcmp, task1, task2, KCMP_FILES, 0, 0);
+    if (result < 0) throwErrno("kcmp fd tables of tasks " + std::to_string(task1) + " and " + std::to_string(task2));
+    return static_cast<int>(result);
+}
+
 int fcntlPointer(int fd, int command, void* argument) {
     return retryOnEintr([&] { return ::fcntl(fd, command, argument); });
 }

@@ -65,6 +65,8 @@ UniqueFd pidfdGetfd(int pidFd, int targetFd, pid_t pidForErrors);
 
 // kcmp(KCMP_FILE): 0 same open file description, 1 or 2 ordered, 3 different and not ordered.
 int kcmpFile(pid_t pid1, int fd1, pid_t pid2, int fd2);
+// kcmp(KCMP_FILES): 0 when two tasks share one fd table.
+int kcmpFdTables(pid_t task1, pid_t task2);
 
 // fcntl with a pointer argument, EINTR retried. Returns -1 and errno on failure (callers decide
 // whether EAGAIN is an error).

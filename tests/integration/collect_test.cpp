@@ -156,6 +156,23 @@ TEST_CASE("collect: a second look through the first look's kept files sees the l
     CHECK(fdOf(process, plainFd)->file.path == plain);
 }
 
+TEST_CASE("collect: a thread with an fd table of its own holding a lock is refused in one line, not left out") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("owntable");
+    int fd = openIn(agent, file);
+    std::string reply = agent.call("own-table-thread " + std::to_string(fd) + " 0 10");
+    REQUIRE(reply.rfind("ok ", 0) == 0);
+    std::string tid = reply.substr(3);
+    REQUIRE(posixHolder(file, F_WRLCK, 0, 1) == agent.pid());  // the kernel has the thread's lock
+    CHECK(fdinfoLockLines(agent.pid(), fd).empty());             // the process's own table shows none
+
+    CommandResult result = runLockcr({"inspect", "--pid", std::to_string(agent.pid())});
+    CHECK(result.status == 1);
+    CHECK_MESSAGE(result.err.find("thread " + tid + " has an fd table of its own") != std::string::npos, result.err);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+}
+
 TEST_CASE("collect: a flock inherited across fork is one description with both holders") {
     Scene scene;
     Agent& parent = scene.spawn();

@@ -28,6 +28,8 @@
  *   sleep                        (nanosleep forever: a target sitting in a syscall)
  *   pid -> ok PID | exit -> ok, then exits
  *   leader-exit                  -> ok, then the main thread exits and a new thread serves
+ *   own-table-thread FD START LEN -> ok TID  (a thread unshares its fd table, then takes a POSIX
+ *                                                write lock on its copy of FD and sleeps)
  *   setpgid [PGID]               -> ok PGID    (a process group of its own, led by the agent, or
  *                                                joins group PGID of the same session)
  *
@@ -42,12 +44,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -286,6 +290,43 @@ static int startThreads(long long count) {
     return error != 0 ? replyErrno(error) : replyOk(NULL);
 }
 
+struct OwnTableRequest {
+    int fd;
+    long long start, length;
+    int report; /* pipe: the thread writes its tid, or -errno */
+};
+
+static void *ownTableThread(void *argument) {
+    struct OwnTableRequest request = *(struct OwnTableRequest *)argument;
+    int result = (int)syscall(SYS_gettid);
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = request.start, .l_len = request.length};
+    if (unshare(CLONE_FILES) != 0 || fcntl(request.fd, F_SETLK, &lock) != 0) result = -errno;
+    if (write(request.report, &result, sizeof result) != sizeof result) _exit(124);
+    for (;;) pause();
+    return NULL;
+}
+
+static int startOwnTableThread(char **words, int count) {
+    static struct OwnTableRequest request;
+    int report[2];
+    if (count != 4 || !parseFd(words[1], &request.fd) || !parseLong(words[2], &request.start) ||
+        !parseLong(words[3], &request.length))
+        return replyUsage("own-table-thread FD START LEN");
+    if (pipe(report) != 0) return replyErrno(errno);
+    request.report = report[1];
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pthread_t thread;
+    int error = pthread_create(&thread, NULL, ownTableThread, &request);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    int result = -error;
+    if (error == 0 && read(report[0], &result, sizeof result) != sizeof result) result = -EIO;
+    close(report[0]);
+    close(report[1]);
+    return result < 0 ? replyErrno(-result) : replyOk("%d", result);
+}
+
 static int sleepUntilInterrupted(void) {
     struct timespec hour = {3600, 0};
     while (nanosleep(&hour, NULL) == 0) {
@@ -379,6 +420,7 @@ static int runCommand(char **words, int count) {
     else if (strcmp(command, "flock") == 0) setFlock(words, count);
     else if (strcmp(command, "setown") == 0) setOwner(words, count);
     else if (strcmp(command, "pid") == 0) replyOk("%d", (int)getpid());
+    else if (strcmp(command, "own-table-thread") == 0) startOwnTableThread(words, count);
     else if (strcmp(command, "leader-exit") == 0) {
         replyOk(NULL);
         return 2;
