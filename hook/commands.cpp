@@ -122,6 +122,7 @@ int runReplay(const ReplayOptions& options) {
     settings.conflicts = options.conflicts;
     settings.waitTimeout = options.waitTimeout;
     settings.pidMap = options.pidMap;
+    settings.onFailure = options.onFailure;
     ReplayResult result = replayImage(image, container, settings);
     std::printf("replay: %zu POSIX lock(s) in %zu process(es), %zu description lock(s) set, %zu already in place; verified\n",
                 result.posixLocksSet, result.processesInjected, result.descriptionLocksSet, result.alreadyInPlace);

@@ -30,6 +30,7 @@ struct ReplayOptions {
     ConflictPolicy conflicts = ConflictPolicy::fail;
     std::chrono::milliseconds waitTimeout{std::chrono::seconds(10)};
     bool freeze = true;
+    FailurePolicy onFailure = FailurePolicy::resume;
 };
 
 struct VerifyOptions {

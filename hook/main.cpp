@@ -88,6 +88,13 @@ int runCommandLine(int argc, char** argv) {
         ->check(CLI::Range(0.0, 3600.0));
     bool replayNoFreeze = false;
     replayCommand->add_flag("--no-freeze", replayNoFreeze, "hold the targets with ptrace only");
+    std::string onFailure = "resume";
+    replayCommand
+        ->add_option("--on-failure", onFailure,
+                     "resume | freeze | kill: what the container does if replay fails, once everything it set is "
+                     "removed: runs on as it was (without those locks), stays frozen (never runs without them), or "
+                     "is killed")
+        ->check(CLI::IsMember({"resume", "freeze", "kill"}));
 
     VerifyOptions verify;
     std::string verifyPidMap;
@@ -132,6 +139,9 @@ int runCommandLine(int argc, char** argv) {
         replay.conflicts = conflictPolicy == "wait" ? ConflictPolicy::wait : ConflictPolicy::fail;
         replay.waitTimeout = std::chrono::milliseconds(static_cast<long>(waitSeconds * 1000));
         replay.freeze = !replayNoFreeze;
+        replay.onFailure = onFailure == "freeze" ? FailurePolicy::freeze
+                           : onFailure == "kill" ? FailurePolicy::kill
+                                                 : FailurePolicy::resume;
         return runReplay(replay);
     }
     if (command == "verify") {

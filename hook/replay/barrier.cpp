@@ -94,6 +94,24 @@ void StartBarrier::release() {
     frozen_.thaw();
 }
 
+void StartBarrier::releaseFrozen() {
+    if (released_) return;
+    if (container_->cgroupVersion == CgroupVersion::none) throwFailure("replay: no cgroup freezer to leave the container frozen");
+    released_ = true;
+    writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    for (auto& process : stopped_) {
+        try {
+            process->detach();
+        } catch (const Error& error) {
+            logError(std::string("replay: release: ") + error.what());
+        }
+    }
+    stopped_.clear();
+    // Until every task is in the freezer (the detached ones get there before their next instruction).
+    FrozenCgroup::freeze(container_->cgroupVersion, container_->cgroupDirectory, timeout_).leaveFrozen();
+    frozen_.leaveFrozen();
+}
+
 StartBarrier::~StartBarrier() {
     try {
         release();

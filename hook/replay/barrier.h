@@ -30,6 +30,9 @@ public:
 
     StoppedProcess* stoppedProcess(pid_t hostPid);
     void release();
+    // Fail closed: the cgroup is frozen before the threads are let go, and stays frozen after.
+    // Needs the freezer (hold() with useFreezer and a cgroup).
+    void releaseFrozen();
 
 private:
     StartBarrier() = default;

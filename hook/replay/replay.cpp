@@ -88,13 +88,35 @@ void checkSameFile(const FdPaths& live, pid_t hostPid, pid_t containerPid, int f
 
 class Attempt {
 public:
-    Attempt(const LockImage& image, Container& container, const ReplaySettings& settings)
-        : image_(image), container_(container), settings_(settings) {}
+    Attempt(const LockImage& image, Container& container, const ReplaySettings& settings,
+            std::chrono::steady_clock::time_point waitDeadline)
+        : image_(image), container_(container), settings_(settings), waitDeadline_(waitDeadline) {}
 
+    // Throws HeldElsewhere only when policy "wait" may try again; any other failure, after the
+    // rollback and the --on-failure action, as one Error that says what became of the container.
     ReplayResult run() {
         PhaseClock clock("replay");
         barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout);
         clock.lap("barrier held");
+        try {
+            setEverything(clock);
+        } catch (...) {  // any failure, not only ours (bad_alloc, system_error): all or nothing
+            std::exception_ptr failure = std::current_exception();
+            rollBack();
+            if (settings_.conflicts == ConflictPolicy::wait && isHeldElsewhere(failure) &&
+                std::chrono::steady_clock::now() < waitDeadline_)
+                throw;
+            failClosed();
+            throw finalError(failure);
+        }
+        barrier_->release();
+        clock.lap("barrier released");
+        return result_;
+    }
+
+private:
+    // Under the barrier: compare, check, set, verify. Throws on the first failure.
+    void setEverything(PhaseClock& clock) {
         pids_ = mapImagePids(image_, container_, settings_.pidMap);
         std::set<FdKey> targets = imageFds();
         LockDifferences before =
@@ -110,28 +132,51 @@ public:
                          "; refusing to change a lock its owner already holds (nothing was set)");
         checkTargets(before);
         clock.lap("targets checked");
-        try {
-            CallsByProcess inside = planCallsInside(before);
-            saveLeaseSignalSettings(inside);
-            setLocks(before, inside, clock);
-            clock.lap("OFD locks set");
-            finishLeases(inside);
-            LockImage live = collectLocks(container_, {.pending = pendingThroughBarrier(), .kept = &firstLook_});
-            LockDifferences after = compareLockTables(image_, live, pids_);
-            clock.lap("verified");
-            if (!after.empty())
-                throwFailure("replay: after setting the locks, verify still finds " + std::to_string(after.lines().size()) +
-                             " difference(s); first: " + after.lines().front());
-        } catch (...) {  // any failure, not only ours (bad_alloc, system_error): all or nothing
-            rollBack();
-            throw;
-        }
-        barrier_->release();
-        clock.lap("barrier released");
-        return result_;
+        CallsByProcess inside = planCallsInside(before);
+        saveLeaseSignalSettings(inside);
+        setLocks(before, inside, clock);
+        clock.lap("OFD locks set");
+        finishLeases(inside);
+        LockImage live = collectLocks(container_, {.pending = pendingThroughBarrier(), .kept = &firstLook_});
+        LockDifferences after = compareLockTables(image_, live, pids_);
+        clock.lap("verified");
+        if (!after.empty())
+            throwFailure("replay: after setting the locks, verify still finds " + std::to_string(after.lines().size()) +
+                         " difference(s); first: " + after.lines().front());
     }
 
-private:
+    // --on-failure: the container runs on as it was (resume), stays frozen so that it never runs
+    // without its locks (freeze), or is killed (kill). Best effort: a failure here is logged.
+    void failClosed() noexcept {
+        try {
+            if (settings_.onFailure == FailurePolicy::freeze) barrier_->releaseFrozen();
+            if (settings_.onFailure == FailurePolicy::kill)
+                for (const ContainerTask& task : container_.tasks) sys::killProcess(task.hostPid, SIGKILL);
+        } catch (const std::exception& error) {
+            logError(std::string("replay: --on-failure: ") + error.what());
+        }
+    }
+
+    Error finalError(const std::exception_ptr& failure) const {
+        std::string message = "replay failed";
+        int err = 0;
+        ExitStatus status = ExitStatus::failure;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const Error& error) {
+            message = error.what();
+            err = error.errnoValue();
+            status = error.status();
+        } catch (const std::exception& error) {
+            message = error.what();
+        }
+        if (settings_.conflicts == ConflictPolicy::wait && isHeldElsewhere(failure))
+            message += " (still held after waiting " + std::to_string(settings_.waitTimeout.count()) + " ms)";
+        if (settings_.onFailure == FailurePolicy::freeze) message += "; the container is left frozen (--on-failure freeze)";
+        if (settings_.onFailure == FailurePolicy::kill) message += "; its processes were killed (--on-failure kill)";
+        return Error(message, err, status);
+    }
+
     // A lock call to make inside a process, with the image's lock it restores.
     struct PlannedCall {
         LockCall call;
@@ -449,23 +494,22 @@ private:
     size_t ofdLocksSet_ = 0;  // counted apart: setOfdLocks runs beside setLocksInside
     FdPaths livePaths_;       // link text of every fd the image names, read with the live table
     KeptLook firstLook_;      // what the second look (the final verify) reads again
+    std::chrono::steady_clock::time_point waitDeadline_;
     ReplayResult result_;
 };
 
 }  // namespace
 
 ReplayResult replayImage(const LockImage& image, Container& container, const ReplaySettings& settings) {
+    if (settings.onFailure == FailurePolicy::freeze && (!settings.useFreezer || container.cgroupVersion == CgroupVersion::none))
+        throwBadInput("replay: --on-failure freeze needs the container's cgroup freezer (and no --no-freeze)");
     auto deadline = std::chrono::steady_clock::now() + settings.waitTimeout;
     for (int attempt = 1;; ++attempt) {
         try {
-            ReplayResult result = Attempt(image, container, settings).run();
+            ReplayResult result = Attempt(image, container, settings, deadline).run();
             result.attempts = attempt;
             return result;
-        } catch (const HeldElsewhere& conflict) {
-            if (settings.conflicts != ConflictPolicy::wait) throw;
-            if (std::chrono::steady_clock::now() >= deadline)
-                throw Error(std::string(conflict.what()) + " (still held after waiting " +
-                            std::to_string(settings.waitTimeout.count()) + " ms)", EAGAIN);
+        } catch (const HeldElsewhere& conflict) {  // policy wait, before its deadline
             logInfo(std::string(conflict.what()) + "; waiting");
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             refreshTasks(container);

@@ -15,6 +15,9 @@
 namespace lockcr {
 
 enum class ConflictPolicy { fail, wait };
+// What the container does when replay fails (after everything it set was removed): run on as it
+// was, stay frozen (it never runs a single instruction without its locks), or be killed.
+enum class FailurePolicy { resume, freeze, kill };
 
 struct ReplaySettings {
     bool useFreezer = true;
@@ -22,6 +25,7 @@ struct ReplaySettings {
     std::chrono::milliseconds waitTimeout{std::chrono::seconds(10)};  // policy wait: the bound
     std::chrono::milliseconds holdTimeout{std::chrono::seconds(10)};  // freezing and stopping tasks
     std::map<pid_t, pid_t> pidMap;  // container pid -> host pid; empty = from the container's NSpid
+    FailurePolicy onFailure = FailurePolicy::resume;
 };
 
 struct ReplayResult {

@@ -289,6 +289,68 @@ TEST_CASE("replay: an outside holder fails the replay at once, naming the holder
     CHECK(agent.call("pid").rfind("ok", 0) == 0);
 }
 
+// A replay that must fail (a lock is held outside) with a recorded POSIX lock that would have been
+// set: the scene for the --on-failure policies.
+struct FailingReplayScene : ReplayScene {
+    Agent& agent = spawn();
+    std::string free = directory.file("free"), taken = directory.file("taken");
+    Agent outsider = Agent::spawn(agentBinary);  // not in the cgroup: outside the container
+
+    FailingReplayScene() {
+        int freeFd = openIn(agent, free), takenFd = openIn(agent, taken);
+        REQUIRE(agent.call("posix " + fdText(freeFd) + " w 0 0") == "ok");
+        REQUIRE(agent.call("flock " + fdText(takenFd) + " ex") == "ok");
+        dump();
+        REQUIRE(agent.call("posix " + fdText(freeFd) + " u 0 0") == "ok");
+        REQUIRE(agent.call("flock " + fdText(takenFd) + " un") == "ok");
+        REQUIRE(outsider.call("flock " + fdText(openIn(outsider, taken)) + " sh") == "ok");
+    }
+};
+
+// The line of /proc/PID/status that starts with KEY ("State:"); empty if the process is gone.
+std::string statusLine(pid_t pid, const std::string& key) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(key, 0) == 0) return line;
+    return "";
+}
+
+TEST_CASE("replay --on-failure freeze: the failed replay leaves the container frozen, nothing set") {
+    FailingReplayScene scene;
+    CommandResult result = scene.replay({"--on-failure", "freeze"});
+    CHECK(result.status == 1);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    CHECK_MESSAGE(result.err.find(scene.taken) != std::string::npos, result.err);
+    CHECK_MESSAGE(result.err.find("the container is left frozen") != std::string::npos, result.err);
+    CHECK(scene.cgroup.state() == "FROZEN");
+    CHECK(posixHolder(scene.free, F_WRLCK, 0, 1) == 0);  // all or nothing
+    CHECK(statusLine(scene.agent.pid(), "TracerPid:") == "TracerPid:\t0");  // frozen, not held by lockcr
+    scene.cgroup.thaw();
+    CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
+}
+
+TEST_CASE("replay --on-failure kill: the failed replay kills the container's processes") {
+    FailingReplayScene scene;
+    CommandResult result = scene.replay({"--on-failure", "kill"});
+    CHECK(result.status == 1);
+    CHECK_MESSAGE(result.err.find("its processes were killed") != std::string::npos, result.err);
+    CHECK(waitUntil([&] {
+        std::string state = statusLine(scene.agent.pid(), "State:");
+        return state.empty() || state.find("Z (zombie)") != std::string::npos;
+    }));
+    CHECK(posixHolder(scene.free, F_WRLCK, 0, 1) == 0);
+}
+
+TEST_CASE("replay --on-failure freeze without the freezer is bad usage, and touches nothing") {
+    FailingReplayScene scene;
+    CommandResult result = scene.replay({"--on-failure", "freeze", "--no-freeze"});
+    CHECK(result.status == 2);
+    CHECK_MESSAGE(result.err.find("--on-failure freeze needs the container's cgroup freezer") != std::string::npos, result.err);
+    CHECK(scene.cgroup.state() == "THAWED");
+    CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
+    CHECK(runLockcr({"replay", scene.image, "--pid", scene.pid(), "--on-failure", "pause"}).status == 2);
+}
+
 TEST_CASE("replay: policy wait outlasts a holder that lets go, and gives up after its bound") {
     ReplayScene scene;
     Agent& agent = scene.spawn();
