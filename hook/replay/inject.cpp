@@ -14,6 +14,7 @@
 #include <string>
 
 #include "replay/inject_arch.h"
+#include "replay/inject_image.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/ptrace.h"
@@ -40,13 +41,6 @@ struct Region {
     uint64_t size = 0;
 };
 
-struct Mapping {
-    uint64_t start = 0;
-    uint64_t end = 0;
-    std::string permissions;
-    std::string name;
-};
-
 std::string hex(uint64_t value) {
     char text[32];
     std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
@@ -60,89 +54,7 @@ Error asError(const std::exception& error) {
     return Error(error.what());
 }
 
-uint64_t roundUp(uint64_t value, uint64_t unit) { return (value + unit - 1) / unit * unit; }
-
 uint64_t pageSize() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
-
-// /proc/PID/task/TID: the leader's own entries are empty once it has exited (pthread_exit in main)
-// while the thread we inject into runs on.
-std::string threadDirectory(pid_t pid, pid_t tid) {
-    return "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid);
-}
-
-std::vector<Mapping> readMappings(pid_t pid, pid_t tid) {
-    std::vector<Mapping> mappings;
-    std::string text = sys::readFile(threadDirectory(pid, tid) + "/maps");
-    size_t begin = 0;
-    while (begin < text.size()) {
-        size_t end = text.find('\n', begin);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(begin, end - begin);
-        begin = end + 1;
-        unsigned long long start = 0, stop = 0;
-        char permissions[8] = {};
-        int nameAt = 0;
-        if (std::sscanf(line.c_str(), "%llx-%llx %7s %*s %*s %*s %n", &start, &stop, permissions, &nameAt) < 3)
-            continue;
-        Mapping mapping{start, stop, permissions, nameAt > 0 ? line.substr(static_cast<size_t>(nameAt)) : ""};
-        mappings.push_back(std::move(mapping));
-    }
-    return mappings;
-}
-
-// The syscall and arguments of one call. A POSIX call's third argument is the address its
-// struct flock will have in the target.
-inject_arch::LockEntry entryFor(const LockCall& call, uint64_t entryAddress) {
-    inject_arch::LockEntry entry{};
-    uint64_t fd = static_cast<uint64_t>(call.fd);
-    switch (call.kind) {
-        case LockKind::flock: {
-            int operation = call.type == F_WRLCK ? LOCK_EX : call.type == F_RDLCK ? LOCK_SH : LOCK_UN;
-            entry.number = SYS_flock;
-            entry.arguments[0] = fd;
-            entry.arguments[1] = static_cast<uint64_t>(operation | LOCK_NB);
-            break;
-        }
-        case LockKind::lease:
-            entry.number = SYS_fcntl;
-            entry.arguments[0] = fd;
-            entry.arguments[1] = F_SETLEASE;
-            entry.arguments[2] = static_cast<uint64_t>(call.type);
-            break;
-        case LockKind::posix:
-        case LockKind::ofd:
-            entry.number = SYS_fcntl;
-            entry.arguments[0] = fd;
-            entry.arguments[1] = call.kind == LockKind::ofd ? F_OFD_SETLK : F_SETLK;
-            entry.arguments[2] = entryAddress + offsetof(inject_arch::LockEntry, lock);
-            entry.lock.l_type = call.type;
-            entry.lock.l_whence = SEEK_SET;
-            // Values beyond INT64_MAX become negative: the kernel answers EINVAL for that request.
-            entry.lock.l_start = static_cast<off_t>(call.start);
-            entry.lock.l_len = static_cast<off_t>(call.length);
-            break;
-    }
-    return entry;
-}
-
-uint64_t entriesOffset() { return roundUp(inject_arch::lockLoopCode().bytes.size(), 64); }
-
-uint64_t imageSize(size_t calls) { return roundUp(entriesOffset() + calls * sizeof(inject_arch::LockEntry), 8); }
-
-// The loop's code, then the entries it reads, padded to whole 8-byte words (for PTRACE_POKEDATA),
-// for a mapping at ADDRESS in the target.
-std::vector<unsigned char> buildImage(const std::vector<LockCall>& calls, uint64_t address) {
-    std::span<const unsigned char> code = inject_arch::lockLoopCode().bytes;
-    std::vector<unsigned char> image(imageSize(calls.size()));
-    std::memcpy(image.data(), code.data(), code.size());
-    uint64_t offset = entriesOffset();
-    for (const LockCall& call : calls) {
-        inject_arch::LockEntry entry = entryFor(call, address + offset);
-        std::memcpy(image.data() + offset, &entry, sizeof entry);
-        offset += sizeof entry;
-    }
-    return image;
-}
 
 // One injection into one thread. Owns everything it changes in the target (registers, signal
 // mask, the mapping, a borrowed instruction) and puts it back: restoreThread() on success, the
@@ -233,7 +145,7 @@ void Injection::start(const std::vector<LockCall>& requests) {
         if (!syscallInstruction_) syscallInstruction_ = borrowSyscallInstruction(mappings);
     }
 
-    uint64_t size = roundUp(imageSize(requests.size()), pageSize());
+    uint64_t size = injectionImageSize(requests.size(), pageSize());
     int64_t address = runSyscall(syscallInstruction_, SYS_mmap,
                                  {0, size, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, ~0ULL, 0});
     if (address < 0 && address > -4096)

@@ -9,8 +9,8 @@ compiler=${AARCH64_CXX:-aarch64-linux-gnu-g++}
 command -v "$compiler" >/dev/null || { echo "compile_aarch64: $compiler not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for source in hook/replay/inject_aarch64.cpp hook/replay/inject.cpp hook/replay/tracee.cpp hook/util/ptrace.cpp \
-              hook/collect/waiters.cpp; do
+for source in hook/replay/inject_aarch64.cpp hook/replay/inject.cpp hook/replay/inject_image.cpp hook/replay/tracee.cpp \
+              hook/util/ptrace.cpp hook/collect/waiters.cpp; do
     "$compiler" -std=c++20 -O2 -Wall -Wextra -Werror -I "$repo/hook" -DLOCKCR_VERSION='"check"' \
         -c "$repo/$source" -o "$out/$(basename "$source").o"
     echo "compile_aarch64: $source ok"
