@@ -57,9 +57,11 @@ std::optional<LockRange> rangeOfRequest(const struct flock& request, uint64_t ba
     return range;
 }
 
-std::optional<uint64_t> whenceBase(pid_t pid, int fd, short whence) {
+// Everything about a waiter is read through its own thread's /proc entries: they show the fds and
+// memory even when the thread-group leader has exited.
+std::optional<uint64_t> whenceBase(pid_t pid, pid_t threadId, int fd, short whence) {
     if (whence == SEEK_SET) return 0;
-    std::string proc = "/proc/" + std::to_string(pid);
+    std::string proc = sys::threadDirectory(pid, threadId);
     if (whence == SEEK_END) {
         struct stat info {};
         if (::stat((proc + "/fd/" + std::to_string(fd)).c_str(), &info) != 0) return std::nullopt;
@@ -81,14 +83,14 @@ std::optional<BlockedCall> fcntlWaiter(pid_t pid, pid_t threadId, const SyscallL
 
     struct flock request {};
     int err = 0;
-    UniqueFd memory = sys::tryOpenAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/mem", O_RDONLY, err);
+    UniqueFd memory = sys::tryOpenAt(AT_FDCWD, sys::threadDirectory(pid, threadId) + "/mem", O_RDONLY, err);
     if (!memory) return std::nullopt;
     ssize_t n = ::pread(memory.get(), &request, sizeof request, static_cast<off_t>(call.arguments[2]));
     if (n != static_cast<ssize_t>(sizeof request)) return std::nullopt;
     if (request.l_type == F_RDLCK) blocked.requested.type = LockType::read;
     else if (request.l_type == F_WRLCK) blocked.requested.type = LockType::write;
     else return std::nullopt;  // an F_UNLCK never blocks
-    auto base = whenceBase(pid, blocked.fd, request.l_whence);
+    auto base = whenceBase(pid, threadId, blocked.fd, request.l_whence);
     if (!base) return std::nullopt;
     auto range = rangeOfRequest(request, *base);
     if (!range) return std::nullopt;
@@ -97,7 +99,7 @@ std::optional<BlockedCall> fcntlWaiter(pid_t pid, pid_t threadId, const SyscallL
 }
 
 // Whether the bytes at ADDRESS in PID are a syscall instruction (x86_64: 0f 05; aarch64: svc #0).
-bool atSyscallInstruction(pid_t pid, unsigned long address) {
+bool atSyscallInstruction(pid_t pid, pid_t threadId, unsigned long address) {
 #if defined(__x86_64__)
     constexpr unsigned char kSyscall[] = {0x0f, 0x05};
 #elif defined(__aarch64__)
@@ -105,7 +107,7 @@ bool atSyscallInstruction(pid_t pid, unsigned long address) {
 #endif
     unsigned char bytes[sizeof kSyscall] = {};
     int err = 0;
-    UniqueFd memory = sys::tryOpenAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/mem", O_RDONLY, err);
+    UniqueFd memory = sys::tryOpenAt(AT_FDCWD, sys::threadDirectory(pid, threadId) + "/mem", O_RDONLY, err);
     return memory && ::pread(memory.get(), bytes, sizeof bytes, static_cast<off_t>(address)) == sizeof bytes &&
            std::memcmp(bytes, kSyscall, sizeof bytes) == 0;
 }
@@ -133,10 +135,10 @@ std::optional<SyscallLine> parseSyscallLine(std::string_view text) {
 std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId, const PendingSyscalls& pending) {
     std::string text;
     int err = 0;
-    std::string path = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(threadId) + "/syscall";
+    std::string path = sys::threadDirectory(pid, threadId) + "/syscall";
     if (!sys::tryReadSmallProcFileAt(AT_FDCWD, path, text, err)) return std::nullopt;
     auto call = parseSyscallLine(text);
-    if (call && call->number < 0 && call->instructionPointer && pending && atSyscallInstruction(pid, call->instructionPointer))
+    if (call && call->number < 0 && call->instructionPointer && pending && atSyscallInstruction(pid, threadId, call->instructionPointer))
         call = pending(pid, threadId);
     if (!call || call->number < 0) return std::nullopt;
     if (call->number == SYS_fcntl) return fcntlWaiter(pid, threadId, *call);
@@ -179,7 +181,7 @@ std::optional<LockLine> findBlocker(const std::vector<LockLine>& heldLocks, uint
     return std::nullopt;
 }
 
-void addWaiter(const Container& container, LockImage& image, pid_t hostPid, int fd, uint64_t inode,
+void addWaiter(const Container& container, LockImage& image, pid_t hostPid, pid_t threadId, int fd, uint64_t inode,
                DeviceNumber device, const Lock& requested, const LockLine& blocker) {
     Waiter waiter;
     waiter.hostPid = hostPid;
@@ -191,7 +193,7 @@ void addWaiter(const Container& container, LockImage& image, pid_t hostPid, int 
         waiter.path = entry->file.path;
     } else {
         int err = 0;
-        sys::tryReadLinkAt(AT_FDCWD, "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd), waiter.path, err);
+        sys::tryReadLinkAt(AT_FDCWD, sys::threadDirectory(hostPid, threadId) + "/fd/" + std::to_string(fd), waiter.path, err);
     }
     waiter.blockedOn = blocker.lock;
     waiter.blockedOnContainerPid = blocker.lock.kind == LockKind::posix || blocker.lock.kind == LockKind::flock
@@ -231,7 +233,7 @@ void recordWaiters(const Container& container, LockImage& image, const PendingSy
             auto call = findBlockedLockCall(task.hostPid, threadId, pending);
             if (!call) continue;
             struct stat target {};
-            std::string link = "/proc/" + std::to_string(task.hostPid) + "/fd/" + std::to_string(call->fd);
+            std::string link = sys::threadDirectory(task.hostPid, threadId) + "/fd/" + std::to_string(call->fd);
             if (::stat(link.c_str(), &target) != 0) continue;
             if (!inside) inside = containerLocks(container, image);
             auto blocker = findBlocker(*inside, target.st_ino, call->requested, task.hostPid);
@@ -240,7 +242,7 @@ void recordWaiters(const Container& container, LockImage& image, const PendingSy
                 blocker = findBlocker(*outside, target.st_ino, call->requested, task.hostPid);
             }
             if (!blocker) continue;
-            addWaiter(container, image, task.hostPid, call->fd, target.st_ino, blocker->device, call->requested, *blocker);
+            addWaiter(container, image, task.hostPid, threadId, call->fd, target.st_ino, blocker->device, call->requested, *blocker);
         }
     }
 }

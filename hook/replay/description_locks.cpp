@@ -41,11 +41,13 @@ int setSignalOwner(int fd, const SignalOwner& owner, pid_t hostOwner) {
 }
 
 // A breaking lease is broken again the way the original opener did: a non-blocking open of the
-// same file for reading or writing (CRIU's restore_breaking_file_lease does the same).
-int breakLease(pid_t hostPid, int fd, const Lock& lock) {
+// same file for reading or writing (CRIU's restore_breaking_file_lease does the same), through
+// lockcr's own duplicate of the description (the target's /proc/PID/fd is empty when its main
+// thread has exited).
+int breakLease(int duplicate, const Lock& lock) {
     int openMode = lock.type == LockType::read ? O_RDONLY : O_WRONLY;
     int err = 0;
-    std::string path = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
+    std::string path = "/proc/self/fd/" + std::to_string(duplicate);
     UniqueFd breaker = sys::tryOpenAt(AT_FDCWD, path, openMode | O_NONBLOCK | O_NOCTTY, err);
     return breaker.valid() || err == EWOULDBLOCK ? 0 : err;
 }
@@ -94,7 +96,7 @@ int DescriptionLocks::finishLease(pid_t hostPid, int fd, const Lock& lock, const
     if (lock.leaseState == LeaseState::breaking) {
         f_owner_ex nobody{F_OWNER_PID, 0};
         if (sys::fcntlPointer(target, F_SETOWN_EX, &nobody) != 0) return errno;
-        if (int err = breakLease(hostPid, fd, lock)) return err;
+        if (int err = breakLease(target, lock)) return err;
     }
     return setSignalOwner(target, owner.value_or(SignalOwner{}), hostOwner);
 }

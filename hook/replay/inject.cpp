@@ -124,7 +124,7 @@ Injection::Injection(pid_t pid, pid_t tid, std::chrono::milliseconds timeout)
     : pid_(pid), tid_(tid), timeout_(timeout), deadline_(std::chrono::steady_clock::now() + timeout) {
     saved_ = sys::getRegisters(tid_);
     savedMask_ = sys::getSignalMask(tid_);
-    memory_ = sys::openAt(AT_FDCWD, threadDirectory(pid_, tid_) + "/mem", O_RDWR);
+    memory_ = sys::openAt(AT_FDCWD, sys::threadDirectory(pid_, tid_) + "/mem", O_RDWR);
     sys::setSignalMask(tid_, ~kOwnSignals);  // the kernel never blocks SIGKILL and SIGSTOP
     hijacked_ = true;  // last: a constructor that throws gets no destructor call
 }

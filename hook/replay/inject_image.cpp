@@ -57,13 +57,9 @@ uint64_t imageSize(size_t calls) { return roundUp(entriesOffset() + calls * size
 
 }  // namespace
 
-std::string threadDirectory(pid_t pid, pid_t tid) {
-    return "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid);
-}
-
 std::vector<Mapping> readMappings(pid_t pid, pid_t tid) {
     std::vector<Mapping> mappings;
-    std::string text = sys::readFile(threadDirectory(pid, tid) + "/maps");
+    std::string text = sys::readFile(sys::threadDirectory(pid, tid) + "/maps");
     size_t begin = 0;
     while (begin < text.size()) {
         size_t end = text.find('\n', begin);

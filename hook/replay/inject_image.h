@@ -21,9 +21,7 @@ struct Mapping {
     std::string name;
 };
 
-// /proc/PID/task/TID: the thread's own view. The leader's /proc/PID entries are empty once it has
-// exited (pthread_exit in main) while the thread we inject into runs on.
-std::string threadDirectory(pid_t pid, pid_t tid);
+// Through the thread's own /proc entries (sys::threadDirectory).
 std::vector<Mapping> readMappings(pid_t pid, pid_t tid);
 
 // Where the entries start in the image, and the bytes to map for CALLS calls (whole pages).

@@ -126,6 +126,10 @@ std::string readFile(const std::string& path) {
     return readAll(fd.get(), path);
 }
 
+std::string threadDirectory(pid_t pid, pid_t tid) {
+    return "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid);
+}
+
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
     char buffer[4096];
     ssize_t n = ::readlinkat(dirFd, path.c_str(), buffer, sizeof buffer);

@@ -47,6 +47,10 @@ bool reserveFdNumbers(size_t count, int anyOpenFd);
 // readlink; returns false (errnoOut set) on failure.
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
 
+// "/proc/PID/task/TID": a thread's own view of its process (fd, fdinfo, mem, maps). The leader's
+// /proc/PID entries are empty once it has exited (pthread_exit in main) while other threads run on.
+std::string threadDirectory(pid_t pid, pid_t tid);
+
 // Names in a directory, without "." and "..". Returns false (errnoOut set) if it cannot be read.
 bool tryListDirectory(int dirFd, const std::string& path, std::vector<std::string>& out,
                       int& errnoOut);

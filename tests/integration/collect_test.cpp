@@ -173,6 +173,19 @@ TEST_CASE("collect: a thread with an fd table of its own holding a lock is refus
     CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
 }
 
+TEST_CASE("collect: a thread with an fd table of its own but no lock of its own is no reason to refuse") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    std::string file = scene.directory.file("sharedtable");
+    int fd = openIn(agent, file);
+    REQUIRE(agent.call("flock " + std::to_string(fd) + " ex") == "ok");  // shown on the thread's copy too
+    REQUIRE(agent.call("own-table-thread " + std::to_string(fd)).rfind("ok ", 0) == 0);
+
+    LockImage image = collect(scene);
+    REQUIRE(descriptionsOn(image, inodeOf(file)).size() == 1);
+    CHECK(descriptionsOn(image, inodeOf(file))[0]->locks.at(0).kind == LockKind::flock);
+}
+
 TEST_CASE("collect: a flock inherited across fork is one description with both holders") {
     Scene scene;
     Agent& parent = scene.spawn();
@@ -311,6 +324,31 @@ TEST_CASE("collect: a blocked F_SETLKW waiter is recorded running and frozen (wh
     checkWaiter(collect(scene));
     scene.cgroup.thaw();
     CHECK_FALSE(waiter.reply(200).has_value());  // still waiting after the thaw
+}
+
+TEST_CASE("collect: a waiter in a process whose main thread exited is recorded, frozen too") {
+    Scene scene;
+    Agent& holder = scene.spawn();
+    Agent& waiter = scene.spawn();
+    std::string file = scene.directory.file("zombiewaited");
+    int holderFd = openIn(holder, file), waiterFd = openIn(waiter, file);
+    REQUIRE(holder.call("posix " + std::to_string(holderFd) + " w 0 100") == "ok");
+    REQUIRE(waiter.call("leader-exit") == "ok");
+    waiter.send("posix " + std::to_string(waiterFd) + " w 50 10 wait");
+    REQUIRE(waitUntil([&] {
+        for (const std::string& line : procLocksLinesForInode(inodeOf(file)))
+            if (line.find("->") != std::string::npos) return true;
+        return false;
+    }));
+    for (bool frozen : {false, true}) {
+        if (frozen) scene.cgroup.freeze();
+        LockImage image = collect(scene);
+        REQUIRE(image.waiters.size() == 1);
+        CHECK(image.waiters[0].hostPid == waiter.pid());
+        CHECK(image.waiters[0].requested.range.start == 50);
+        CHECK(image.waiters[0].path == file);
+    }
+    scene.cgroup.thaw();
 }
 
 TEST_CASE("collect: an OFD waiter, which /proc/locks shows with pid -1, is attributed to its process") {

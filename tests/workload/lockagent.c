@@ -28,8 +28,9 @@
  *   sleep                        (nanosleep forever: a target sitting in a syscall)
  *   pid -> ok PID | exit -> ok, then exits
  *   leader-exit                  -> ok, then the main thread exits and a new thread serves
- *   own-table-thread FD START LEN -> ok TID  (a thread unshares its fd table, then takes a POSIX
- *                                                write lock on its copy of FD and sleeps)
+ *   own-table-thread FD [START LEN] -> ok TID (a thread unshares its fd table, then takes a POSIX
+ *                                                write lock on its copy of FD, if a range is given,
+ *                                                and sleeps)
  *   setpgid [PGID]               -> ok PGID    (a process group of its own, led by the agent, or
  *                                                joins group PGID of the same session)
  *
@@ -292,6 +293,7 @@ static int startThreads(long long count) {
 
 struct OwnTableRequest {
     int fd;
+    int lock; /* take the POSIX lock */
     long long start, length;
     int report; /* pipe: the thread writes its tid, or -errno */
 };
@@ -300,7 +302,7 @@ static void *ownTableThread(void *argument) {
     struct OwnTableRequest request = *(struct OwnTableRequest *)argument;
     int result = (int)syscall(SYS_gettid);
     struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = request.start, .l_len = request.length};
-    if (unshare(CLONE_FILES) != 0 || fcntl(request.fd, F_SETLK, &lock) != 0) result = -errno;
+    if (unshare(CLONE_FILES) != 0 || (request.lock && fcntl(request.fd, F_SETLK, &lock) != 0)) result = -errno;
     if (write(request.report, &result, sizeof result) != sizeof result) _exit(124);
     for (;;) pause();
     return NULL;
@@ -309,9 +311,10 @@ static void *ownTableThread(void *argument) {
 static int startOwnTableThread(char **words, int count) {
     static struct OwnTableRequest request;
     int report[2];
-    if (count != 4 || !parseFd(words[1], &request.fd) || !parseLong(words[2], &request.start) ||
-        !parseLong(words[3], &request.length))
-        return replyUsage("own-table-thread FD START LEN");
+    request.lock = count == 4;
+    if ((count != 2 && count != 4) || !parseFd(words[1], &request.fd) ||
+        (request.lock && (!parseLong(words[2], &request.start) || !parseLong(words[3], &request.length))))
+        return replyUsage("own-table-thread FD [START LEN]");
     if (pipe(report) != 0) return replyErrno(errno);
     request.report = report[1];
     sigset_t all, previous;
