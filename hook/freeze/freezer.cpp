@@ -59,6 +59,19 @@ FrozenCgroup FrozenCgroup::freeze(CgroupVersion version, const std::string& dire
     }
     guard.owned_ = true;  // from here on, the destructor thaws whatever happens
     writeFreezeState(version, directory, true);
+    waitUntilFrozen(version, directory, timeout);
+    return guard;
+}
+
+FrozenCgroup FrozenCgroup::adopt(CgroupVersion version, const std::string& directory) {
+    FrozenCgroup guard;
+    guard.version_ = version;
+    guard.directory_ = directory;
+    guard.owned_ = true;
+    return guard;
+}
+
+void waitUntilFrozen(CgroupVersion version, const std::string& directory, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     auto pause = std::chrono::microseconds(50);
     while (!reportsFrozen(version, directory)) {
@@ -69,7 +82,6 @@ FrozenCgroup FrozenCgroup::freeze(CgroupVersion version, const std::string& dire
         std::this_thread::sleep_for(pause);
         pause = std::min(pause * 2, std::chrono::microseconds(5000));
     }
-    return guard;
 }
 
 FrozenCgroup::FrozenCgroup(FrozenCgroup&& other) noexcept

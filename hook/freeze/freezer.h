@@ -14,6 +14,8 @@ namespace lockcr {
 // True when the cgroup's own setting freezes it (a frozen parent alone does not count).
 bool isCgroupFrozen(CgroupVersion version, const std::string& directory);
 void writeFreezeState(CgroupVersion version, const std::string& directory, bool frozen);
+// Until the kernel reports every task of the cgroup frozen; throws after TIMEOUT.
+void waitUntilFrozen(CgroupVersion version, const std::string& directory, std::chrono::milliseconds timeout);
 
 class FrozenCgroup {
 public:
@@ -21,6 +23,9 @@ public:
     // Throws if the cgroup can't be frozen within the timeout (and then leaves it thawed).
     static FrozenCgroup freeze(CgroupVersion version, const std::string& directory,
                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // The guard of a cgroup this process froze and left frozen on purpose (a replay attempt that is
+    // tried again): it thaws it as its own.
+    static FrozenCgroup adopt(CgroupVersion version, const std::string& directory);
     FrozenCgroup(FrozenCgroup&& other) noexcept;
     FrozenCgroup& operator=(FrozenCgroup&& other) noexcept;
     FrozenCgroup(const FrozenCgroup&) = delete;

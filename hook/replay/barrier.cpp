@@ -9,12 +9,16 @@
 
 namespace lockcr {
 
-std::unique_ptr<StartBarrier> StartBarrier::hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout) {
+std::unique_ptr<StartBarrier> StartBarrier::hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout,
+                                                bool frozenByUs) {
     std::unique_ptr<StartBarrier> barrier(new StartBarrier());
     barrier->container_ = &container;
     barrier->timeout_ = timeout;
     if (useFreezer && container.cgroupVersion != CgroupVersion::none) {
-        barrier->frozen_ = FrozenCgroup::freeze(container.cgroupVersion, container.cgroupDirectory, timeout);
+        if (frozenByUs && isCgroupFrozen(container.cgroupVersion, container.cgroupDirectory))
+            barrier->frozen_ = FrozenCgroup::adopt(container.cgroupVersion, container.cgroupDirectory);
+        else
+            barrier->frozen_ = FrozenCgroup::freeze(container.cgroupVersion, container.cgroupDirectory, timeout);
         refreshTasks(container);  // nothing forks while frozen: this list is final
         return barrier;
     }
@@ -97,8 +101,8 @@ void StartBarrier::release() {
 void StartBarrier::releaseFrozen() {
     if (released_) return;
     if (container_->cgroupVersion == CgroupVersion::none) throwFailure("replay: no cgroup freezer to leave the container frozen");
-    released_ = true;
     writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    released_ = true;  // only now: had the write failed, the destructor's release() lets everything go
     for (auto& process : stopped_) {
         try {
             process->detach();
@@ -107,9 +111,9 @@ void StartBarrier::releaseFrozen() {
         }
     }
     stopped_.clear();
-    // Until every task is in the freezer (the detached ones get there before their next instruction).
-    FrozenCgroup::freeze(container_->cgroupVersion, container_->cgroupDirectory, timeout_).leaveFrozen();
     frozen_.leaveFrozen();
+    // Until every task is in the freezer (the detached ones get there before their next instruction).
+    waitUntilFrozen(container_->cgroupVersion, container_->cgroupDirectory, timeout_);
 }
 
 StartBarrier::~StartBarrier() {

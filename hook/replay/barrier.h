@@ -19,8 +19,11 @@ namespace lockcr {
 
 class StartBarrier {
 public:
-    // Freezes the container, or, without a freezer, seizes and stops every process.
-    static std::unique_ptr<StartBarrier> hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout);
+    // Freezes the container, or, without a freezer, seizes and stops every process. With
+    // FROZEN_BY_US the cgroup was left frozen by an earlier releaseFrozen() of this replay: it is
+    // taken over as ours (thawed at release), not as a container that was frozen when we came.
+    static std::unique_ptr<StartBarrier> hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout,
+                                              bool frozenByUs = false);
     // Locks will be injected or registers read: every process must sit in a ptrace stop, not in
     // the freezer.
     void ensureTraced();

@@ -57,7 +57,7 @@ LockCall requestFor(int fd, const Lock& lock, short type) {
 WantedLock wantedFor(pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file, const Lock& lock) {
     WantedLock want{file.path, file.inode, file.device, lock, hostPid, containerPid, fd};
     struct stat info {};
-    std::string link = "/proc/" + std::to_string(hostPid) + "/fd/" + std::to_string(fd);
+    std::string link = sys::threadDirectory(hostPid, filesThreadOf(hostPid)) + "/fd/" + std::to_string(fd);
     if (::stat(link.c_str(), &info) == 0) want.inode = info.st_ino;
     return want;
 }
@@ -88,15 +88,23 @@ void checkSameFile(const FdPaths& live, pid_t hostPid, pid_t containerPid, int f
 
 class Attempt {
 public:
+    // FROZEN_BY_US: an earlier attempt left the cgroup frozen for this one (see leftFrozen).
     Attempt(const LockImage& image, Container& container, const ReplaySettings& settings,
-            std::chrono::steady_clock::time_point waitDeadline)
-        : image_(image), container_(container), settings_(settings), waitDeadline_(waitDeadline) {}
+            std::chrono::steady_clock::time_point waitDeadline, bool frozenByUs)
+        : image_(image), container_(container), settings_(settings), waitDeadline_(waitDeadline), frozenByUs_(frozenByUs) {}
 
     // Throws HeldElsewhere only when policy "wait" may try again; any other failure, after the
     // rollback and the --on-failure action, as one Error that says what became of the container.
     ReplayResult run() {
         PhaseClock clock("replay");
-        barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout);
+        try {
+            barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout, frozenByUs_);
+        } catch (...) {  // nothing was set; the container was let go again
+            std::exception_ptr failure = std::current_exception();
+            throw finalError(failure, settings_.onFailure == FailurePolicy::kill ? killContainer()
+                                      : settings_.onFailure == FailurePolicy::freeze ? "; it could not be held, and runs on"
+                                                                                     : "");
+        }
         clock.lap("barrier held");
         try {
             setEverything(clock);
@@ -104,15 +112,19 @@ public:
             std::exception_ptr failure = std::current_exception();
             rollBack();
             if (settings_.conflicts == ConflictPolicy::wait && isHeldElsewhere(failure) &&
-                std::chrono::steady_clock::now() < waitDeadline_)
+                std::chrono::steady_clock::now() < waitDeadline_) {
+                keepFrozenForRetry();
                 throw;
-            failClosed();
-            throw finalError(failure);
+            }
+            throw finalError(failure, failClosed());
         }
         barrier_->release();
         clock.lap("barrier released");
         return result_;
     }
+
+    // The next attempt takes over a cgroup this one left frozen.
+    bool leftFrozen() const { return leftFrozen_; }
 
 private:
     // Under the barrier: compare, check, set, verify. Throws on the first failure.
@@ -146,18 +158,51 @@ private:
     }
 
     // --on-failure: the container runs on as it was (resume), stays frozen so that it never runs
-    // without its locks (freeze), or is killed (kill). Best effort: a failure here is logged.
-    void failClosed() noexcept {
+    // without its locks (freeze), or is killed (kill). Returns what became of it, for the message.
+    std::string failClosed() noexcept {
+        if (settings_.onFailure == FailurePolicy::kill) return killContainer();
+        if (settings_.onFailure != FailurePolicy::freeze) return "";
         try {
-            if (settings_.onFailure == FailurePolicy::freeze) barrier_->releaseFrozen();
-            if (settings_.onFailure == FailurePolicy::kill)
-                for (const ContainerTask& task : container_.tasks) sys::killProcess(task.hostPid, SIGKILL);
+            barrier_->releaseFrozen();
+            return "; the container is left frozen (--on-failure freeze)";
         } catch (const std::exception& error) {
-            logError(std::string("replay: --on-failure: ") + error.what());
+            return std::string("; it could not be left frozen (") + error.what() + ") and runs on";
         }
     }
 
-    Error finalError(const std::exception_ptr& failure) const {
+    // With policy freeze or kill the container does not run between two attempts of policy wait.
+    void keepFrozenForRetry() noexcept {
+        if (settings_.onFailure == FailurePolicy::resume || !settings_.useFreezer ||
+            container_.cgroupVersion == CgroupVersion::none)
+            return;
+        try {
+            barrier_->releaseFrozen();
+            leftFrozen_ = true;
+        } catch (const std::exception& error) {
+            logError(std::string("replay: keeping the container frozen for the next attempt: ") + error.what());
+        }
+    }
+
+    // SIGKILL to every task, also one that joined the cgroup after the barrier listed it, then the
+    // freezer let go (a frozen task dies only once thawed), until none is left.
+    std::string killContainer() noexcept {
+        try {
+            for (int round = 0; round < 200; ++round) {
+                refreshTasks(container_);
+                if (container_.tasks.empty()) return "; its processes were killed (--on-failure kill)";
+                for (const ContainerTask& task : container_.tasks) sys::killProcess(task.hostPid, SIGKILL);
+                if (barrier_) barrier_->release();
+                if (container_.cgroupVersion != CgroupVersion::none)
+                    writeFreezeState(container_.cgroupVersion, container_.cgroupDirectory, false);
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            return "; killing its processes failed: " + std::to_string(container_.tasks.size()) + " still alive";
+        } catch (const std::exception& error) {
+            return std::string("; killing its processes failed (") + error.what() + ")";
+        }
+    }
+
+    Error finalError(const std::exception_ptr& failure, const std::string& outcome) const {
         std::string message = "replay failed";
         int err = 0;
         ExitStatus status = ExitStatus::failure;
@@ -172,9 +217,7 @@ private:
         }
         if (settings_.conflicts == ConflictPolicy::wait && isHeldElsewhere(failure))
             message += " (still held after waiting " + std::to_string(settings_.waitTimeout.count()) + " ms)";
-        if (settings_.onFailure == FailurePolicy::freeze) message += "; the container is left frozen (--on-failure freeze)";
-        if (settings_.onFailure == FailurePolicy::kill) message += "; its processes were killed (--on-failure kill)";
-        return Error(message, err, status);
+        return Error(message + outcome, err, status);
     }
 
     // A lock call to make inside a process, with the image's lock it restores.
@@ -495,6 +538,8 @@ private:
     FdPaths livePaths_;       // link text of every fd the image names, read with the live table
     KeptLook firstLook_;      // what the second look (the final verify) reads again
     std::chrono::steady_clock::time_point waitDeadline_;
+    bool frozenByUs_ = false;
+    bool leftFrozen_ = false;
     ReplayResult result_;
 };
 
@@ -504,12 +549,15 @@ ReplayResult replayImage(const LockImage& image, Container& container, const Rep
     if (settings.onFailure == FailurePolicy::freeze && (!settings.useFreezer || container.cgroupVersion == CgroupVersion::none))
         throwBadInput("replay: --on-failure freeze needs the container's cgroup freezer (and no --no-freeze)");
     auto deadline = std::chrono::steady_clock::now() + settings.waitTimeout;
+    bool frozenByUs = false;
     for (int attempt = 1;; ++attempt) {
+        Attempt current(image, container, settings, deadline, frozenByUs);
         try {
-            ReplayResult result = Attempt(image, container, settings, deadline).run();
+            ReplayResult result = current.run();
             result.attempts = attempt;
             return result;
         } catch (const HeldElsewhere& conflict) {  // policy wait, before its deadline
+            frozenByUs = current.leftFrozen();
             logInfo(std::string(conflict.what()) + "; waiting");
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             refreshTasks(container);

@@ -329,6 +329,34 @@ TEST_CASE("replay --on-failure freeze: the failed replay leaves the container fr
     CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
 }
 
+TEST_CASE("replay --conflict wait --on-failure freeze: held frozen across attempts, left frozen at the end") {
+    FailingReplayScene scene;
+    CommandResult result = scene.replay({"--conflict", "wait", "--wait-timeout", "0.3", "--on-failure", "freeze"});
+    CHECK(result.status == 1);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    CHECK_MESSAGE(result.err.find("still held after waiting 300 ms") != std::string::npos, result.err);
+    CHECK_MESSAGE(result.err.find("the container is left frozen") != std::string::npos, result.err);
+    CHECK(scene.cgroup.state() == "FROZEN");
+    CHECK(posixHolder(scene.free, F_WRLCK, 0, 1) == 0);
+    CHECK(statusLine(scene.agent.pid(), "TracerPid:") == "TracerPid:\t0");
+    scene.cgroup.thaw();
+    CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
+}
+
+TEST_CASE("replay --conflict wait --on-failure freeze: a holder that lets go meanwhile, and the container runs on") {
+    FailingReplayScene scene;
+    std::thread letGo([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        scene.outsider.stop();
+    });
+    CommandResult result = scene.replay({"--conflict", "wait", "--wait-timeout", "5", "--on-failure", "freeze"});
+    letGo.join();
+    CHECK_MESSAGE(result.status == 0, result.err);
+    CHECK(scene.cgroup.state() == "THAWED");
+    CHECK(posixHolder(scene.free, F_WRLCK, 0, 1) == scene.agent.pid());
+    CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
+}
+
 TEST_CASE("replay --on-failure kill: the failed replay kills the container's processes") {
     FailingReplayScene scene;
     CommandResult result = scene.replay({"--on-failure", "kill"});
