@@ -87,7 +87,8 @@ TaskDirectories openTaskDirectories(const ContainerTask& task) {
         directories.pidFd = sys::pidfdOpenForFiles(hostPid, task.filesThread);
     } catch (const Error& error) {
         if (error.errnoValue() == ESRCH) return {};
-        throw;
+        // A thread pidfd before Linux 6.9: only a lease owner needs it, and its read fails loudly.
+        if (error.errnoValue() != EINVAL || task.filesThread == hostPid) throw;
     }
     return directories;
 }
