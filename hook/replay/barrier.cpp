@@ -83,10 +83,8 @@ StoppedProcess* StartBarrier::stoppedProcess(pid_t hostPid) {
     return nullptr;
 }
 
-void StartBarrier::release() {
-    if (released_) return;
-    released_ = true;
-    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+// Every process lets go; one that cannot be detached is logged and the others still are.
+void StartBarrier::detachAll() {
     for (auto& process : stopped_) {
         try {
             process->detach();
@@ -95,6 +93,13 @@ void StartBarrier::release() {
         }
     }
     stopped_.clear();
+}
+
+void StartBarrier::release() {
+    if (released_) return;
+    released_ = true;
+    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    detachAll();
     frozen_.thaw();
 }
 
@@ -103,14 +108,7 @@ void StartBarrier::releaseFrozen() {
     if (container_->cgroupVersion == CgroupVersion::none) throwFailure("replay: no cgroup freezer to leave the container frozen");
     writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
     released_ = true;  // only now: had the write failed, the destructor's release() lets everything go
-    for (auto& process : stopped_) {
-        try {
-            process->detach();
-        } catch (const Error& error) {
-            logError(std::string("replay: release: ") + error.what());
-        }
-    }
-    stopped_.clear();
+    detachAll();
     frozen_.leaveFrozen();
     // Until every task is in the freezer (the detached ones get there before their next instruction).
     waitUntilFrozen(container_->cgroupVersion, container_->cgroupDirectory, timeout_);

@@ -41,6 +41,7 @@ private:
     StartBarrier() = default;
     std::vector<pid_t> seizeEveryProcess(Container& container, bool listingIsFinal);
     bool seizeOne(const ContainerTask& task);
+    void detachAll();
 
     Container* container_ = nullptr;
     std::chrono::milliseconds timeout_{0};
