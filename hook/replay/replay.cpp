@@ -100,10 +100,7 @@ public:
         try {
             barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout, frozenByUs_);
         } catch (...) {  // nothing was set; the container was let go again
-            std::exception_ptr failure = std::current_exception();
-            throw finalError(failure, settings_.onFailure == FailurePolicy::kill ? killContainer()
-                                      : settings_.onFailure == FailurePolicy::freeze ? "; it could not be held, and runs on"
-                                                                                     : "");
+            throw finalError(std::current_exception(), failClosed());
         }
         clock.lap("barrier held");
         try {
@@ -162,6 +159,7 @@ private:
     std::string failClosed() noexcept {
         if (settings_.onFailure == FailurePolicy::kill) return killContainer();
         if (settings_.onFailure != FailurePolicy::freeze) return "";
+        if (!barrier_) return "; it could not be held, and runs on";
         try {
             barrier_->releaseFrozen();
             return "; the container is left frozen (--on-failure freeze)";
