@@ -72,8 +72,8 @@ TaskDirectories openTaskDirectories(const ContainerTask& task) {
     pid_t hostPid = task.hostPid;
     TaskDirectories directories;
     directories.hostPid = hostPid;
-    std::string proc = "/proc/" + std::to_string(hostPid);
-    if (task.filesThread && task.filesThread != hostPid) proc += "/task/" + std::to_string(task.filesThread);
+    std::string proc = task.filesThread && task.filesThread != hostPid ? sys::threadDirectory(hostPid, task.filesThread)
+                                                                       : "/proc/" + std::to_string(hostPid);
     int err = 0;
     directories.fds = sys::tryOpenAt(AT_FDCWD, proc + "/fd", O_RDONLY | O_DIRECTORY, err);
     directories.fdinfo = sys::tryOpenAt(AT_FDCWD, proc + "/fdinfo", O_RDONLY | O_DIRECTORY, err);
@@ -348,10 +348,11 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
 // It serves only to find outside holders of what a waiter waits for.
 LockImage collectLocks(const Container& container, const CollectOptions& options) {
     PhaseClock clock("collect");
-    refuseSeparateFdTables(container);
+    // A kept look was taken, and checked, while the container was held still as it is now.
+    bool reuse = keptLookFits(options.kept, container);
+    if (!reuse) refuseSeparateFdTables(container);
     LockImage image;
     image.container = container.identity;
-    bool reuse = keptLookFits(options.kept, container);
     std::vector<TaskDirectories> listed;
     if (!reuse)
         for (const ContainerTask& task : container.tasks) listed.push_back(openTaskDirectories(task));
