@@ -1,15 +1,15 @@
 // lockcr: records the file locks of a frozen container and puts them back before it runs again.
-// This file only picks the mode and parses arguments; every failure is printed here, once.
-#include <linux/capability.h>
+// This file only picks the face the binary was started as, and is the one place a failure is
+// printed:
+//   - a CRIU action script: CRIU sets CRTOOLS_SCRIPT_ACTION and passes no arguments (modes/criu_action);
+//   - an OCI runtime hook: `lockcr oci-hook STAGE`, the runtime-spec state JSON on stdin (modes/oci_hook);
+//   - the command line for people (modes/cli).
 #include <sys/resource.h>
-#include <unistd.h>
 
-#include <CLI/CLI.hpp>
-#include <charconv>
-#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
-#include "commands.h"
-#include "util/capabilities.h"
+#include "modes/cli.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -17,138 +17,10 @@ using namespace lockcr;
 
 namespace {
 
-// "1:4321,2:4400": container pid -> host pid.
-std::map<pid_t, pid_t> parsePidMap(const std::string& text) {
-    std::map<pid_t, pid_t> map;
-    size_t position = 0;
-    while (position < text.size()) {
-        size_t comma = text.find(',', position);
-        std::string pair = text.substr(position, comma == std::string::npos ? std::string::npos : comma - position);
-        size_t colon = pair.find(':');
-        pid_t from = 0, to = 0;
-        bool ok = colon != std::string::npos;
-        if (ok) {
-            auto [fromEnd, fromError] = std::from_chars(pair.data(), pair.data() + colon, from);
-            auto [toEnd, toError] = std::from_chars(pair.data() + colon + 1, pair.data() + pair.size(), to);
-            ok = fromError == std::errc() && toError == std::errc() && fromEnd == pair.data() + colon &&
-                 toEnd == pair.data() + pair.size() && from > 0 && to > 0;
-        }
-        if (!ok) throwBadInput("--pid-map: \"" + pair + "\" is not CONTAINER_PID:HOST_PID");
-        if (!map.emplace(from, to).second) throwBadInput("--pid-map: container pid " + std::to_string(from) + " given twice");
-        if (comma == std::string::npos) break;
-        position = comma + 1;
-    }
-    return map;
-}
-
-void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
-    command->add_option("--pid", selector.pid, "host pid of the container's init process");
-    command->add_option("--state", selector.stateFile, "OCI state JSON file (- for stdin)");
-}
-
-// The capabilities each command uses, nothing more.
-void dropCapabilitiesFor(const std::string& command) {
-    if (command == "replay")
-        keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_LEASE, CAP_FOWNER});
-    else
-        keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH});
-}
-
-int runCommandLine(int argc, char** argv) {
-    CLI::App app{"lockcr: checkpoint/restore of file locks for containers"};
-    app.set_version_flag("--version", std::string("lockcr ") + LOCKCR_VERSION);
-    app.require_subcommand(1);
-    bool verbose = false;
-    std::string logFile;
-    app.add_flag("-v,--verbose", verbose, "log progress to stderr");
-    app.add_option("--log-file", logFile, "also append log lines to this file");
-
-    InspectOptions inspect;
-    CLI::App* inspectCommand = app.add_subcommand("inspect", "show the file locks of a running container");
-    addContainerOptions(inspectCommand, inspect.container);
-    inspectCommand->add_flag("--json", inspect.json, "print the lock image JSON");
-
-    DumpOptions dump;
-    CLI::App* dumpCommand = app.add_subcommand("dump", "freeze the container and write its lock image");
-    addContainerOptions(dumpCommand, dump.container);
-    dumpCommand->add_option("-o,--output", dump.output, "lock image file to write")->required();
-    bool noFreeze = false;
-    dumpCommand->add_flag("--no-freeze", noFreeze, "do not freeze (the caller holds the container still)");
-
-    ReplayOptions replay;
-    std::string replayPidMap, conflictPolicy = "fail";
-    double waitSeconds = 10;
-    CLI::App* replayCommand = app.add_subcommand("replay", "put the locks of an image back into a container");
-    replayCommand->add_option("image", replay.image, "lock image")->required();
-    addContainerOptions(replayCommand, replay.container);
-    replayCommand->add_option("--pid-map", replayPidMap, "CONTAINER_PID:HOST_PID,... instead of NSpid");
-    replayCommand->add_option("--conflict", conflictPolicy, "fail | wait: what to do when a lock is held outside")
-        ->check(CLI::IsMember({"fail", "wait"}));
-    replayCommand->add_option("--wait-timeout", waitSeconds, "seconds to wait for an outside holder (policy wait)")
-        ->check(CLI::Range(0.0, 3600.0));
-    bool replayNoFreeze = false;
-    replayCommand->add_flag("--no-freeze", replayNoFreeze, "hold the targets with ptrace only");
-    std::string onFailure = "resume";
-    replayCommand
-        ->add_option("--on-failure", onFailure,
-                     "resume | freeze | kill: what the container does if replay fails, once everything it set is "
-                     "removed: runs on as it was (without those locks), stays frozen (never runs without them), or "
-                     "is killed")
-        ->check(CLI::IsMember({"resume", "freeze", "kill"}));
-
-    VerifyOptions verify;
-    std::string verifyPidMap;
-    CLI::App* verifyCommand = app.add_subcommand("verify", "compare a container's live locks with an image");
-    verifyCommand->add_option("image", verify.image, "lock image")->required();
-    addContainerOptions(verifyCommand, verify.container);
-    verifyCommand->add_option("--pid-map", verifyPidMap, "CONTAINER_PID:HOST_PID,... instead of NSpid");
-    verifyCommand->add_flag("--json", verify.json, "print the differences as JSON");
-
-    PrecheckOptions precheck;
-    CLI::App* precheckCommand = app.add_subcommand("precheck", "report locks held outside that would block a restore");
-    precheckCommand->add_option("image", precheck.image, "lock image")->required();
-    precheckCommand->add_option("--root", precheck.root, "the container's root directory on the host");
-    addContainerOptions(precheckCommand, precheck.container);
-    precheckCommand->add_flag("--json", precheck.json, "print conflicts as JSON");
-
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& help) {
-        return app.exit(help);
-    } catch (const CLI::CallForAllHelp& help) {
-        return app.exit(help);
-    } catch (const CLI::CallForVersion&) {
-        std::printf("lockcr %s\n", LOCKCR_VERSION);
-        return 0;
-    } catch (const CLI::ParseError& error) {
-        std::string message = error.what();
-        std::fprintf(stderr, "lockcr: %s (see lockcr --help)\n", message.c_str());
-        return static_cast<int>(ExitStatus::badInput);
-    }
-
-    configureLog({true, logFile, false, verbose});
-    const std::string command = app.get_subcommands().front()->get_name();
-    dropCapabilitiesFor(command);
-    if (command == "inspect") return runInspect(inspect);
-    if (command == "dump") {
-        dump.freeze = !noFreeze;
-        return runDump(dump);
-    }
-    if (command == "replay") {
-        replay.pidMap = parsePidMap(replayPidMap);
-        replay.conflicts = conflictPolicy == "wait" ? ConflictPolicy::wait : ConflictPolicy::fail;
-        replay.waitTimeout = std::chrono::milliseconds(static_cast<long>(waitSeconds * 1000));
-        replay.freeze = !replayNoFreeze;
-        replay.onFailure = onFailure == "freeze" ? FailurePolicy::freeze
-                           : onFailure == "kill" ? FailurePolicy::kill
-                                                 : FailurePolicy::resume;
-        return runReplay(replay);
-    }
-    if (command == "verify") {
-        verify.pidMap = parsePidMap(verifyPidMap);
-        return runVerify(verify);
-    }
-    return runPrecheck(precheck);
+int runMode(int argc, char** argv) {
+    // CRIU runs an action script without arguments; the variable decides before any parsing, so a
+    // CRIU that ever passed arguments would still get the action it asked for.
+    return runCommandLine(argc, argv);
 }
 
 }  // namespace
@@ -162,7 +34,7 @@ int main(int argc, char** argv) {
         (void)::setrlimit(RLIMIT_NOFILE, &files);
     }
     try {
-        return runCommandLine(argc, argv);
+        return runMode(argc, argv);
     } catch (const Error& error) {
         logError(error.what());
         return static_cast<int>(error.status());
