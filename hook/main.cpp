@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "modes/cli.h"
+#include "modes/criu_action.h"
+#include "modes/oci_hook.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -20,6 +22,8 @@ namespace {
 int runMode(int argc, char** argv) {
     // CRIU runs an action script without arguments; the variable decides before any parsing, so a
     // CRIU that ever passed arguments would still get the action it asked for.
+    if (const char* action = std::getenv("CRTOOLS_SCRIPT_ACTION")) return runCriuAction(action);
+    if (argc >= 2 && std::strcmp(argv[1], "oci-hook") == 0) return runOciHook(argc - 1, argv + 1);
     return runCommandLine(argc, argv);
 }
 

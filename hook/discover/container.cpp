@@ -104,6 +104,7 @@ void chooseCgroup(Container& container, pid_t initPid) {
     if (auto path = freezerPathV1(memberships); path && *path != "/" && isFilesystem(kFreezerV1Mount, CGROUP_SUPER_MAGIC)) {
         container.cgroupVersion = CgroupVersion::v1;
         container.cgroupDirectory = std::string(kFreezerV1Mount) + *path;
+        container.cgroupMount = kFreezerV1Mount;
         container.identity.cgroup = "freezer:" + *path;
         return;
     }
@@ -111,6 +112,7 @@ void chooseCgroup(Container& container, pid_t initPid) {
     if (auto path = unifiedPath(memberships); path && *path != "/" && !mount.empty()) {
         container.cgroupVersion = CgroupVersion::v2;
         container.cgroupDirectory = mount + *path;
+        container.cgroupMount = mount;
         container.identity.cgroup = "0::" + *path;
     }
 }

@@ -28,6 +28,7 @@ struct Container {
     std::vector<ContainerTask> tasks;  // thread-group leaders, sorted by container pid
     CgroupVersion cgroupVersion = CgroupVersion::none;
     std::string cgroupDirectory;  // the cgroup to freeze, as a path under /sys/fs/cgroup; may be empty
+    std::string cgroupMount;      // the root of that cgroup's hierarchy (where cgroupDirectory starts)
     size_t namespaceLevel = 0;    // index into NSpid of the container's pid namespace
 
     const ContainerTask* taskByHostPid(pid_t hostPid) const;

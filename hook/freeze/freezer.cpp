@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "discover/cgroup_file.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/sys.h"
@@ -31,6 +32,21 @@ bool reportsFrozen(CgroupVersion version, const std::string& directory) {
 }
 
 }  // namespace
+
+bool moveOutOfCgroup(const std::string& mount, const std::string& directory, pid_t pid) {
+    std::string text;
+    int err = 0;
+    if (!sys::tryReadFileAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/cgroup", text, err))
+        throwErrno("pid " + std::to_string(pid) + ": read cgroup", err);
+    std::vector<CgroupMembership> memberships = parseProcCgroup(text);
+    bool v1 = mount.ends_with("/freezer");
+    std::optional<std::string> path = v1 ? freezerPathV1(memberships) : unifiedPath(memberships);
+    if (!path) return false;
+    std::string current = mount + (*path == "/" ? "" : *path);
+    if (current != directory && !current.starts_with(directory + "/")) return false;
+    writeSmallFile(mount + "/cgroup.procs", std::to_string(pid));
+    return true;
+}
 
 // Frozen by its own setting, not only because a parent cgroup (a pod, a slice) is: only that
 // setting is ours to write back. v1: freezer.self_freezing; v2: cgroup.freeze.

@@ -4,6 +4,8 @@
 // which case it is left exactly as found.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <string>
 
@@ -16,6 +18,12 @@ bool isCgroupFrozen(CgroupVersion version, const std::string& directory);
 void writeFreezeState(CgroupVersion version, const std::string& directory, bool frozen);
 // Until the kernel reports every task of the cgroup frozen; throws after TIMEOUT.
 void waitUntilFrozen(CgroupVersion version, const std::string& directory, std::chrono::milliseconds timeout);
+
+// Moves PID into the root cgroup of the hierarchy mounted at MOUNT if it is now inside DIRECTORY
+// (or below it), so that freezing the container does not freeze it. Runc puts CRIU into the
+// container's cgroups; at pre-resume CRIU and lockcr itself must stay outside before the freeze,
+// or CRIU could never detach. Returns whether it moved.
+bool moveOutOfCgroup(const std::string& mount, const std::string& directory, pid_t pid);
 
 class FrozenCgroup {
 public:

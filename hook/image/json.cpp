@@ -13,6 +13,7 @@
 #include <set>
 
 #include "image/json_writer.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/sys.h"
 
@@ -140,31 +141,6 @@ void writeContainer(JsonWriter& out, const ContainerIdentity& container) {
 
 // ---- Files ------------------------------------------------------------------------------------
 
-// The temporary file of an atomic write: removed unless it was renamed into place.
-class RemoveUnlessRenamed {
-public:
-    explicit RemoveUnlessRenamed(std::string path) : path_(std::move(path)) {}
-    RemoveUnlessRenamed(const RemoveUnlessRenamed&) = delete;
-    RemoveUnlessRenamed& operator=(const RemoveUnlessRenamed&) = delete;
-    ~RemoveUnlessRenamed() {
-        if (!path_.empty()) ::unlink(path_.c_str());
-    }
-    void renamed() { path_.clear(); }
-
-private:
-    std::string path_;
-};
-
-std::string directoryOf(const std::string& path) {
-    size_t slash = path.rfind('/');
-    if (slash == std::string::npos) return ".";
-    return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-void fsyncOrThrow(int fd, const std::string& what) {
-    if (::fsync(fd) != 0) throwErrno("fsync " + what);
-}
-
 // A little more than the text will need, so the buffer is not copied as it grows (an image of
 // 20,000 locks is a few megabytes).
 size_t expectedTextSize(const LockImage& image) {
@@ -215,24 +191,7 @@ void writeLockImage(const std::string& path, const LockImage& image) {
     // (tests/unit/image_json_test.cpp round trips), not by parsing every image again on the dump path.
     std::string text = lockImageToText(image);
     text += '\n';
-
-    std::string directory = directoryOf(path);
-    std::string temporary = directory + "/.lockcr-image-XXXXXX";
-    int rawFd = ::mkostemp(temporary.data(), O_CLOEXEC);
-    if (rawFd < 0)
-        throwErrno("create a temporary file in " + directory + " for lock image " + path);
-    UniqueFd fd(rawFd);
-    RemoveUnlessRenamed guard(temporary);
-    // mkostemp creates 0600 less the umask: make it exactly 0600, private but readable back.
-    if (::fchmod(fd.get(), 0600) != 0) throwErrno("chmod " + temporary);
-    sys::writeAll(fd.get(), text.data(), text.size(), temporary);
-    fsyncOrThrow(fd.get(), temporary);
-    fd.reset();
-    if (::rename(temporary.c_str(), path.c_str()) != 0)
-        throwErrno("rename " + temporary + " to " + path);
-    guard.renamed();
-    UniqueFd directoryFd = sys::openAt(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY);
-    fsyncOrThrow(directoryFd.get(), directory);
+    writeFileAtomically(path, text);
 }
 
 }  // namespace lockcr

@@ -102,4 +102,12 @@ std::string nameOf(const FileIdentity& file) {
     return std::to_string(file.device.major) + ":" + std::to_string(file.device.minor) + ":" + std::to_string(file.inode);
 }
 
+size_t countLocks(const LockImage& image) {
+    size_t count = 0;
+    for (const Process& process : image.processes)
+        for (const ProcessFd& fd : process.fds) count += fd.posixLocks.size();
+    for (const OpenFileDescription& description : image.descriptions) count += description.locks.size();
+    return count;
+}
+
 }  // namespace lockcr

@@ -143,6 +143,9 @@ struct LockImage {
     std::vector<Waiter> waiters;
 };
 
+// Every lock the image holds (POSIX locks under fds, locks of descriptions); waiters not counted.
+size_t countLocks(const LockImage& image);
+
 // Names used in text and JSON ("posix", "write", "breaking"...). Not toString: doctest finds
 // that name by ADL for enums and expects its own String back.
 const char* nameOf(LockKind kind);

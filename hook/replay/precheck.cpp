@@ -44,7 +44,7 @@ std::optional<LockLine> byteRangeHolder(int fd, const WantedLock& want) {
 
 }  // namespace
 
-PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd) {
+PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const Container* container) {
     PrecheckReport report;
     ProcLocksTable table = parseProcLocks(sys::readFile("/proc/locks"));
     for (WantedLock want : wantedLocksOf(image)) {
@@ -66,7 +66,7 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd) {
         want.device = {major(info.st_dev), minor(info.st_dev)};
         // /proc/locks first: it sees flocks and leases, and it tells whether opening the file to ask
         // F_OFD_GETLK would start breaking somebody's lease (an open does that).
-        auto listed = findConflicts({want}, table, nullptr);
+        auto listed = findConflicts({want}, table, container);
         bool leased = false;
         for (const LockLine& held : table.held) leased |= held.inode == want.inode && held.lock.kind == LockKind::lease;
         if (!listed.empty() || leased || want.lock.kind == LockKind::flock || want.lock.kind == LockKind::lease) {
@@ -74,7 +74,7 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd) {
             continue;
         }
         UniqueFd readable = sys::openInRoot(rootDirectoryFd, want.path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-        if (auto held = byteRangeHolder(readable.get(), want)) report.conflicts.push_back(describeConflict(want, *held, nullptr));
+        if (auto held = byteRangeHolder(readable.get(), want)) report.conflicts.push_back(describeConflict(want, *held, container));
     }
     return report;
 }

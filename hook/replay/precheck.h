@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "discover/container.h"
 #include "image/model.h"
 #include "replay/conflicts.h"
 
@@ -17,6 +18,7 @@ struct PrecheckReport {
     std::vector<std::string> unreachable;  // files that could not be checked, with why
 };
 
-PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd);
+// With CONTAINER (a restored one, at CRIU's post-restore), holders are named as inside or outside it.
+PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const Container* container = nullptr);
 
 }  // namespace lockcr

@@ -12,6 +12,7 @@
 
 #include "collect/inventory.h"
 #include "collect/proc_locks.h"
+#include "freeze/watchdog.h"
 #include "replay/barrier.h"
 #include "replay/conflicts.h"
 #include "replay/description_locks.h"
@@ -104,6 +105,7 @@ public:
         }
         clock.lap("barrier held");
         try {
+            armWatchdog();
             setEverything(clock);
         } catch (...) {  // any failure, not only ours (bad_alloc, system_error): all or nothing
             std::exception_ptr failure = std::current_exception();
@@ -120,6 +122,17 @@ public:
         return result_;
     }
 
+    // With policy freeze or kill the container must never run without its locks, also if lockcr
+    // is killed while the tasks wait thawed in ptrace stops (see freeze/watchdog.h).
+    void armWatchdog() {
+        if (settings_.onFailure == FailurePolicy::resume || !settings_.useFreezer ||
+            container_.cgroupVersion == CgroupVersion::none)
+            return;
+        sys::killTraceesIfTracerDies(settings_.onFailure == FailurePolicy::kill);
+        watchdog_ = FreezeWatchdog::arm(container_.cgroupVersion, container_.cgroupDirectory,
+                                        "container of pid " + std::to_string(container_.identity.initHostPid));
+    }
+
     // The next attempt takes over a cgroup this one left frozen.
     bool leftFrozen() const { return leftFrozen_; }
 
@@ -130,7 +143,7 @@ private:
         std::set<FdKey> targets = imageFds();
         LockDifferences before =
             compareLockTables(image_, collectLocks(container_, {.pathsOf = &targets, .paths = &livePaths_, .keep = &firstLook_}), pids_);
-        result_.alreadyInPlace = countLocks() - before.missingPosix.size() - before.missingDescription.size();
+        result_.alreadyInPlace = countLocks(image_) - before.missingPosix.size() - before.missingDescription.size();
         clock.lap("live table compared");
         // No pre-check through /proc/locks here: every read of it takes the kernel's file_rwsem
         // for writing (an RCU grace period per page read). The kernel's own non-blocking
@@ -269,14 +282,6 @@ private:
             if (!barrier_->stoppedProcess(pid)) return std::nullopt;
             return inject_arch::pendingSyscall(sys::getRegisters(threadId));
         };
-    }
-
-    size_t countLocks() const {
-        size_t count = 0;
-        for (const Process& process : image_.processes)
-            for (const ProcessFd& fd : process.fds) count += fd.posixLocks.size();
-        for (const OpenFileDescription& description : image_.descriptions) count += description.locks.size();
-        return count;
     }
 
     pid_t hostPidOf(pid_t containerPid, const std::string& command) const {
@@ -521,6 +526,9 @@ private:
     const LockImage& image_;
     Container& container_;
     const ReplaySettings& settings_;
+    // Declared before the barrier so that it is disarmed only after the barrier's last word on the
+    // freezer (members are destroyed in reverse order).
+    FreezeWatchdog watchdog_;
     std::unique_ptr<StartBarrier> barrier_;
     PidMapping pids_;
     DescriptionLocks descriptions_;

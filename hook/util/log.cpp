@@ -47,6 +47,7 @@ void configureLog(const LogTargets& newTargets) {
 void logError(const std::string& line) { emit(LOG_ERR, "", line); }
 void logWarning(const std::string& line) { emit(LOG_WARNING, "warning", line); }
 void logInfo(const std::string& line) { emit(LOG_INFO, "", line); }
+void logNotice(const std::string& line) { emit(LOG_NOTICE, "", line); }
 
 void PhaseClock::lap(const char* stage) {
     auto now = std::chrono::steady_clock::now();

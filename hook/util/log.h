@@ -18,6 +18,8 @@ void configureLog(const LogTargets& targets);
 void logError(const std::string& line);
 void logWarning(const std::string& line);
 void logInfo(const std::string& line);
+// What an action did, always written (not only with -v): one line per action for the operator.
+void logNotice(const std::string& line);
 
 // With -v, how long each stage of a command took: "PREFIX: STAGE (N us)", from the previous lap.
 class PhaseClock {

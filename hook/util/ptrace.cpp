@@ -57,7 +57,13 @@ bool readThreadStatus(pid_t pid, pid_t tid, std::string& text) {
 
 }  // namespace
 
-unsigned long seizeOptions() { return PTRACE_O_TRACESYSGOOD; }
+namespace {
+bool exitKill = false;
+}
+
+void killTraceesIfTracerDies(bool kill) { exitKill = kill; }
+
+unsigned long seizeOptions() { return PTRACE_O_TRACESYSGOOD | (exitKill ? PTRACE_O_EXITKILL : 0); }
 
 int trySeize(pid_t tid, unsigned long options) {
     return errnoOf(request(PTRACE_SEIZE, tid, 0, options));

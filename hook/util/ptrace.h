@@ -27,6 +27,9 @@ using Deadline = std::chrono::steady_clock::time_point;
 // No TRACECLONE (a stopped thread creates none; StoppedProcess lists /proc until stable), no
 // EXITKILL (lockcr dying must not kill the container: the kernel detaches its tracees).
 unsigned long seizeOptions();
+// PTRACE_O_EXITKILL on every later seize: if lockcr dies while it traces them (SIGKILL mid-replay),
+// the kernel kills the tracees instead of letting them run on without their locks (policy kill).
+void killTraceesIfTracerDies(bool kill);
 
 // 0 or the errno: ESRCH (gone, or not in a ptrace stop), EPERM (already traced, a zombie leader).
 int trySeize(pid_t tid, unsigned long options);

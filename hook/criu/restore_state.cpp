@@ -1,0 +1,162 @@
+#include "criu/restore_state.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/sys.h"
+#include "util/text.h"
+
+namespace lockcr {
+
+namespace {
+
+constexpr const char* kStateFile = "state.json";
+
+std::string utcNow() {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[40];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+void makeDirectory(const std::string& path) {
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throwErrno("mkdir " + path);
+}
+
+RestoreOutcome outcomeNamed(const std::string& name, const std::string& source) {
+    for (RestoreOutcome outcome : {RestoreOutcome::inProgress, RestoreOutcome::restored, RestoreOutcome::failedFrozen,
+                                   RestoreOutcome::failedKilled, RestoreOutcome::failedRunning, RestoreOutcome::aborted})
+        if (name == restoreOutcomeName(outcome)) return outcome;
+    throwBadInput(source + ": outcome: unknown " + quotedForMessage(name));
+}
+
+}  // namespace
+
+const char* restoreOutcomeName(RestoreOutcome outcome) {
+    switch (outcome) {
+        case RestoreOutcome::inProgress: return "in-progress";
+        case RestoreOutcome::restored: return "restored";
+        case RestoreOutcome::failedFrozen: return "failed-frozen";
+        case RestoreOutcome::failedKilled: return "failed-killed";
+        case RestoreOutcome::failedRunning: return "failed-running";
+        case RestoreOutcome::aborted: return "aborted";
+    }
+    return "in-progress";
+}
+
+std::optional<unsigned long long> startTimeFromStat(const std::string& text) {
+    // The command (field 2) may hold spaces and parentheses: the fields start after the last ')'.
+    size_t close = text.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    size_t position = close + 1;
+    // Field 3 is the first after ')'; the start time is field 22.
+    for (int field = 3; field <= 22; ++field) {
+        while (position < text.size() && text[position] == ' ') ++position;
+        size_t end = text.find(' ', position);
+        if (end == std::string::npos) end = text.size();
+        if (position >= end) return std::nullopt;
+        if (field == 22) return parseUnsignedNumber(std::string_view(text).substr(position, end - position));
+        position = end;
+    }
+    return std::nullopt;
+}
+
+std::string restoreKeyOf(pid_t criuPid) {
+    std::string stat = sys::readFile("/proc/" + std::to_string(criuPid) + "/stat");
+    auto start = startTimeFromStat(stat);
+    if (!start) throwFailure("/proc/" + std::to_string(criuPid) + "/stat: no start time");
+    return std::to_string(criuPid) + "-" + std::to_string(*start);
+}
+
+std::string restoreDirectory(const std::string& key) { return runDirectory() + "/restores/" + key; }
+
+void writeRestoreState(const RestoreState& state) {
+    makeDirectory(runDirectory());
+    makeDirectory(runDirectory() + "/restores");
+    makeDirectory(restoreDirectory(state.key));
+    nlohmann::json document = {
+        {"key", state.key},
+        {"stage", state.stage},
+        {"container", state.containerId},
+        {"init_pid", state.initPid},
+        {"image_dir", state.imageDirectory},
+        {"cgroup", state.cgroupDirectory},
+        {"cgroup_version", state.cgroupVersion},
+        {"outcome", restoreOutcomeName(state.outcome)},
+        {"detail", state.detail},
+        {"updated", utcNow()},
+    };
+    writeFileAtomically(restoreDirectory(state.key) + "/" + kStateFile, document.dump(2) + "\n");
+}
+
+std::optional<RestoreState> readRestoreState(const std::string& key) {
+    std::string path = restoreDirectory(key) + "/" + kStateFile;
+    std::string text;
+    int error = 0;
+    if (!sys::tryReadFileAt(AT_FDCWD, path, text, error)) {
+        if (error == ENOENT) return std::nullopt;
+        throwErrno("read " + path, error);
+    }
+    nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
+    if (document.is_discarded() || !document.is_object()) throwBadInput(path + ": not a JSON object");
+    try {
+        RestoreState state;
+        state.key = document.at("key").get<std::string>();
+        state.stage = document.at("stage").get<std::string>();
+        state.containerId = document.at("container").get<std::string>();
+        state.initPid = document.at("init_pid").get<pid_t>();
+        state.imageDirectory = document.at("image_dir").get<std::string>();
+        state.cgroupDirectory = document.at("cgroup").get<std::string>();
+        state.cgroupVersion = document.at("cgroup_version").get<std::string>();
+        state.outcome = outcomeNamed(document.at("outcome").get<std::string>(), path);
+        state.detail = document.at("detail").get<std::string>();
+        state.updated = document.at("updated").get<std::string>();
+        return state;
+    } catch (const nlohmann::json::exception& error) {
+        throwBadInput(path + ": " + error.what());
+    }
+}
+
+std::vector<RestoreState> listRestoreStates() {
+    std::vector<RestoreState> states;
+    std::vector<std::string> keys;
+    int error = 0;
+    if (!sys::tryListDirectory(AT_FDCWD, runDirectory() + "/restores", keys, error)) {
+        if (error == ENOENT) return states;
+        throwErrno("list " + runDirectory() + "/restores", error);
+    }
+    std::sort(keys.begin(), keys.end());
+    for (const std::string& key : keys)
+        if (auto state = readRestoreState(key)) states.push_back(*state);
+    return states;
+}
+
+void pruneFinishedRestores() {
+    for (const RestoreState& state : listRestoreStates()) {
+        if (state.outcome == RestoreOutcome::inProgress) continue;
+        size_t dash = state.key.find('-');
+        pid_t criu = static_cast<pid_t>(std::atoi(state.key.substr(0, dash).c_str()));
+        std::string stillThere;
+        try {
+            stillThere = restoreKeyOf(criu);
+        } catch (const Error&) {
+        }
+        // Failures the operator has to act on stay until `lockcr status --clear` or a reboot.
+        bool needsOperator = state.outcome == RestoreOutcome::failedFrozen;
+        if (stillThere != state.key && !needsOperator) {
+            std::error_code ignored;
+            std::filesystem::remove_all(restoreDirectory(state.key), ignored);
+        }
+    }
+}
+
+}  // namespace lockcr

@@ -1,0 +1,51 @@
+// What one restore has got to, kept on the host between CRIU's actions (each action is a new
+// process) and for `lockcr status`: /run/lockcr/restores/<criu pid>-<its start time>/ holds
+//   state.json  the stage reached, the container, the outcome and why
+//   locks.json  the lock image, copied out of the image directory at pre-restore (CRIU empties
+//               that directory before post-resume)
+// The key names the CRIU process, which runs every action of one restore: a pid reused later gets
+// another key.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lockcr {
+
+enum class RestoreOutcome { inProgress, restored, failedFrozen, failedKilled, failedRunning, aborted };
+
+struct RestoreState {
+    std::string key;              // "<criu pid>-<start time>"
+    std::string stage;            // the last CRIU action that completed its work
+    std::string containerId;      // from the checkpoint record (may be empty)
+    pid_t initPid = 0;            // host pid of the restored root task, once known
+    std::string imageDirectory;   // as CRIU named it (/proc/<criu>/fd/N): valid while CRIU runs
+    std::string cgroupDirectory;  // the freezer lockcr holds the container in, once it does
+    std::string cgroupVersion;    // "v1", "v2" or ""
+    RestoreOutcome outcome = RestoreOutcome::inProgress;
+    std::string detail;           // the error, or what was done
+    std::string updated;          // UTC time of the last write
+};
+
+const char* restoreOutcomeName(RestoreOutcome outcome);
+
+// The key of the CRIU process PID (its start time from /proc/PID/stat).
+std::string restoreKeyOf(pid_t criuPid);
+std::string restoreDirectory(const std::string& key);
+
+// Creates the directory (0700) if needed.
+void writeRestoreState(const RestoreState& state);
+// nullopt when this restore has no state yet.
+std::optional<RestoreState> readRestoreState(const std::string& key);
+std::vector<RestoreState> listRestoreStates();
+// Removes a finished restore's directory whose CRIU process is gone (a restore finished long ago
+// or died): called at pre-restore, so /run does not fill up.
+void pruneFinishedRestores();
+
+// Pure: /proc/PID/stat text to the process's start time (field 22), nullopt if malformed.
+std::optional<unsigned long long> startTimeFromStat(const std::string& text);
+
+}  // namespace lockcr

@@ -1,0 +1,279 @@
+// What lockcr does at each CRIU action (DESIGN.md has the table of what each stage allows):
+//   post-dump         tasks frozen by CRIU: record the lock image and the checkpoint record into
+//                     the image directory (so they travel with the checkpoint)
+//   pre-restore       nothing restored yet: check the record, copy it to /run/lockcr/restores/KEY
+//                     (CRIU empties the image directory before post-resume), set CRIU's own
+//                     filelocks.img aside so CRIU never sets a lock with a blocking call
+//   post-restore      tasks restored and traced by CRIU, nothing runs: put filelocks.img back;
+//                     any lock held outside aborts the restore here (policy fail), or is waited
+//                     for up to the bound (policy wait): the last point CRIU can still abort
+//   pre-resume        CRIU is about to detach: move CRIU and ourselves out of the container's
+//                     cgroup and freeze it, so no restored task runs when CRIU lets go
+//   post-resume       replay every lock under that barrier, verify, thaw; on failure the
+//                     container stays frozen, is killed or runs on (policy on-failure)
+// CRIU 4.1 runs every action twice: each step finds what the first run did and does not redo it.
+#include "modes/criu_action.h"
+
+#include <linux/capability.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "collect/inventory.h"
+#include "config/config.h"
+#include "criu/checkpoint_files.h"
+#include "criu/environment.h"
+#include "criu/restore_state.h"
+#include "discover/registration.h"
+#include "freeze/freezer.h"
+#include "image/host.h"
+#include "image/json.h"
+#include "replay/precheck.h"
+#include "replay/replay.h"
+#include "util/capabilities.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+pid_t requireInitPid(const CriuEnvironment& environment) {
+    if (!environment.initPid)
+        throwBadInput("CRIU did not set CRTOOLS_INIT_PID at " + environment.actionName);
+    return *environment.initPid;
+}
+
+const std::string& requireImageDirectory(const CriuEnvironment& environment) {
+    if (environment.imageDirectory.empty())
+        throwBadInput("CRIU did not set CRTOOLS_IMAGE_DIR at " + environment.actionName);
+    return environment.imageDirectory;
+}
+
+std::string containerName(const std::string& id, pid_t initPid) {
+    if (!id.empty()) return "container " + id;
+    return initPid ? "container of init pid " + std::to_string(initPid) : "container";
+}
+
+std::string describeImage(const LockImage& image) {
+    return std::to_string(countLocks(image)) + " lock(s) of " + std::to_string(image.processes.size()) +
+           " process(es), " + std::to_string(image.waiters.size()) + " waiter(s)";
+}
+
+// ---- Checkpoint ---------------------------------------------------------------------------------
+
+std::string recordCheckpoint(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
+    pid_t initPid = requireInitPid(environment);
+    const std::string& directory = requireImageDirectory(environment);
+    std::optional<Registration> registration = registrationOfPid(initPid);
+    CheckpointRecord record;
+    if (registration) {
+        record.containerId = registration->id;
+        record.annotations = registration->annotations;
+    }
+    name = containerName(record.containerId, initPid);
+    Policies policies = applyAnnotations(hostPolicies, record.annotations);  // a bad annotation fails the dump
+    if (!policies.enabled) return "disabled by io.lockcr.enabled: nothing recorded";
+    Container container = discoverContainerOfPid(initPid);
+    if (registration) {
+        container.identity.id = registration->id;
+        container.identity.bundle = registration->bundle;
+    }
+    LockImage image = collectLocks(container);
+    stampImage(image);
+    writeLockImage(checkpointFile(directory, kLockImageFileName), image);
+    record.tool = std::string("lockcr ") + LOCKCR_VERSION;
+    record.created = image.createdAt;
+    // Written last: a checkpoint has a lockcr record only once everything it names is in place.
+    writeCheckpointRecord(directory, record);
+    return describeImage(image) + " recorded";
+}
+
+// ---- Restore ------------------------------------------------------------------------------------
+
+// The state of this restore (its CRIU is our parent), and the policies for it: the host's file,
+// then the annotations the checkpoint carries.
+struct Restore {
+    RestoreState state;
+    CheckpointRecord record;
+    Policies policies;
+    std::string directory;  // /run/lockcr/restores/KEY
+};
+
+std::optional<Restore> currentRestore(const Policies& hostPolicies) {
+    std::string key = restoreKeyOf(::getppid());
+    std::optional<RestoreState> state = readRestoreState(key);
+    if (!state) return std::nullopt;
+    Restore restore;
+    restore.state = *state;
+    restore.directory = restoreDirectory(key);
+    restore.record = readCheckpointRecord(restore.directory);
+    restore.policies = applyAnnotations(hostPolicies, restore.record.annotations);
+    return restore;
+}
+
+std::string prepareRestore(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
+    pruneFinishedRestores();
+    const std::string& directory = requireImageDirectory(environment);
+    if (!checkpointHasLockcrRecord(directory)) return "the checkpoint has no lockcr record: CRIU restores it alone";
+    CheckpointRecord record = readCheckpointRecord(directory);
+    name = containerName(record.containerId, 0);
+    if (!applyAnnotations(hostPolicies, record.annotations).enabled) return "disabled by io.lockcr.enabled";
+    // Refuse a damaged image now, before anything is restored.
+    LockImage image = readLockImage(checkpointFile(directory, kLockImageFileName));
+    RestoreState state;
+    state.key = restoreKeyOf(::getppid());
+    state.stage = "pre-restore";
+    state.containerId = record.containerId;
+    state.imageDirectory = directory;
+    writeRestoreState(state);
+    writeLockImage(restoreDirectory(state.key) + "/" + kLockImageFileName, image);
+    writeCheckpointRecord(restoreDirectory(state.key), record);
+    bool setAside = setAsideCriuLocks(directory);
+    return describeImage(image) + " to restore" +
+           (setAside ? "; CRIU's filelocks.img set aside (lockcr sets every lock)" : "");
+}
+
+std::string checkOutsideHolders(const CriuEnvironment& environment, Restore& restore) {
+    putBackCriuLocks(restore.state.imageDirectory);
+    pid_t initPid = requireInitPid(environment);
+    restore.state.initPid = initPid;
+    LockImage image = readLockImage(restore.directory + "/" + kLockImageFileName);
+    Container container = discoverContainerOfPid(initPid);
+    UniqueFd root = sys::openAt(AT_FDCWD, "/proc/" + std::to_string(initPid) + "/root", O_PATH | O_DIRECTORY);
+    auto deadline = std::chrono::steady_clock::now() + restore.policies.conflictWait;
+    for (;;) {
+        PrecheckReport report = precheckImage(image, root.get(), &container);
+        for (const std::string& line : report.unreachable) logWarning("post-restore: not checked: " + line);
+        if (report.conflicts.empty()) break;
+        if (restore.policies.conflict == ConflictPolicy::fail || std::chrono::steady_clock::now() >= deadline) {
+            restore.state.outcome = RestoreOutcome::aborted;
+            restore.state.detail = report.conflicts.front().line();
+            writeRestoreState(restore.state);
+            throwFailure(std::to_string(report.conflicts.size()) + " lock(s) held outside" +
+                         (restore.policies.conflict == ConflictPolicy::wait ? " after waiting " +
+                          std::to_string(restore.policies.conflictWait.count()) + " ms" : "") +
+                         ", restore aborted; first: " + report.conflicts.front().line());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    restore.state.stage = "post-restore";
+    writeRestoreState(restore.state);
+    return "no lock of the checkpoint is held outside";
+}
+
+std::string holdBeforeResume(const CriuEnvironment& environment, Restore& restore) {
+    Container container = discoverContainerOfPid(requireInitPid(environment));
+    if (container.cgroupVersion == CgroupVersion::none)
+        throwFailure("the container has no cgroup freezer: lockcr cannot keep it from running before its locks are back");
+    // CRIU must stay outside the freeze to detach, and so must we to return to it.
+    bool movedCriu = moveOutOfCgroup(container.cgroupMount, container.cgroupDirectory, ::getppid());
+    moveOutOfCgroup(container.cgroupMount, container.cgroupDirectory, ::getpid());
+    // Not waited for: the tasks are in CRIU's ptrace stops until it detaches, after this action.
+    writeFreezeState(container.cgroupVersion, container.cgroupDirectory, true);
+    restore.state.cgroupDirectory = container.cgroupDirectory;
+    restore.state.cgroupVersion = container.cgroupVersion == CgroupVersion::v1 ? "v1" : "v2";
+    restore.state.stage = "pre-resume";
+    writeRestoreState(restore.state);
+    return std::string("froze ") + container.cgroupDirectory + (movedCriu ? " (CRIU moved out of it first)" : "");
+}
+
+std::string replayAfterResume(const CriuEnvironment& environment, Restore& restore) {
+    Container container = discoverContainerOfPid(requireInitPid(environment));
+    if (!restore.state.cgroupDirectory.empty())
+        waitUntilFrozen(container.cgroupVersion, container.cgroupDirectory, std::chrono::seconds(10));
+    LockImage image = readLockImage(restore.directory + "/" + kLockImageFileName);
+    ReplaySettings settings;
+    settings.conflicts = restore.policies.conflict;
+    settings.waitTimeout = restore.policies.conflictWait;
+    settings.onFailure = restore.policies.onFailure;
+    ReplayResult result;
+    try {
+        result = replayImage(image, container, settings);
+    } catch (const Error& error) {
+        switch (restore.policies.onFailure) {
+            case FailurePolicy::freeze: restore.state.outcome = RestoreOutcome::failedFrozen; break;
+            case FailurePolicy::kill: restore.state.outcome = RestoreOutcome::failedKilled; break;
+            case FailurePolicy::resume:
+                writeFreezeState(container.cgroupVersion, container.cgroupDirectory, false);
+                restore.state.outcome = RestoreOutcome::failedRunning;
+                break;
+        }
+        restore.state.detail = error.what();
+        writeRestoreState(restore.state);
+        throw;
+    }
+    // Replay found the container frozen (by pre-resume) and left it so: the thaw is ours.
+    writeFreezeState(container.cgroupVersion, container.cgroupDirectory, false);
+    restore.state.stage = "post-resume";
+    restore.state.outcome = RestoreOutcome::restored;
+    restore.state.detail = std::to_string(result.posixLocksSet) + " POSIX lock(s) in " +
+                           std::to_string(result.processesInjected) + " process(es) and " +
+                           std::to_string(result.descriptionLocksSet) + " description lock(s) set, " +
+                           std::to_string(result.alreadyInPlace) + " already in place; verified";
+    writeRestoreState(restore.state);
+    std::filesystem::remove(restore.directory + "/" + kLockImageFileName);
+    return restore.state.detail + "; thawed";
+}
+
+// One CRIU action; returns what was done, for the log line. NAME is set to the container's name as
+// soon as it is known.
+std::string runAction(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
+    if (!hostPolicies.enabled) return "disabled in " + configPath();
+    switch (environment.action) {
+        case CriuAction::postDump: return recordCheckpoint(environment, hostPolicies, name);
+        case CriuAction::preRestore: return prepareRestore(environment, hostPolicies, name);
+        case CriuAction::postRestore:
+        case CriuAction::preResume:
+        case CriuAction::postResume: break;
+        default: return "nothing to do";
+    }
+    std::optional<Restore> restore = currentRestore(hostPolicies);
+    if (!restore) return "no lockcr record in this restore: nothing to do";
+    name = containerName(restore->state.containerId, environment.initPid.value_or(0));
+    if (restore->state.outcome != RestoreOutcome::inProgress)  // CRIU 4.1's second run
+        return std::string("already ") + restoreOutcomeName(restore->state.outcome);
+    if (environment.action == CriuAction::postRestore) {
+        if (restore->state.stage == "post-restore") return "already checked";
+        return checkOutsideHolders(environment, *restore);
+    }
+    if (environment.action == CriuAction::preResume) {
+        if (restore->state.stage == "pre-resume") return "already frozen";
+        return holdBeforeResume(environment, *restore);
+    }
+    return replayAfterResume(environment, *restore);
+}
+
+}  // namespace
+
+int runCriuAction(const char* action) {
+    auto started = std::chrono::steady_clock::now();
+    // Until the config file is read, errors go to stderr (CRIU's log) and syslog.
+    configureLog({true, "", true, false});
+    CriuEnvironment environment = criuEnvironmentOfThisProcess();
+    Policies hostPolicies;
+    try {
+        hostPolicies = readPolicies(configPath());
+    } catch (const Error& error) {
+        throw error.within(std::string("CRIU action ") + action);
+    }
+    configureLog({true, hostPolicies.logFile, hostPolicies.syslog, false});
+    keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_LEASE, CAP_FOWNER, CAP_KILL,
+                          CAP_CHOWN, CAP_SYS_ADMIN});
+    std::string name = "container";
+    auto took = [&] {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()) + " ms";
+    };
+    try {
+        std::string done = runAction(environment, hostPolicies, name);
+        logNotice(environment.actionName + ": " + name + ": " + done + " (" + took() + ")");
+        return 0;
+    } catch (const Error& error) {
+        throw error.within(environment.actionName + ": " + name + " (after " + took() + ")");
+    }
+}
+
+}  // namespace lockcr
