@@ -8,7 +8,8 @@
 #   Debian 13's own libc, unpacked into DEST_DIR/root.
 #   Before a wrapper is used it must dump a process (a `sleep`) within 30 s: a CRIU that cannot dump
 #   is a failure (exit 1), never a reason to skip. Running it again does nothing once DEST_DIR/criu
-#   is a wrapper of this version that passed that test; a wrapper of an older version is rewritten
+#   is a wrapper of this version that passed that test; exits 3 when there is no CRIU to be had
+#   (none installed, and the packages cannot be fetched: the tests skip then, and only then); a wrapper of an older version is rewritten
 #   (and tested again), keeping the unpacked tree.
 #
 # The wrapper exports CRIU_FAULT=130 unless the caller set CRIU_FAULT: CRIU's fault-injection code
@@ -27,6 +28,8 @@
 set -euo pipefail
 
 die() { echo "provision-criu: $*" >&2; exit 1; }
+# No CRIU to be had: none installed, and the packages cannot be fetched.
+unobtainable() { echo "provision-criu: no CRIU >= 4 installed, and $*" >&2; exit 3; }
 
 [[ $# -eq 1 ]] || die "usage: provision-criu.sh DEST_DIR"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
@@ -132,7 +135,7 @@ fi
 for tool in apt-get apt-cache dpkg-deb /usr/bin/python3; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
-[[ -r $machine_sources ]] || die "cannot read $machine_sources (the URIs are taken from it)"
+[[ -r $machine_sources ]] || unobtainable "cannot read $machine_sources (the URIs are taken from it)"
 # shellcheck disable=SC1091  # the machine's own file, read at run time
 . /etc/os-release
 current_release=${VERSION_CODENAME:?/etc/os-release has no VERSION_CODENAME}
@@ -163,7 +166,7 @@ for stanza in re.split(r"\n\s*\n", open(sources).read()):
                 suite = target + suite[len(current):]
             print(f"deb{options} {uri} {suite} {fields.get('components', 'main')}")
 EOF
-[[ -s $work/target.list ]] || die "no 'deb' source found in $machine_sources"
+[[ -s $work/target.list ]] || unobtainable "no 'deb' source found in $machine_sources"
 
 apt_options=(
     -o "Dir::Etc::SourceList=$work/target.list" -o "Dir::Etc::SourceParts=/dev/null"
@@ -175,7 +178,7 @@ apt_options=(
 
 echo "provision-criu: reading the $target_release package lists"
 apt-get "${apt_options[@]}" -q update </dev/null >"$work/update.log" 2>&1 ||
-    die "apt-get update for $target_release failed: $(grep -E '^(E|W):' "$work/update.log" | head -n 1)"
+    unobtainable "apt-get update for $target_release failed: $(grep -E '^(E|W):' "$work/update.log" | head -n 1)"
 
 # criu plus the closure of its library dependencies (packages named lib*: tools such as iproute2
 # or python3 are the host's). A "|" alternative takes its first choice.
@@ -201,7 +204,7 @@ packages=("${!seen[@]}")
 echo "provision-criu: downloading ${#packages[@]} packages: ${packages[*]}"
 (cd "$work/debs" && apt-get "${apt_options[@]}" -q download "${packages[@]}" </dev/null \
     >"$work/download.log" 2>&1) ||
-    die "apt-get download failed: $(grep -E '^(E|W):' "$work/download.log" | head -n 1)"
+    unobtainable "apt-get download failed: $(grep -E '^(E|W):' "$work/download.log" | head -n 1)"
 
 # Unpack into a fresh tree, then swap it in: a half-unpacked DEST never looks usable.
 rm -rf "$dest/root.new"
