@@ -59,26 +59,26 @@ diagnose_hang() {
 # diagnosis, kills its whole process group, and the test fails at once (exit 1; the test's EXIT trap
 # cleans up). LOG_DIR is where CRIU writes dump.log/restore.log ("" if none).
 bounded() {
-    local what=$1 logs=$2 pid watchdog status=0 expired=$work/.expired.$BASHPID.$RANDOM
+    local what=$1 logs=$2 pid status=0 expired=$work/.expired.$BASHPID.$RANDOM
     shift 2
     setsid "$@" 0<&0 &
     pid=$!
+    # The watchdog is never signalled: a signal that reaches a subshell before it has reset the
+    # test's traps runs them there (bash), and the test's EXIT trap would remove its own container
+    # and work directory under its feet. It looks every second instead, and ends as soon as the
+    # command is no longer this test's child (it ended and was reaped) or the test is gone (killed:
+    # then it never signals anything).
     (
-        sleeper=
-        trap 'kill $sleeper 2>/dev/null; exit 0' TERM
-        sleep "$call_seconds" &
-        sleeper=$!
-        wait "$sleeper"
-        # Still running: say where it hangs before killing it.
-        kill -0 "$pid" 2>/dev/null || exit 0
+        for ((second = 0; second < call_seconds; second++)); do
+            sleep 1
+            [[ -e /proc/$$ && $(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null) == "$$" ]] || exit 0
+        done
+        # Still running: say where it hangs, then kill its process group.
         diagnose_hang "$logs" "$pid" >"$expired.txt" 2>&1
         mv "$expired.txt" "$expired"
         kill -KILL -- "-$pid" 2>/dev/null
     ) </dev/null >/dev/null 2>&1 &
-    watchdog=$!
     wait "$pid" || status=$?
-    kill "$watchdog" 2>/dev/null
-    wait "$watchdog" 2>/dev/null
     if [[ -e $expired ]]; then
         fail "$what: still running after $call_seconds s: killed. Where it hung:"
         cat "$expired"

@@ -37,7 +37,7 @@ for status in /proc/[0-9]*/cmdline; do
     pid=${status#/proc/}
     pid=${pid%/cmdline}
     [[ $pid == "$$" ]] && continue
-    cmdline=$(tr '\0' ' ' <"$status" 2>/dev/null) || continue
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"$status") 2>/dev/null || continue  # gone meanwhile
     [[ $cmdline == *"$prefix"* ]] || continue
     owner=$(owner_of "$cmdline") || continue
     [[ -n $owner && ! -e /proc/$owner && $pid != "$owner" ]] || continue
