@@ -36,19 +36,18 @@
 # Usage: tests/container/zdtm_test.sh LOCKCR BUILD_DIR
 #   LOCKCR     the lockcr binary
 #   BUILD_DIR  the build tree: BUILD_DIR/workload holds zdtmload; CRIU is provisioned into
-#              BUILD_DIR/criu and the bundle built into BUILD_DIR/ct-bundle-zdtm
-# Runs as root. Prints PASS/FAIL lines; exits 0 if all passed, 1 if a check failed, 2 if the test
-# could not be set up, 77 (SKIP) if CRIU could not be provisioned because the package mirror cannot
-# be reached. Every container it starts, its work directory and the bundle's data directory are
-# removed on every path (the bundle itself is kept for the next run, as criu_test.sh keeps its own).
+#              BUILD_DIR/criu; the bundle, images and logs go to BUILD_DIR/lockcr-test-PID-*
+# Runs as root. Prints PASS/FAIL lines; exits 0 if all passed, 1 if a check failed (or a runc/CRIU
+# call hung: it is killed after 60 s), 2 if the test could not be set up, 77 (SKIP) if no CRIU can
+# be had at all (common.sh). Every container it starts and its work directory are removed on every
+# path a signal allows; after SIGKILL, tests/container/sweep.sh removes them.
 set -euo pipefail
 
 # shellcheck source=tests/container/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-bundle=$build/ct-bundle-zdtm
+bundle=$work/bundle  # and beside it: lock images, CRIU image directories, truth, logs
 criu=$build/criu/criu
 data=$bundle/rootfs/data
-work=$(mktemp -d "$build/ct-zdtm.XXXXXX")  # lock images, CRIU image directories, truth, logs
 containers=()
 runc_command=(runc --criu "$criu")
 
@@ -63,11 +62,11 @@ declare -A expected_lines=([locks00]=2 [locks01]=2 [locks02]=1 [locks03]=1 [lock
 cleanup() {
     local name
     for name in "${containers[@]}"; do
-        "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
+        timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
             echo "WARNING: could not remove container $name (runc delete --force $name)"
         rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
     done
-    rm -rf "$work" "$data"
+    rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -218,7 +217,7 @@ abort() {
 
 name=
 container_init_pid() {
-    runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
+    timeout -k 5 "$call_seconds" runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
 }
 
 freezer_state() {
@@ -241,10 +240,10 @@ PYTHON
     mv -f "$bundle/config.json.new" "$bundle/config.json"
     rm -rf "$data"
     mkdir -p "$data" /run/lockcr-demo
-    name=lockcr-zdtm-$$-$RANDOM
+    name=$test_prefix-zdtm-${#containers[@]}
     containers+=("$name")
     # Detached, runc hands its own stdio to the container: /dev/null, never this script's pipes.
-    runc --log "/run/lockcr-demo/$name.log" run -d --bundle "$bundle" "$name" </dev/null >/dev/null 2>&1 ||
+    bounded "runc run $name" "" runc --log "/run/lockcr-demo/$name.log" run -d --bundle "$bundle" "$name" </dev/null >/dev/null 2>&1 ||
         die "runc run $name: $(tail -n 1 "/run/lockcr-demo/$name.log" 2>/dev/null)"
     local deadline=$((SECONDS + 20))
     until [[ -e $data/ready ]]; do
@@ -256,7 +255,7 @@ PYTHON
 }
 
 stop_container() {
-    "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 || fail "could not remove container $name"
+    timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 || fail "could not remove container $name"
     rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
 }
 
@@ -264,8 +263,10 @@ stop_container() {
 lockcr_with_state() {  # OUTPUT COMMAND...
     local output=$1
     shift
+    timeout -k 5 "$call_seconds" runc state "$name" >"$work/state.json" ||
+        abort "runc state $name failed before lockcr $1"
     status=0
-    runc state "$name" | timeout 60 "$lockcr" "$@" --state - >"$output" 2>&1 || status=$?
+    bounded "lockcr $1" "" "$lockcr" "$@" --state - <"$work/state.json" >"$output" 2>&1 || status=$?
 }
 
 # runc passes the CRIU config file named by the bundle's org.criu.config annotation to CRIU (runc
@@ -369,7 +370,8 @@ run_group() {  # RESTORE SCENARIO...
     fi
 
     mkdir -p "$group/criu"
-    "${runc_command[@]}" checkpoint --file-locks --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
+    bounded "runc checkpoint --file-locks $name ($*)" "$group/criu" \
+        "${runc_command[@]}" checkpoint --file-locks --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
         abort "runc checkpoint --file-locks ($*): $(criu_error "$group/criu/dump.log") $(tail -n 1 "$group/checkpoint.out")"
     pass "runc --criu $criu checkpoint --file-locks"
     local flags=()
@@ -378,12 +380,24 @@ run_group() {  # RESTORE SCENARIO...
         echo "leave-stopped" >"$group/criu.conf"
         set_criu_config "$group/criu.conf"
     fi
-    "${runc_command[@]}" restore -d "${flags[@]}" --image-path "$group/criu" --bundle "$bundle" "$name" \
+    bounded "runc restore -d ${flags[*]} $name ($*)" "$group/criu" \
+        "${runc_command[@]}" restore -d "${flags[@]}" --image-path "$group/criu" --bundle "$bundle" "$name" \
         </dev/null >"$group/restore.out" 2>&1 ||
         abort "runc restore -d ${flags[*]} ($*): $(criu_error "$group/criu/restore.log") $(tail -n 1 "$group/restore.out")"
     pass "runc --criu $criu restore -d${flags[*]:+ ${flags[*]}} (init host pid $(container_init_pid))"
     truth "$group/restored.txt"
-    echo "INFO: after the restore, before replay: $(grep -c ' locks ' "$group/restored.txt" || true) /proc/locks line(s) on the files"
+    # Without --file-locks CRIU restores no lock: the kernel's table must say so before the replay
+    # is trusted to have put them back (lockcr verify alone would rest on lockcr's own reading).
+    local restored_locks
+    restored_locks=$(grep -E '^[^ ]+ (locks|fdinfo) ' "$group/restored.txt" || true)
+    if [[ $restore_flag == --file-locks ]]; then
+        echo "INFO: after the restore with --file-locks, before replay: $(grep -c ' locks ' "$group/restored.txt" || true) /proc/locks line(s) on the files"
+    elif [[ -z $restored_locks ]]; then
+        pass "kernel: the restore without --file-locks left no lock on the files (/proc/locks, fdinfo)"
+    else
+        fail "kernel: after the restore without --file-locks, locks are still there (/proc/locks, fdinfo):"
+        sed 's/^/  /' <<<"$restored_locks"
+    fi
 
     lockcr_with_state "$group/verify-restored.out" verify "$group/locks.json"
     local want_verify=1
