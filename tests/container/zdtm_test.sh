@@ -227,13 +227,18 @@ freezer_state() {
 }
 
 # Runs zdtmload with SCENARIO... as the bundle's process; returns once DATA_DIR/ready exists.
+# With $run_criu_config set, the container is created with the org.criu.config annotation naming
+# it (runc reads the annotation from the container's config at checkpoint and restore).
+run_criu_config=
 start_container() {  # SCENARIO...
-    "$python" - "$bundle/config.json" "$@" <<'PYTHON'
+    "$python" - "$bundle/config.json" "$run_criu_config" "$@" <<'PYTHON'
 import json, sys
-path, scenarios = sys.argv[1], sys.argv[2:]
+path, criu_config, scenarios = sys.argv[1], sys.argv[2], sys.argv[3:]
 config = json.load(open(path))
 config["process"]["args"] = ["/usr/bin/zdtmload", "-d", "/data", *scenarios]
 config.get("annotations", {}).pop("org.criu.config", None)
+if criu_config:
+    config.setdefault("annotations", {})["org.criu.config"] = criu_config
 with open(path + ".new", "w") as f:
     json.dump(config, f, indent=2)
 PYTHON
@@ -448,6 +453,81 @@ run_group() {  # RESTORE SCENARIO...
     stop_container
 }
 
+# lockcr as CRIU's action script, the way users run it: the container's org.criu.config annotation
+# names a CRIU config file with `action-script LOCKCR` (what `lockcr setup` writes), and nobody runs
+# a lockcr command. `runc restore` alone must bring back every lock, owned as before, before any
+# restored task runs: a waiter keeps waiting, no process sees a signal it did not ask for. RESTORE is
+# "-" (without --file-locks) or --file-locks (lockcr then keeps CRIU from setting any lock itself).
+run_action_group() {  # RESTORE SCENARIO...
+    local restore_flag=$1
+    shift
+    local group=$work/action-$1-$#$restore_flag
+    mkdir -p "$group"
+    local flags=()
+    [[ $restore_flag == --file-locks ]] && flags=(--file-locks)
+    echo "== $* (lockcr as CRIU's action script; checkpoint --file-locks, restore ${flags[*]:-without --file-locks})"
+    printf 'action-script %s\nfile-validation filesize\n' "$lockcr" >"$group/criu.conf"
+    printf 'log-file: %s\nsyslog: false\n' "$group/lockcr.log" >"$group/lockcr.yaml"
+    run_criu_config=$group/criu.conf
+    start_container "$@"
+    run_criu_config=
+    truth "$group/before.txt"
+    echo "truth before the checkpoint:"
+    sed 's/^/  /' "$group/before.txt"
+    local with_config=(env "LOCKCR_CONFIG=$group/lockcr.yaml" "${runc_command[@]}")
+    mkdir -p "$group/criu"
+    bounded "runc checkpoint --file-locks $name ($*)" "$group/criu" \
+        "${with_config[@]}" checkpoint --file-locks --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
+        abort "runc checkpoint --file-locks with lockcr as action script ($*): $(criu_error "$group/criu/dump.log") $(tail -n 1 "$group/checkpoint.out") $(tail -n 1 "$group/lockcr.log" 2>/dev/null)"
+    pass "runc checkpoint --file-locks, lockcr as CRIU's action script"
+    local file
+    for file in lockcr.locks.json lockcr.checkpoint.json; do
+        if [[ $(stat -c %a "$group/criu/$file" 2>/dev/null) == 600 ]]; then
+            pass "the checkpoint's image directory holds $file (0600)"
+        else
+            fail "the checkpoint's image directory has no $file with mode 0600: $(ls -l "$group/criu/$file" 2>&1)"
+        fi
+    done
+    bounded "runc restore -d ${flags[*]} $name ($*)" "$group/criu" \
+        "${with_config[@]}" restore -d "${flags[@]}" --image-path "$group/criu" --bundle "$bundle" "$name" \
+        </dev/null >"$group/restore.out" 2>&1 ||
+        abort "runc restore -d ${flags[*]} with lockcr as action script ($*): $(criu_error "$group/criu/restore.log") $(tail -n 1 "$group/restore.out") $(grep -v ' ms)$' "$group/lockcr.log" | tail -n 1)"
+    pass "runc restore -d${flags[*]:+ ${flags[*]}} (init host pid $(container_init_pid)), lockcr as CRIU's action script"
+    truth "$group/after.txt"
+    compare_truth "$group/before.txt" "$group/after.txt" "$@"
+    local state
+    state=$(freezer_state "$(container_init_pid)")
+    if [[ $state == THAWED ]]; then
+        pass "the container runs after the restore (freezer THAWED)"
+    else
+        fail "the container is $state after the restore"
+    fi
+    if [[ ! -s $data/events.log ]]; then
+        pass "no process saw a signal, got a lock it waited for, or exited"
+    else
+        fail "unexpected events in the container (ghost signals, lost locks, exits):"
+        sed 's/^/  /' "$data/events.log"
+    fi
+    if [[ -e $group/criu/filelocks.img && ! -e $group/criu/lockcr.criu-filelocks.img ]]; then
+        pass "CRIU's filelocks.img is back in the image directory (the checkpoint stays usable without lockcr)"
+    else
+        fail "CRIU's filelocks.img was not put back: $(ls "$group/criu" | grep -i lock | tr '\n' ' ')"
+    fi
+    # CRIU 4.1 runs every action twice, 4.2 once: each must have run, and none failed.
+    local action runs
+    for action in post-dump pre-restore post-restore pre-resume post-resume; do
+        runs=$(grep -c "lockcr: $action: .* ms)\$" "$group/lockcr.log" || true)
+        if [[ $runs -eq 1 || $runs -eq 2 ]]; then
+            pass "lockcr's log has $runs line(s) for CRIU's $action action"
+        else
+            fail "lockcr's log has $runs successful line(s) for $action, want 1 or 2:"
+            sed 's/^/  /' "$group/lockcr.log"
+        fi
+    done
+    if [[ " $* " == *" lease00 "* ]]; then lease_break_reaches_owner; fi
+    stop_container
+}
+
 # A writer's non-blocking open of lease00/file.0 (read lease) must fail with EWOULDBLOCK and signal
 # the lease's owner, the lease00 leader: the lease works, not only shows.
 lease_break_reaches_owner() {
@@ -501,6 +581,17 @@ if ((${#zdtm[@]} > 1)); then
     run_group - "${zdtm[@]}"
     run_group --file-locks "${zdtm[@]}"
 fi
+# The same scenarios with lockcr as CRIU's action script: all zdtm scenarios in one container, and
+# each waiter alone (the seed's case: nothing runs before the holder's lock is back, so the waiter
+# keeps waiting), in both restore modes.
+if ((${#zdtm[@]} > 0)); then
+    run_action_group - "${zdtm[@]}"
+    run_action_group --file-locks "${zdtm[@]}"
+fi
+for scenario in "${waiters[@]}"; do
+    run_action_group - "$scenario"
+    run_action_group --file-locks "$scenario"
+done
 
 if ((failures > 0)); then
     echo "zdtm_test: $failures check(s) FAILED ($((SECONDS - started)) s)"
