@@ -171,6 +171,8 @@ int runStatus(const StatusOptions& options) {
                 (frozen ? ", container FROZEN" : "") + (state.detail.empty() ? "" : ": " + state.detail) + "\n";
         if (frozen && condition != "restored")
             text += "  to finish it: lockcr recover " + state.key + "   (or kill the container)\n";
+        else if (condition == "interrupted" || condition == "failed-killed")
+            text += "  its tasks were killed rather than run without their locks: restore it again from the checkpoint\n";
     }
     if (options.json) printText(list.dump(2) + "\n");
     else printText(text.empty() ? "status: no restore recorded in " + runDirectory() + "/restores\n" : text);

@@ -82,7 +82,7 @@ json parseJson(std::string_view text) {
 
 }  // namespace
 
-OciState parseOciState(std::string_view text) {
+OciState parseOciState(std::string_view text, StatePid pid) {
     json state = parseJson(text);
     if (!state.is_object())
         throwBadInput(std::string("OCI state: expected a JSON object, got ") + state.type_name());
@@ -95,7 +95,9 @@ OciState parseOciState(std::string_view text) {
         rejectField("status", shown(out.status) +
                                   " is not creating, created, running, stopped or paused");
     out.bundle = requiredString(state, "bundle");
-    out.pid = requiredPid(state);
+    // A stopped container's state may name no live process: runc 1.1's poststop state has no "pid".
+    bool noProcess = !state.contains("pid") || state["pid"] == json(0);
+    if (pid == StatePid::required || !noProcess) out.pid = requiredPid(state);
     out.annotations = optionalAnnotations(state);
     if (state.contains("rootfs")) out.rootfs = requiredString(state, "rootfs");
     return out;

@@ -23,6 +23,9 @@ struct OciState {
 // Strict: ociVersion, id (non-empty), status, bundle and pid (1..4194304) are required with their
 // types, annotations must map strings to strings; unknown fields are ignored. Texts over 1 MiB and
 // malformed JSON are refused. Every failure is one Error(badInput) line naming the field.
-OciState parseOciState(std::string_view text);
+// With StatePid::mayBeZero, "pid": 0 or no "pid" is accepted (a poststop hook's state: the init
+// is gone; runc 1.1 leaves the field out).
+enum class StatePid { required, mayBeZero };
+OciState parseOciState(std::string_view text, StatePid pid = StatePid::required);
 
 }  // namespace lockcr

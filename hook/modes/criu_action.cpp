@@ -34,6 +34,7 @@
 #include "replay/replay.h"
 #include "util/capabilities.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/sys.h"
 
@@ -162,6 +163,7 @@ std::string checkOutsideHolders(const CriuEnvironment& environment, Restore& res
     }
     restore.state.stage = "post-restore";
     writeRestoreState(restore.state);
+    faultPoint("post-restore");
     return "no lock of the checkpoint is held outside";
 }
 

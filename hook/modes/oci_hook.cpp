@@ -43,7 +43,7 @@ int runOciHook(int argc, char** argv) {
     std::string text = sys::readAll(STDIN_FILENO, "oci-hook: standard input", kLimit);
     OciState state;
     try {
-        state = parseOciState(text);
+        state = parseOciState(text, stage == "poststop" ? StatePid::mayBeZero : StatePid::required);
     } catch (const Error& error) {
         throw error.within("oci-hook " + stage);
     }

@@ -12,7 +12,6 @@
 
 #include "collect/inventory.h"
 #include "collect/proc_locks.h"
-#include "freeze/watchdog.h"
 #include "replay/barrier.h"
 #include "replay/conflicts.h"
 #include "replay/description_locks.h"
@@ -105,7 +104,7 @@ public:
         }
         clock.lap("barrier held");
         try {
-            armWatchdog();
+            killTraceesIfWeDie();
             setEverything(clock);
         } catch (...) {  // any failure, not only ours (bad_alloc, system_error): all or nothing
             std::exception_ptr failure = std::current_exception();
@@ -123,14 +122,13 @@ public:
     }
 
     // With policy freeze or kill the container must never run without its locks, also if lockcr
-    // is killed while the tasks wait thawed in ptrace stops (see freeze/watchdog.h).
-    void armWatchdog() {
-        if (settings_.onFailure == FailurePolicy::resume || !settings_.useFreezer ||
-            container_.cgroupVersion == CgroupVersion::none)
-            return;
-        sys::killTraceesIfTracerDies(settings_.onFailure == FailurePolicy::kill);
-        watchdog_ = FreezeWatchdog::arm(container_.cgroupVersion, container_.cgroupDirectory,
-                                        "container of pid " + std::to_string(container_.identity.initHostPid));
+    // is killed (SIGKILL, OOM) while the tasks wait thawed in ptrace stops: the kernel detaches them
+    // when their tracer dies and they would run on. No watchdog can refreeze them race-free (the
+    // tracer's fds close microseconds before its tracees are let go, and a restarted F_SETLKW takes
+    // a free lock at once: seen), so the kernel kills them instead (PTRACE_O_EXITKILL): fail closed.
+    // The checkpoint can be restored again.
+    void killTraceesIfWeDie() {
+        sys::killTraceesIfTracerDies(settings_.onFailure != FailurePolicy::resume);
     }
 
     // The next attempt takes over a cgroup this one left frozen.
@@ -526,9 +524,6 @@ private:
     const LockImage& image_;
     Container& container_;
     const ReplaySettings& settings_;
-    // Declared before the barrier so that it is disarmed only after the barrier's last word on the
-    // freezer (members are destroyed in reverse order).
-    FreezeWatchdog watchdog_;
     std::unique_ptr<StartBarrier> barrier_;
     PidMapping pids_;
     DescriptionLocks descriptions_;

@@ -3,13 +3,20 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
+#include <string_view>
+#include <thread>
 
 namespace lockcr {
 
 void faultPoint(const char* name) {
     const char* wanted = std::getenv("LOCKCR_FAULT");
-    if (wanted && std::strcmp(wanted, name) == 0) ::raise(SIGKILL);
+    if (!wanted) return;
+    std::string_view fault = wanted;
+    if (fault == name) ::raise(SIGKILL);
+    if (fault.starts_with(name) && fault.substr(std::strlen(name)) == ":pause")
+        std::this_thread::sleep_for(std::chrono::seconds(3));
 }
 
 }  // namespace lockcr

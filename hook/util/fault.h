@@ -1,7 +1,9 @@
 // Fault injection for tests, after CRIU's CRIU_FAULT: LOCKCR_FAULT=NAME makes lockcr kill itself
 // with SIGKILL when it reaches the point NAME, so a test can check what a real crash there leaves
-// behind (the container never runs without its locks). Points:
+// behind (the container never runs without its locks); LOCKCR_FAULT=NAME:pause makes it sleep 3 s
+// there instead, so a test can change the world at that moment. Points:
 //   barrier-thawed   replay: the container was thawed, its tasks wait in ptrace stops
+//   post-restore     the CRIU action: the outside-holder check at post-restore has passed
 #pragma once
 
 namespace lockcr {

@@ -137,3 +137,26 @@ provision_criu_or_skip() {
     fi
     die "scripts/provision-criu.sh $build/criu failed (exit $status): $(tail -n 3 "$log" | tr '\n' ' ')"
 }
+
+# The last error line of CRIU's logs, for a one-line failure message.
+criu_error() { grep -h 'Error' "$@" 2>/dev/null | tail -n 1; }
+
+# The host pid of container $name's init (runc state).
+container_init_pid() {
+    timeout -k 5 "$call_seconds" runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
+}
+
+# Container pid -> host pid: the process in init's pid namespace whose last NSpid field is it.
+host_pid_of() {
+    local init=$1 container_pid=$2 namespace directory
+    namespace=$(readlink "/proc/$init/ns/pid")
+    for directory in /proc/[0-9]*; do
+        [[ $(readlink "$directory/ns/pid" 2>/dev/null) == "$namespace" ]] || continue
+        if awk -v pid="$container_pid" '/^NSpid:/ { found = ($NF == pid) } END { exit !found }' \
+                "$directory/status" 2>/dev/null; then
+            echo "${directory#/proc/}"
+            return 0
+        fi
+    done
+    return 1
+}

@@ -45,74 +45,13 @@ trap 'exit 130' INT TERM HUP
 
 runc_command=(runc --criu "$criu")
 
-# The last error line of CRIU's logs, for a one-line failure message.
-criu_error() { grep -h 'Error' "$@" 2>/dev/null | tail -n 1; }
-
-container_init_pid() {
-    timeout -k 5 "$call_seconds" runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
-}
-
-# Container pid -> host pid: the process in init's pid namespace whose last NSpid field is it.
-host_pid_of() {
-    local init=$1 container_pid=$2 namespace directory
-    namespace=$(readlink "/proc/$init/ns/pid")
-    for directory in /proc/[0-9]*; do
-        [[ $(readlink "$directory/ns/pid" 2>/dev/null) == "$namespace" ]] || continue
-        if awk -v pid="$container_pid" '/^NSpid:/ { found = ($NF == pid) } END { exit !found }' \
-                "$directory/status" 2>/dev/null; then
-            echo "${directory#/proc/}"
-            return 0
-        fi
-    done
-    return 1
-}
-
 # Every /proc/locks line on the bundle's data files, one per line, sorted:
 #   [-> ]KIND MODE TYPE [START,END] /data/NAME[ pid CONTAINER_PID]
 # A POSIX lock's host pid becomes its container pid (NSpid); other kinds show no pid (a description
 # lock shows whoever set it). /proc/locks is read a page at a time, each page under its own lock:
 # while other workloads on the host add and drop locks one read may skip or repeat lines, so the
 # truth is two reads in a row that agree.
-lock_table() {
-    "$python" - "$bundle/rootfs/data" "$init_pid" <<'PYTHON'
-import os, re, sys
-data, init = sys.argv[1], sys.argv[2]
-inodes = {os.stat(os.path.join(data, n)).st_ino: n for n in os.listdir(data) if os.path.isfile(os.path.join(data, n))}
-namespace = os.readlink(f"/proc/{init}/ns/pid")
-nspid = {}
-for entry in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        if os.readlink(f"/proc/{entry}/ns/pid") == namespace:
-            status = open(f"/proc/{entry}/status").read()
-            nspid[entry] = re.search(r"^NSpid:\s+(.*)$", status, re.M).group(1).split()[-1]
-    except (FileNotFoundError, PermissionError):
-        pass
-
-def read_once():
-    rows = []
-    for line in open("/proc/locks"):
-        words = line.split()[1:]
-        arrow = words[0] == "->"
-        if arrow:
-            words = words[1:]
-        kind, mode, ltype, pid, device, start, end = words
-        inode = int(device.rsplit(":", 1)[1])
-        if inode not in inodes:
-            continue
-        owner = "pid " + nspid.get(pid, f"host:{pid}") if kind == "POSIX" else ""
-        rows.append(f"{'-> ' if arrow else ''}{kind} {mode} {ltype} [{start},{end}] /data/{inodes[inode]} {owner}".strip())
-    return sorted(rows)
-
-previous = read_once()
-for attempt in range(100):
-    current = read_once()
-    if current == previous:
-        print("\n".join(current))
-        sys.exit(0)
-    previous = current
-sys.exit("criu_test: /proc/locks never read the same twice in a row (100 reads)")
-PYTHON
-}
+lock_table() { "$python" "$repo/tests/container/lock_table.py" "$bundle/rootfs/data" "$init_pid"; }
 
 posix_inode=
 # Whether the lock table has a line matching the ERE (anchored at both ends).

@@ -71,8 +71,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# The last error line of CRIU's logs, for a one-line failure message.
-criu_error() { grep -h 'Error' "$@" 2>/dev/null | tail -n 1; }
 
 # --- Kernel truth ---------------------------------------------------------------------------------
 # truth.py DATA_DIR INIT_HOST_PID: the lock truth of the files under DATA_DIR, one line each, sorted,
@@ -216,9 +214,6 @@ abort() {
 }
 
 name=
-container_init_pid() {
-    timeout -k 5 "$call_seconds" runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
-}
 
 freezer_state() {
     local path

@@ -139,3 +139,12 @@ TEST_CASE("state errors are bad input") {
         CHECK(error.status() == ExitStatus::badInput);
     }
 }
+
+TEST_CASE("a poststop state may name no process: runc 1.1 leaves pid out, others pass 0") {
+    // Seen from runc 1.1.5 at checkpoint (it runs poststop hooks when the container is destroyed).
+    std::string runcPoststop = R"({"ociVersion":"1.0.2-dev","id":"c1","status":"stopped","bundle":"/b","annotations":{"a":"b"}})";
+    CHECK(parseOciState(runcPoststop, StatePid::mayBeZero).id == "c1");
+    CHECK(parseOciState(stateWith([](json& s) { s["pid"] = 0; }), StatePid::mayBeZero).pid == 0);
+    CHECK_THROWS_WITH_AS(parseOciState(runcPoststop), Contains("pid"), Error);
+    CHECK_THROWS_AS(parseOciState(stateWith([](json& s) { s["pid"] = -3; }), StatePid::mayBeZero), Error);
+}

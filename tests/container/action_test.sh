@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Container test: lockcr as CRIU's action script (and as the container's OCI hook) around real runc
+# checkpoints and restores of the lockholder container (init holds every lock kind, children hold
+# POSIX locks on inherited fds, one child waits in F_SETLKW), where things go wrong. Nobody runs a
+# lockcr command by hand except `lockcr status` / `lockcr recover`, as an operator would.
+#   registration  the OCI hook (createRuntime) registers the container with its io.lockcr.*
+#                 annotations; the checkpoint record carries them; poststop removes it
+#   leave-running `checkpoint --leave-running`: the container keeps every lock (kernel), and the
+#                 checkpoint holds lockcr's record
+#   outside       a host process holds a conflicting POSIX lock: `restore --file-locks` (where plain
+#                 CRIU blocks forever in F_SETLKW) fails fast, naming the file and the holder;
+#                 no container is left running or frozen; CRIU's filelocks.img is back
+#   wait          policy conflict: wait: the holder lets go after 2 s and the restore succeeds with
+#                 every lock as before
+#   late holder   a holder that comes after post-restore's check (LOCKCR_FAULT=post-restore:pause):
+#                 the replay at post-resume fails and the container stays FROZEN (on-failure:
+#                 freeze, the default); `lockcr status` says so, `lockcr recover` finishes it
+#   killed        lockcr SIGKILLed mid-replay (LOCKCR_FAULT=barrier-thawed, the container thawed
+#                 with its tasks in ptrace stops): the kernel kills them (PTRACE_O_EXITKILL), the
+#                 waiter never took the free lock, `lockcr status` says so, the checkpoint restores
+#                 again
+# Kernel truth: the host's /proc/locks mapped to container pids (lock_table.py), freezer.state.
+#
+# Usage: tests/container/action_test.sh LOCKCR BUILD_DIR (root). Exits 0 if all passed, 1 if a
+# check failed, 2 if it could not be set up, 77 if no working CRIU can be had at all.
+set -euo pipefail
+
+# shellcheck source=tests/container/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bundle=$work/bundle
+criu=$build/criu/criu
+name=$test_prefix-action
+run_dir=$work/run  # lockcr's registrations and restore states: this test's own
+holder=
+
+abort() {
+    fail "$*"
+    echo "action_test: stopped after $failures failure(s)"
+    exit 1
+}
+
+cleanup() {
+    [[ -z $holder ]] || kill "$holder" 2>/dev/null || true
+    timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
+        echo "WARNING: could not remove container $name (runc delete --force $name)"
+    rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# lockcr's environment in every runc call: runc hands it to CRIU, CRIU to the action script.
+export LOCKCR_CONFIG=$work/lockcr.yaml LOCKCR_RUN_DIR=$run_dir
+runc_command=(runc --criu "$criu")
+lock_table() { "$python" "$repo/tests/container/lock_table.py" "$bundle/rootfs/data" "$init_pid"; }
+
+policies() {  # YAML lines: the host's config file for the next CRIU actions
+    { echo "log-file: $work/lockcr.log"; echo "syslog: false"; printf '%s\n' "$@"; } >"$LOCKCR_CONFIG"
+}
+
+freezer_state_of() {  # CGROUP_NAME
+    cat "/sys/fs/cgroup/freezer/$1/freezer.state" 2>/dev/null || echo "gone"
+}
+
+checkpoint() {  # IMAGE_DIR [FLAG...]
+    local images=$1
+    shift
+    mkdir -p "$images"
+    bounded "runc checkpoint $* $name" "$images" \
+        "${runc_command[@]}" checkpoint --file-locks "$@" --image-path "$images" "$name" >"$images/checkpoint.out" 2>&1 ||
+        abort "runc checkpoint --file-locks $* $name: $(criu_error "$images/dump.log") $(tail -n 1 "$images/checkpoint.out")"
+    pass "runc checkpoint --file-locks $* (lockcr as CRIU's action script)"
+}
+
+restore() {  # IMAGE_DIR [FLAG...]: exit status in $status
+    local images=$1
+    shift
+    status=0
+    bounded "runc restore -d $* $name" "$images" "${runc_command[@]}" restore -d "$@" --image-path "$images" \
+        --bundle "$bundle" "$name" </dev/null >"$images/restore.out" 2>&1 || status=$?
+}
+
+same_table_as_before() {  # WHAT
+    init_pid=$(container_init_pid)
+    lock_table >"$work/table-now.txt"
+    if cmp -s "$work/table-before.txt" "$work/table-now.txt"; then
+        pass "kernel: $1: the lock table equals the one before the checkpoint (container pids)"
+    else
+        fail "kernel: $1: the lock table differs from the one before the checkpoint:"
+        diff "$work/table-before.txt" "$work/table-now.txt" | sed 's/^/  /'
+    fi
+}
+
+# A host process holding POSIX WRITE [0,9] of posix.dat (the container's init holds [0,99]) for
+# SECONDS; returns once it holds it.
+hold_outside() {  # SECONDS
+    rm -f "$work/holder.ready"
+    "$python" - "$bundle/rootfs/data/posix.dat" "$work/holder.ready" "$1" <<'PYTHON' &
+import fcntl, sys, time
+f = open(sys.argv[1], "r+")
+fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+PYTHON
+    holder=$!
+    local deadline=$((SECONDS + 10))
+    until [[ -e $work/holder.ready ]]; do
+        ((SECONDS < deadline)) || die "the outside holder did not take its lock"
+        sleep 0.05
+    done
+}
+
+# --- Setup --------------------------------------------------------------------------------------
+provision_criu_or_skip action_test "$work/provision.log"
+echo "CRIU: $("$criu" --version | head -n 1)"
+"$repo/scripts/build-rootfs.sh" "$bundle" "$build/workload" >"$work/build-rootfs.log" 2>&1 ||
+    die "build-rootfs.sh: $(tail -n 1 "$work/build-rootfs.log")"
+printf 'action-script %s\nfile-validation filesize\n' "$lockcr" >"$work/criu.conf"
+# The container opts in the way users do: its CRIU config through org.criu.config, lockcr as its OCI
+# hook (runc runs hooks with the environment the hook names, not its own).
+"$python" - "$bundle/config.json" "$work/criu.conf" "$lockcr" "$LOCKCR_CONFIG" "$run_dir" <<'PYTHON'
+import json, sys
+path, criu_config, lockcr, config, run_dir = sys.argv[1:6]
+spec = json.load(open(path))
+spec.setdefault("annotations", {}).update({"org.criu.config": criu_config, "io.lockcr.conflict-wait": "20"})
+hook = lambda stage: {"path": lockcr, "args": ["lockcr", "oci-hook", stage],
+                      "env": [f"LOCKCR_CONFIG={config}", f"LOCKCR_RUN_DIR={run_dir}"], "timeout": 10}
+spec["hooks"] = {"createRuntime": [hook("createRuntime")], "poststop": [hook("poststop")]}
+json.dump(spec, open(path, "w"), indent=2)
+PYTHON
+policies
+bounded "demo-container.sh up $name" "" "$repo/scripts/demo-container.sh" up "$name" "$bundle" >"$work/up.log" 2>&1 ||
+    die "demo-container.sh up: $(tail -n 1 "$work/up.log")"
+declare -A role=()
+while read -r who pid; do role[$who]=$pid; done <"$bundle/rootfs/data/pids"
+init_pid=$(container_init_pid)
+lock_table >"$work/table-before.txt"
+[[ $(wc -l <"$work/table-before.txt") -eq 8 ]] || die "lockholder does not hold its 7 locks and 1 waiter"
+echo "container $name, init host pid $init_pid; locks:"
+sed 's/^/  /' "$work/table-before.txt"
+
+# --- registration -------------------------------------------------------------------------------
+registration=$run_dir/containers/$name.json
+if "$python" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(not (r["id"] == sys.argv[2] and r["pid"] == int(sys.argv[3]) and r["annotations"] == {"io.lockcr.conflict-wait": "20"}))' \
+    "$registration" "$name" "$init_pid" 2>/dev/null; then
+    pass "the OCI hook registered $name (pid $init_pid) with its io.lockcr.* annotations only"
+else
+    fail "no registration of $name with pid $init_pid and io.lockcr.conflict-wait: $(cat "$registration" 2>&1)"
+fi
+
+# --- leave-running ------------------------------------------------------------------------------
+echo "== checkpoint --leave-running"
+checkpoint "$work/running" --leave-running
+same_table_as_before "after checkpoint --leave-running, the container runs on"
+if [[ $(freezer_state_of "$name") == THAWED ]] &&
+    "$python" -c '
+import json, sys
+r = json.load(open(sys.argv[1] + "/lockcr.checkpoint.json"))
+sys.exit(not (r["container"]["id"] == sys.argv[2] and r["container"]["annotations"] == {"io.lockcr.conflict-wait": "20"}))' \
+        "$work/running" "$name"; then
+    pass "the container runs (THAWED) and the checkpoint's record names $name and its annotations"
+else
+    fail "after --leave-running: freezer $(freezer_state_of "$name"), record: $(cat "$work/running/lockcr.checkpoint.json" 2>&1 | tr '\n' ' ')"
+fi
+
+# --- outside holder, restore --file-locks -------------------------------------------------------
+echo "== an outside holder, restore --file-locks (plain CRIU would block in F_SETLKW forever)"
+checkpoint "$work/outside"
+[[ ! -e $registration ]] && pass "runc ran poststop at checkpoint: the registration is gone" ||
+    fail "the registration of $name outlived its checkpoint (poststop)"
+hold_outside 300
+: >"$work/lockcr.log"
+restore "$work/outside" --file-locks
+message=$(cat "$work/outside/restore.out" "$work/lockcr.log" "$work/outside/restore.log" 2>/dev/null |
+    grep -m 1 -E "post-restore: .*held outside" || true)
+if [[ $status -ne 0 && $message == *"/data/posix.dat"* && $message == *"held by pid $holder "* ]]; then
+    pass "the restore failed fast (exit $status), naming the file and the holder: ${message#*lockcr: }"
+else
+    fail "restore --file-locks with an outside holder: exit $status, lockcr said: ${message:-nothing}"
+    sed 's/^/  /' "$work/lockcr.log"
+fi
+if ! timeout -k 5 "$call_seconds" runc state "$name" >/dev/null 2>&1 && [[ $(freezer_state_of "$name") == gone ]]; then
+    pass "no container $name is left, running or frozen"
+else
+    fail "after the aborted restore: runc state: $(runc state "$name" 2>&1 | tr '\n' ' '), freezer $(freezer_state_of "$name")"
+fi
+if [[ -e $work/outside/filelocks.img && ! -e $work/outside/lockcr.criu-filelocks.img ]]; then
+    pass "CRIU's filelocks.img is back in the checkpoint"
+else
+    fail "filelocks.img not put back: $(ls "$work/outside" | tr '\n' ' ')"
+fi
+
+# --- policy wait --------------------------------------------------------------------------------
+echo "== the same checkpoint, policy conflict: wait (the holder lets go after 2 s)"
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+policies "conflict: wait"
+hold_outside 2
+restore "$work/outside" --file-locks
+if [[ $status -eq 0 ]]; then
+    pass "restore --file-locks waited for the outside holder and succeeded"
+else
+    abort "restore with policy wait: exit $status: $(grep -v ' ms)$' "$work/lockcr.log" | tail -n 1)"
+fi
+wait "$holder" 2>/dev/null || true
+holder=
+same_table_as_before "restored after waiting"
+[[ $(freezer_state_of "$name") == THAWED ]] && pass "the container runs (THAWED)" ||
+    fail "the container is $(freezer_state_of "$name") after the restore"
+
+# --- a holder that comes after post-restore: replay fails, the container stays frozen -----------
+echo "== an outside holder appears after post-restore (default on-failure: freeze), then lockcr recover"
+policies
+checkpoint "$work/late"
+: >"$work/lockcr.log"
+LOCKCR_FAULT=post-restore:pause restore "$work/late" &
+restoring=$!
+deadline=$((SECONDS + 30))
+until grep -q "post-restore: .*no lock of the checkpoint is held outside" "$work/lockcr.log" 2>/dev/null; do
+    ((SECONDS < deadline)) || abort "post-restore never passed its check"
+    sleep 0.05
+done
+hold_outside 300  # during the pause after post-restore's check, before pre-resume
+wait "$restoring" || true
+init_pid=$(container_init_pid)
+if [[ $(freezer_state_of "$name") == FROZEN ]] &&
+    grep -q "post-resume: .*held by pid $holder " "$work/lockcr.log"; then
+    pass "the replay at post-resume failed naming the holder, and the container stays FROZEN"
+else
+    fail "late holder: freezer $(freezer_state_of "$name"); lockcr's log:"
+    sed 's/^/  /' "$work/lockcr.log"
+fi
+"$lockcr" status >"$work/status.out" 2>&1 || true
+key=$(awk -v pid="$init_pid" '$3 == "init" && $4 == pid":" { print $1; exit }' "$work/status.out")
+if [[ -n $key ]] && grep -q "^$key .*: failed-frozen after pre-resume, container FROZEN" "$work/status.out" &&
+    grep -q "lockcr recover $key" "$work/status.out"; then
+    pass "lockcr status: $(head -n 1 "$work/status.out" | cut -c 1-160)"
+else
+    fail "lockcr status does not name the frozen, failed restore of init $init_pid:"
+    sed 's/^/  /' "$work/status.out"
+fi
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+holder=
+if bounded "lockcr recover $key" "" "$lockcr" recover "$key" >"$work/recover.out" 2>&1; then
+    pass "lockcr recover $key: $(tail -n 1 "$work/recover.out")"
+else
+    fail "lockcr recover $key failed: $(tail -n 1 "$work/recover.out")"
+fi
+same_table_as_before "after lockcr recover"
+[[ $(freezer_state_of "$name") == THAWED ]] && pass "the container runs after recover (THAWED)" ||
+    fail "the container is $(freezer_state_of "$name") after recover"
+
+# --- lockcr killed mid-replay -------------------------------------------------------------------
+echo "== lockcr SIGKILLed mid-replay, its tasks thawed in ptrace stops"
+checkpoint "$work/killed"
+LOCKCR_FAULT=barrier-thawed restore "$work/killed"
+echo "INFO: runc restore exit $status (CRIU only logs a failed post-resume action)"
+killed_init=$(timeout -k 5 "$call_seconds" runc state "$name" 2>/dev/null | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])' || echo 0)
+deadline=$((SECONDS + 10))
+while [[ $killed_init -ne 0 && -e /proc/$killed_init ]] && ((SECONDS < deadline)); do sleep 0.1; done
+if [[ $killed_init -eq 0 || ! -e /proc/$killed_init ]] && ! grep -q "got POSIX WRITE" "$bundle/rootfs/data/events.log" 2>/dev/null; then
+    pass "the kernel killed the traced tasks when lockcr died (PTRACE_O_EXITKILL): none ran without its locks"
+else
+    fail "with lockcr killed mid-replay, init $killed_init lives on or the waiter took the lock: $(cat "$bundle/rootfs/data/events.log" 2>/dev/null)"
+fi
+"$lockcr" status >"$work/status.out" 2>&1 || true
+if grep -q ": interrupted after pre-resume" "$work/status.out" && grep -q "restore it again from the checkpoint" "$work/status.out"; then
+    pass "lockcr status: the restore was interrupted, restore it again"
+else
+    fail "lockcr status after lockcr was killed:"
+    sed 's/^/  /' "$work/status.out"
+fi
+timeout -k 5 "$call_seconds" runc delete --force "$name" >/dev/null 2>&1 || true
+restore "$work/killed"
+[[ $status -eq 0 ]] && pass "the same checkpoint restores again" || abort "restoring the checkpoint again: exit $status: $(tail -n 1 "$work/killed/restore.out")"
+same_table_as_before "restored again after lockcr was killed"
+
+if ((failures > 0)); then
+    echo "action_test: $failures check(s) FAILED"
+    exit 1
+fi
+echo "action_test: all checks passed"
