@@ -57,7 +57,7 @@ waiter_scenarios=(waiter waiter_ofd waiter_flock)
 # The /proc/locks lines each scenario holds once it is in place (a waiter's "->" line included).
 declare -A expected_lines=([locks00]=2 [locks01]=2 [locks02]=1 [locks03]=1 [locks04]=1 [locks05]=1
     [locks06]=1 [locks07]=4 [locks08]=1 [lease00]=2 [lease01]=2 [lease02]=3 [lease03]=1 [lease04]=1
-    [waiter]=2 [waiter_ofd]=2 [waiter_flock]=2)
+    [waiter]=2 [waiter_ofd]=2 [waiter_flock]=2 [wlease]=1)
 
 cleanup() {
     local name
@@ -452,15 +452,19 @@ run_group() {  # RESTORE SCENARIO...
 # names a CRIU config file with `action-script LOCKCR` (what `lockcr setup` writes), and nobody runs
 # a lockcr command. `runc restore` alone must bring back every lock, owned as before, before any
 # restored task runs: a waiter keeps waiting, no process sees a signal it did not ask for. RESTORE is
-# "-" (without --file-locks) or --file-locks (lockcr then keeps CRIU from setting any lock itself).
+# "-" (without --file-locks), --file-locks (lockcr then keeps CRIU from setting any lock itself), or
+# leave-running (checkpoint --leave-running and no restore: the container keeps every lock as it was,
+# none broken or downgraded by the dump).
 run_action_group() {  # RESTORE SCENARIO...
     local restore_flag=$1
     shift
     local group=$work/action-$1-$#$restore_flag
     mkdir -p "$group"
-    local flags=()
+    local flags=() checkpoint_flags=()
     [[ $restore_flag == --file-locks ]] && flags=(--file-locks)
-    echo "== $* (lockcr as CRIU's action script; checkpoint --file-locks, restore ${flags[*]:-without --file-locks})"
+    [[ $restore_flag == leave-running ]] && checkpoint_flags=(--leave-running)
+    echo "== $* (lockcr as CRIU's action script; checkpoint --file-locks ${checkpoint_flags[*]}, $(
+        [[ $restore_flag == leave-running ]] && echo "the container runs on" || echo "restore ${flags[*]:-without --file-locks}"))"
     printf 'action-script %s\nfile-validation filesize\n' "$lockcr" >"$group/criu.conf"
     printf 'log-file: %s\nsyslog: false\n' "$group/lockcr.log" >"$group/lockcr.yaml"
     run_criu_config=$group/criu.conf
@@ -471,8 +475,8 @@ run_action_group() {  # RESTORE SCENARIO...
     sed 's/^/  /' "$group/before.txt"
     local with_config=(env "LOCKCR_CONFIG=$group/lockcr.yaml" "${runc_command[@]}")
     mkdir -p "$group/criu"
-    bounded "runc checkpoint --file-locks $name ($*)" "$group/criu" \
-        "${with_config[@]}" checkpoint --file-locks --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
+    bounded "runc checkpoint --file-locks ${checkpoint_flags[*]} $name ($*)" "$group/criu" \
+        "${with_config[@]}" checkpoint --file-locks "${checkpoint_flags[@]}" --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
         abort "runc checkpoint --file-locks with lockcr as action script ($*): $(criu_error "$group/criu/dump.log") $(tail -n 1 "$group/checkpoint.out") $(tail -n 1 "$group/lockcr.log" 2>/dev/null)"
     pass "runc checkpoint --file-locks, lockcr as CRIU's action script"
     local file
@@ -483,11 +487,13 @@ run_action_group() {  # RESTORE SCENARIO...
             fail "the checkpoint's image directory has no $file with mode 0600: $(ls -l "$group/criu/$file" 2>&1)"
         fi
     done
+    if [[ $restore_flag != leave-running ]]; then
     bounded "runc restore -d ${flags[*]} $name ($*)" "$group/criu" \
         "${with_config[@]}" restore -d "${flags[@]}" --image-path "$group/criu" --bundle "$bundle" "$name" \
         </dev/null >"$group/restore.out" 2>&1 ||
         abort "runc restore -d ${flags[*]} with lockcr as action script ($*): $(criu_error "$group/criu/restore.log") $(tail -n 1 "$group/restore.out") $(grep -v ' ms)$' "$group/lockcr.log" | tail -n 1)"
     pass "runc restore -d${flags[*]:+ ${flags[*]}} (init host pid $(container_init_pid)), lockcr as CRIU's action script"
+    fi
     truth "$group/after.txt"
     compare_truth "$group/before.txt" "$group/after.txt" "$@"
     local state
@@ -509,8 +515,9 @@ run_action_group() {  # RESTORE SCENARIO...
         fail "CRIU's filelocks.img was not put back: $(ls "$group/criu" | grep -i lock | tr '\n' ' ')"
     fi
     # CRIU 4.1 runs every action twice, 4.2 once: each must have run, and none failed.
-    local action runs
-    for action in post-dump pre-restore post-restore pre-resume post-resume; do
+    local action runs actions=(post-dump pre-restore post-restore pre-resume post-resume)
+    [[ $restore_flag == leave-running ]] && actions=(post-dump)
+    for action in "${actions[@]}"; do
         runs=$(grep -c "lockcr: $action: .* ms)\$" "$group/lockcr.log" || true)
         if [[ $runs -eq 1 || $runs -eq 2 ]]; then
             pass "lockcr's log has $runs line(s) for CRIU's $action action"
@@ -578,11 +585,14 @@ if ((${#zdtm[@]} > 1)); then
 fi
 # The same scenarios with lockcr as CRIU's action script: all zdtm scenarios in one container, and
 # each waiter alone (the seed's case: nothing runs before the holder's lock is back, so the waiter
-# keeps waiting), in both restore modes.
-if ((${#zdtm[@]} > 0)); then
-    run_action_group - "${zdtm[@]}"
-    run_action_group --file-locks "${zdtm[@]}"
+# keeps waiting), in both restore modes. wlease (a write lease on a non-empty file) only runs here:
+# with CRIU's default file validation its dump would break the lease and stall 45 s.
+mapfile -t action_extra < <(selected wlease)
+if ((${#zdtm[@]} + ${#action_extra[@]} > 0)); then
+    run_action_group - "${zdtm[@]}" "${action_extra[@]}"
+    run_action_group --file-locks "${zdtm[@]}" "${action_extra[@]}"
 fi
+for scenario in "${action_extra[@]}"; do run_action_group leave-running "$scenario"; done
 for scenario in "${waiters[@]}"; do
     run_action_group - "$scenario"
     run_action_group --file-locks "$scenario"

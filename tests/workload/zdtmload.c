@@ -31,6 +31,10 @@
  *            then a child sharing the description and a dup in the leader.
  *   lease04  as lease03 without the dup, and the leader closes its fd: the lease's owner (the
  *            leader, F_SETOWN) holds no fd of it; only the child does.
+ *   wlease   leader: O_RDWR file of 4 KiB, write lease, F_SETSIG SIGIO (not a zdtm test): CRIU's
+ *            default file validation (build-id) reopens every regular file of 5 bytes or more at
+ *            dump, which breaks such a lease (a ghost SIGIO, a 45 s stall, a lease downgraded
+ *            under --leave-running); `file-validation filesize` in the CRIU config avoids it.
  *   waiter        leader: POSIX WRITE [0,99] on file; child "waiter" blocked in F_SETLKW on it
  *                 through its own open (the seed's P1/P2 case).
  *   waiter_ofd    leader: OFD WRITE [0,49] on file; child "waiter" blocked in F_OFD_SETLKW.
@@ -292,6 +296,15 @@ static void lease03(void) {
     if (dup(fd) < 0) fail("dup file");
 }
 
+static void writeLeaseOnData(void) {
+    int fd = openFile("file", O_RDWR | O_CREAT);
+    char block[4096];
+    memset(block, 'x', sizeof block);
+    if (write(fd, block, sizeof block) != (ssize_t)sizeof block) fail("write 4 KiB to file");
+    setLease(fd, F_WRLCK, "WRITE file (4 KiB)");
+    if (fcntl(fd, F_SETSIG, SIGIO) != 0) fail("F_SETSIG SIGIO file");
+}
+
 static void lease04(void) {
     int fd = breakingLease("file", O_RDWR, O_WRONLY);
     forkChild("child", sleepForever);
@@ -358,7 +371,7 @@ static const struct {
     {"locks03", locks03, 0}, {"locks04", locks04, 0}, {"locks05", locks05, 0},
     {"locks06", locks06, 0}, {"locks07", locks07, 0}, {"locks08", locks08, 0},
     {"lease00", lease00, 0}, {"lease01", lease01, 0}, {"lease02", lease02, 0},
-    {"lease03", lease03, 0}, {"lease04", lease04, 0}, {"waiter", waiter, 1},
+    {"lease03", lease03, 0}, {"lease04", lease04, 0}, {"wlease", writeLeaseOnData, 0}, {"waiter", waiter, 1},
     {"waiter_ofd", waiterOfd, 1}, {"waiter_flock", waiterFlock, 1},
 };
 enum { SCENARIO_COUNT = sizeof scenarios / sizeof scenarios[0] };
