@@ -1,5 +1,6 @@
-// A throw-away cgroup v1 freezer group for integration tests: a stand-in for a container's cgroup
-// that a test can put agents in, freeze and thaw. The destructor thaws it, SIGKILLs whatever is
+// A throw-away freezer cgroup for integration tests, v1 (the freezer hierarchy) or v2 (the unified
+// hierarchy, cgroup.freeze): a stand-in for a container's cgroup that a test can put agents in,
+// freeze and thaw. The destructor thaws it, SIGKILLs whatever is
 // still inside, waits until it is empty and removes it, so no test leaves a frozen task behind.
 #pragma once
 
@@ -21,12 +22,16 @@ namespace lockcr::test {
 class TestCgroup {
 public:
     static constexpr const char* freezerRoot = "/sys/fs/cgroup/freezer";
+    static constexpr const char* unifiedRoot = "/sys/fs/cgroup/unified";
+    enum class Version { v1, v2 };
 
-    // Creates /sys/fs/cgroup/freezer/lockcr-test-PID-N (the first N not already taken).
-    TestCgroup() {
+    // Creates ROOT/lockcr-test-PID-N (the first N not already taken), ROOT the v1 freezer
+    // hierarchy or the v2 unified one.
+    explicit TestCgroup(Version version = Version::v1) : version_(version) {
         static std::atomic<int> counter{0};
+        const char* root = version == Version::v1 ? freezerRoot : unifiedRoot;
         for (int attempt = 0; attempt < 1000; attempt++) {
-            std::string candidate = std::string(freezerRoot) + "/lockcr-test-" +
+            std::string candidate = std::string(root) + "/lockcr-test-" +
                                     std::to_string(getpid()) + "-" + std::to_string(counter++);
             if (mkdir(candidate.c_str(), 0755) == 0) {
                 path_ = candidate;
@@ -34,7 +39,7 @@ public:
             }
             if (errno != EEXIST) throwErrno("test cgroup: mkdir " + candidate);
         }
-        throw std::runtime_error("test cgroup: no free name under " + std::string(freezerRoot));
+        throw std::runtime_error("test cgroup: no free name under " + std::string(root));
     }
     TestCgroup(const TestCgroup&) = delete;
     TestCgroup& operator=(const TestCgroup&) = delete;
@@ -72,11 +77,17 @@ public:
     void freeze() { setState("FROZEN"); }
     void thaw() { setState("THAWED"); }
 
+    // FROZEN, FREEZING or THAWED, for v2 too (cgroup.freeze is the setting, cgroup.events the fact).
     std::string state() const {
-        std::ifstream stateFile(path_ + "/freezer.state");
-        std::string value;
-        stateFile >> value;
-        return value;
+        if (version_ == Version::v2) {
+            bool wanted = readWord("cgroup.freeze") == "1";
+            std::ifstream events(path_ + "/cgroup.events");
+            std::string key, value;
+            bool frozen = false;
+            while (events >> key >> value) frozen |= key == "frozen" && value == "1";
+            return frozen ? "FROZEN" : wanted ? "FREEZING" : "THAWED";
+        }
+        return readWord("freezer.state");
     }
 
 private:
@@ -96,10 +107,20 @@ private:
         if (!control) throwErrno("test cgroup: write \"" + value + "\" to " + file);
     }
 
+    std::string readWord(const std::string& name) const {
+        std::ifstream file(path_ + "/" + name);
+        std::string value;
+        file >> value;
+        return value;
+    }
+
     void setState(const std::string& wanted) {
         for (int attempt = 0; attempt < 1000; attempt++) {
             // Writing again while FREEZING retries the freeze of tasks that were busy.
-            if (attempt % 10 == 0) writeControl("freezer.state", wanted);
+            if (attempt % 10 == 0) {
+                if (version_ == Version::v2) writeControl("cgroup.freeze", wanted == "FROZEN" ? "1" : "0");
+                else writeControl("freezer.state", wanted);
+            }
             if (state() == wanted) return;
             sleepMilliseconds(10);
         }
@@ -107,6 +128,7 @@ private:
                                  " after 10 s");
     }
 
+    Version version_;
     std::string path_;
 };
 
