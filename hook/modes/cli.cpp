@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "modes/snapshot_cli.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -113,6 +114,9 @@ int runCommandLine(int argc, char** argv) {
     addContainerOptions(precheckCommand, precheck.container);
     precheckCommand->add_flag("--json", precheck.json, "print conflicts as JSON");
 
+    SnapshotCommandLine snapshot;
+    addSnapshotCommands(app, snapshot);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& help) {
@@ -130,6 +134,7 @@ int runCommandLine(int argc, char** argv) {
 
     configureLog({true, logFile, false, verbose});
     const std::string command = app.get_subcommands().front()->get_name();
+    if (int status = 0; runSnapshotCommand(command, snapshot, status)) return status;
     dropCapabilitiesFor(command);
     if (command == "inspect") return runInspect(inspect);
     if (command == "dump") {
