@@ -148,7 +148,7 @@ std::string pathInOtherTable(const MountInfoEntry& mount, const std::vector<Moun
     for (const MountInfoEntry& candidate : table) {
         if (candidate.major != mount.major || candidate.minor != mount.minor) continue;
         if (!isBelow(mount.root, candidate.root)) continue;
-        if (!best || candidate.root.size() > best->root.size()) best = &candidate;
+        if (!best || candidate.root.size() < best->root.size()) best = &candidate;
     }
     if (!best) return {};
     std::string rest = best->root == "/" ? mount.root : mount.root.substr(best->root.size());

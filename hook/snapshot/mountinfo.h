@@ -56,7 +56,8 @@ std::vector<ContainerMount> writableContainerMounts(const std::vector<MountInfoE
 
 // Where the same directory is reachable in another mount table (the host's): a mount of the same
 // device whose root is a prefix of MOUNT's root, and MOUNT's root below it. Empty if none. Among
-// several, the one with the longest root (the fewest path components to add).
+// several, the one with the shortest root: the filesystem's own mount rather than another bind
+// mount of it (which may be the container's own volume, inside its root).
 std::string pathInOtherTable(const MountInfoEntry& mount, const std::vector<MountInfoEntry>& table);
 
 }  // namespace lockcr
