@@ -36,7 +36,12 @@ bool createReadOnlySnapshot(int sourceFd, int parentFd, const std::string& name,
     btrfs_util_error error = btrfs_util_create_snapshot_fd2(sourceFd, parentFd, name.c_str(),
                                                             BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY, nullptr, nullptr);
     if (error == BTRFS_UTIL_OK) return true;
-    if (error == BTRFS_UTIL_ERROR_SNAP_CREATE_FAILED && errno == EXDEV) return false;
+    // The ioctl goes to the parent directory: another btrfs says EXDEV, another filesystem ENOTTY.
+    bool createFailed = error == BTRFS_UTIL_ERROR_SNAP_CREATE_FAILED || error == BTRFS_UTIL_ERROR_SUBVOL_CREATE_FAILED;
+    if (createFailed && (errno == EXDEV || errno == ENOTTY)) {
+        errno = EXDEV;
+        return false;
+    }
     throwBtrfs("btrfs: read-only snapshot of " + nameForErrors, error);
 }
 

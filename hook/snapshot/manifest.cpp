@@ -89,6 +89,12 @@ std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks) {
     std::vector<OpenFile> files;
     std::set<std::pair<dev_t, ino_t>> seen;
     for (pid_t pid : tasks) {
+        // The kernel renders an fd's path from the reader's root (d_path): a task chrooted below
+        // ours shows our path to its root in front, a task in another mount namespace does not.
+        std::string rootPrefix;
+        int rootError = 0;
+        if (!sys::tryReadLinkAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/root", rootPrefix, rootError)) continue;
+        if (rootPrefix == "/") rootPrefix.clear();
         std::string fdDirectory = "/proc/" + std::to_string(pid) + "/fd";
         std::vector<std::string> fds;
         int error = 0;
@@ -102,6 +108,10 @@ std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks) {
             if (::stat(link.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) continue;  // closed meanwhile, or not a file
             if (!sys::tryReadLinkAt(AT_FDCWD, link, target, error) || !target.starts_with('/')) continue;
             if (status.st_nlink == 0 || target.ends_with(" (deleted)")) continue;
+            if (!rootPrefix.empty()) {
+                if (!target.starts_with(rootPrefix + "/")) continue;  // outside its root: not the container's
+                target.erase(0, rootPrefix.size());
+            }
             if (!seen.emplace(status.st_dev, status.st_ino).second) continue;
             files.push_back({target, pid, std::stoi(fd)});
         }

@@ -50,7 +50,16 @@ void describeFiles(const PartContext& context, const std::vector<std::string>& p
                    ExistingCopy existingCopyOf) {
     std::string filesDirectory = context.directory + "/files";
     for (const std::string& path : paths) {
-        UniqueFd fd = sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        UniqueFd fd;
+        try {
+            fd = sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        } catch (const Error& error) {
+            // A task whose root is not the container's (a runtime helper joining it) shows paths
+            // that mean nothing inside the root: they are not the container's files.
+            if (error.errnoValue() != ENOENT) throw;
+            logWarning("snapshot: " + path + " is open but not found inside the container root: not recorded");
+            continue;
+        }
         SnapshotFile file = describeFile(fd.get(), path);
         file.copy = existingCopyOf(path);
         if (file.copy.empty()) {

@@ -80,6 +80,15 @@ std::vector<StoredSnapshot> listStore(const std::string& store) {
     return snapshots;
 }
 
+// A btrfs snapshot kept outside the store is .lockcr-snapshots/ID-part-N/subvolume: its home goes
+// with it. Anything else named in a record is removed as it is.
+std::string externalHomeOf(const std::string& data, const std::string& checkpointId) {
+    std::string home = data.substr(0, data.rfind('/'));
+    std::string homes = home.substr(0, home.rfind('/'));
+    bool ours = homes.ends_with("/.lockcr-snapshots") && home.substr(homes.size() + 1).starts_with(checkpointId + "-part-");
+    return ours ? home : data;
+}
+
 }  // namespace
 
 PendingSnapshot::PendingSnapshot(const std::string& store, const std::string& checkpointId) {
@@ -147,7 +156,7 @@ void deleteSnapshot(const std::string& store, const std::string& checkpointId) {
     try {
         SnapshotRecord record = readSnapshotRecord(directory + "/" + kSnapshotRecordFileName);
         for (const SnapshotPart& part : record.parts)
-            if (!part.data.empty() && !part.data.starts_with(directory + "/")) removeSnapshotTree(part.data);
+            if (!part.data.empty() && !part.data.starts_with(directory + "/")) removeSnapshotTree(externalHomeOf(part.data, checkpointId));
     } catch (const Error& error) {
         logWarning(std::string("snapshot delete: ") + error.what() + " (removing " + directory + " only)");
     }
