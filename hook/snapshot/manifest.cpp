@@ -1,0 +1,129 @@
+#include "snapshot/manifest.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "util/error.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+struct StateDeleter {
+    void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
+};
+
+uint64_t mountIdOf(int dirFd, const std::string& name, const std::string& nameForErrors) {
+    struct statx status {};
+    if (::statx(dirFd, name.c_str(), AT_SYMLINK_NOFOLLOW | (name.empty() ? AT_EMPTY_PATH : 0), STATX_MNT_ID, &status) != 0)
+        throwErrno("statx " + nameForErrors);
+    return status.stx_mnt_id;
+}
+
+void collectRegularFiles(int dirFd, const std::string& path, uint64_t mountId, std::vector<std::string>& out) {
+    std::vector<std::string> entries;
+    int error = 0;
+    if (!sys::tryListDirectory(dirFd, ".", entries, error)) throwErrno("list " + path, error);
+    for (const std::string& entry : entries) {
+        std::string child = (path == "/" ? "" : path) + "/" + entry;
+        struct stat status {};
+        if (::fstatat(dirFd, entry.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) throwErrno("stat " + child);
+        if (S_ISREG(status.st_mode)) out.push_back(child);
+        if (!S_ISDIR(status.st_mode) || mountIdOf(dirFd, entry, child) != mountId) continue;
+        UniqueFd childFd = sys::openAt(dirFd, entry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        collectRegularFiles(childFd.get(), child, mountId, out);
+    }
+}
+
+}  // namespace
+
+std::string digestOfFile(int fd, const std::string& name) {
+    std::unique_ptr<XXH3_state_t, StateDeleter> state(XXH3_createState());
+    if (!state || XXH3_128bits_reset(state.get()) != XXH_OK) throwFailure("digest " + name + ": out of memory");
+    (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    std::vector<char> buffer(size_t{1} << 20);
+    off_t offset = 0;
+    for (;;) {
+        ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throwErrno("read " + name);
+        if (n == 0) break;
+        XXH3_128bits_update(state.get(), buffer.data(), static_cast<size_t>(n));
+        offset += n;
+    }
+    XXH128_hash_t hash = XXH3_128bits_digest(state.get());
+    char text[48];
+    std::snprintf(text, sizeof text, "xxh3-128:%016llx%016llx", static_cast<unsigned long long>(hash.high64),
+                  static_cast<unsigned long long>(hash.low64));
+    return text;
+}
+
+SnapshotFile describeFile(int fd, const std::string& path) {
+    struct stat status {};
+    if (::fstat(fd, &status) != 0) throwErrno("stat " + path);
+    if (!S_ISREG(status.st_mode)) throwFailure("snapshot: " + path + ": not a regular file");
+    SnapshotFile file;
+    file.path = path;
+    file.size = static_cast<uint64_t>(status.st_size);
+    file.mode = status.st_mode;
+    file.uid = status.st_uid;
+    file.gid = status.st_gid;
+    file.mtimeSeconds = status.st_mtim.tv_sec;
+    file.mtimeNanoseconds = static_cast<uint32_t>(status.st_mtim.tv_nsec);
+    file.device = status.st_dev;
+    file.inode = status.st_ino;
+    file.digest = digestOfFile(fd, path);
+    return file;
+}
+
+std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks) {
+    std::vector<OpenFile> files;
+    std::set<std::pair<dev_t, ino_t>> seen;
+    for (pid_t pid : tasks) {
+        // The kernel renders an fd's path from the reader's root (d_path): a task chrooted below
+        // ours shows our path to its root in front, a task in another mount namespace does not.
+        std::string rootPrefix;
+        int rootError = 0;
+        if (!sys::tryReadLinkAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/root", rootPrefix, rootError)) continue;
+        if (rootPrefix == "/") rootPrefix.clear();
+        std::string fdDirectory = "/proc/" + std::to_string(pid) + "/fd";
+        std::vector<std::string> fds;
+        int error = 0;
+        if (!sys::tryListDirectory(AT_FDCWD, fdDirectory, fds, error)) {
+            if (error == ENOENT || error == ESRCH) continue;  // exited
+            throwErrno("list " + fdDirectory, error);
+        }
+        for (const std::string& fd : fds) {
+            std::string link = fdDirectory + "/" + fd, target;
+            struct stat status {};
+            if (::stat(link.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) continue;  // closed meanwhile, or not a file
+            if (!sys::tryReadLinkAt(AT_FDCWD, link, target, error) || !target.starts_with('/')) continue;
+            if (status.st_nlink == 0 || target.ends_with(" (deleted)")) continue;
+            if (!rootPrefix.empty()) {
+                if (!target.starts_with(rootPrefix + "/")) continue;  // outside its root: not the container's
+                target.erase(0, rootPrefix.size());
+            }
+            if (!seen.emplace(status.st_dev, status.st_ino).second) continue;
+            files.push_back({target, pid, std::stoi(fd)});
+        }
+    }
+    return files;
+}
+
+std::vector<std::string> regularFilesBelow(int rootFd, const std::string& directory) {
+    UniqueFd directoryFd = sys::openInRoot(rootFd, directory, O_RDONLY | O_DIRECTORY);
+    std::vector<std::string> files;
+    collectRegularFiles(directoryFd.get(), directory, mountIdOf(directoryFd.get(), "", directory), files);
+    return files;
+}
+
+}  // namespace lockcr

@@ -1,0 +1,38 @@
+// The manifest backend: what the container's processes have open, and what a volume holds, as
+// path, size, mode, owner, mtime, inode and an XXH3-128 digest of the bytes, so a change is seen
+// even when size and mtime were put back (utimensat). Copies of the bytes, for rollback, go into
+// the snapshot's data directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "snapshot/record.h"
+
+namespace lockcr {
+
+// "xxh3-128:" and 32 hex digits of everything in FD from offset 0.
+std::string digestOfFile(int fd, const std::string& nameForErrors);
+
+// The record of one open regular file (fstat and digest); PATH is its path inside the container.
+SnapshotFile describeFile(int fd, const std::string& path);
+
+// A regular file some task has open, by the path the task sees (its root is the container's).
+struct OpenFile {
+    std::string path;
+    pid_t pid = 0;
+    int fd = -1;
+};
+
+// The regular files TASKS (host pids; a thread whose fds stand for its process's is fine) have
+// open, once per file (device and inode). Deleted files are skipped: there is no path to verify.
+// Tasks that exit meanwhile are skipped.
+std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks);
+
+// Absolute paths of every regular file below DIRECTORY (inside the root ROOT_FD), without going
+// into another mount or following a symlink.
+std::vector<std::string> regularFilesBelow(int rootFd, const std::string& directory);
+
+}  // namespace lockcr

@@ -1,0 +1,234 @@
+#include "snapshot/snapshot.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "snapshot/btrfs.h"
+#include "snapshot/file_copy.h"
+#include "snapshot/manifest.h"
+#include "snapshot/overlay.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+// What one part is taken from, and where it goes.
+struct PartContext {
+    int rootFd;                      // the container's root
+    const ContainerMount& mount;
+    std::string directory;           // STORE/ID/part-N
+    const std::string& checkpointId;
+    size_t index;
+    const std::vector<MountInfoEntry>& hostMounts;
+    PendingSnapshot& pending;
+};
+
+std::string relativeTo(const std::string& path, const std::string& mountPoint) {
+    return mountPoint == "/" ? path.substr(1) : path.substr(mountPoint.size() + 1);
+}
+
+// The mount (of the whole table) a path inside the container is on: the longest mount point above it.
+const MountInfoEntry* mountOfPath(const std::string& path, const std::vector<MountInfoEntry>& mounts) {
+    const MountInfoEntry* best = nullptr;
+    for (const MountInfoEntry& mount : mounts) {
+        bool below = mount.mountPoint == "/" || path.starts_with(mount.mountPoint + "/");
+        if (below && (!best || mount.mountPoint.size() >= best->mountPoint.size())) best = &mount;
+    }
+    return best;
+}
+
+// PART.files, described through the container's root; a copy of each one's bytes in files/N
+// unless COPY_OF already gives one.
+template <typename ExistingCopy>
+void describeFiles(const PartContext& context, const std::vector<std::string>& paths, SnapshotPart& part,
+                   ExistingCopy existingCopyOf) {
+    std::string filesDirectory = context.directory + "/files";
+    for (const std::string& path : paths) {
+        UniqueFd fd;
+        try {
+            fd = sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        } catch (const Error& error) {
+            // A task whose root is not the container's (a runtime helper joining it) shows paths
+            // that mean nothing inside the root: they are not the container's files.
+            if (error.errnoValue() != ENOENT) throw;
+            logWarning("snapshot: " + path + " is open but not found inside the container root: not recorded");
+            continue;
+        }
+        SnapshotFile file = describeFile(fd.get(), path);
+        file.copy = existingCopyOf(path);
+        if (file.copy.empty()) {
+            if (::mkdir(filesDirectory.c_str(), 0700) != 0 && errno != EEXIST) throwErrno("mkdir " + filesDirectory);
+            file.copy = "files/" + std::to_string(part.files.size());
+            std::string copyPath = context.directory + "/" + file.copy;
+            UniqueFd copy = sys::openAt(AT_FDCWD, copyPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+            copyFileBytes(fd.get(), copy.get(), path);
+            if (::fsync(copy.get()) != 0) throwErrno("fsync " + copyPath);
+        }
+        part.files.push_back(std::move(file));
+    }
+}
+
+// A read-only snapshot in the part's directory, or, when the store is on another filesystem,
+// in .lockcr-snapshots/ beside the subvolume on the host.
+std::string snapshotSubvolume(const PartContext& context, int mountFd, SnapshotPart& part) {
+    UniqueFd partFd = sys::openAt(AT_FDCWD, context.directory, O_RDONLY | O_DIRECTORY);
+    if (createReadOnlySnapshot(mountFd, partFd.get(), "subvolume", part.mountPoint))
+        return context.directory + "/subvolume";
+    std::string hostPath = pathInOtherTable(context.mount.mount, context.hostMounts);
+    if (hostPath.empty() || hostPath == "/")
+        throwFailure("btrfs: " + part.mountPoint + ": the store is on another filesystem and the subvolume has no host path beside which to keep the snapshot");
+    std::string home = hostPath.substr(0, hostPath.rfind('/')) + "/.lockcr-snapshots/" + context.checkpointId +
+                       "-part-" + std::to_string(context.index);
+    makePrivateDirectories(home.substr(0, home.rfind('/')));
+    if (::mkdir(home.c_str(), 0700) != 0) throwErrno("btrfs: mkdir " + home);
+    context.pending.adopt(home);
+    UniqueFd homeFd = sys::openAt(AT_FDCWD, home, O_RDONLY | O_DIRECTORY);
+    if (!createReadOnlySnapshot(mountFd, homeFd.get(), "subvolume", part.mountPoint))
+        throwErrno("btrfs: read-only snapshot of " + part.mountPoint + " into " + home);
+    return home + "/subvolume";
+}
+
+SnapshotPart takePart(const PartContext& context, const std::vector<std::string>& openPaths, bool wholeVolumes) {
+    const ContainerMount& mount = context.mount;
+    SnapshotPart part;
+    part.mountPoint = mount.mount.mountPoint;
+    part.fsType = mount.mount.fsType;
+    part.backend = mount.backend;
+    part.source = pathInOtherTable(mount.mount, context.hostMounts);
+    UniqueFd mountFd = sys::openInRoot(context.rootFd, part.mountPoint, O_RDONLY | O_DIRECTORY);
+    if (part.backend == SnapshotBackend::btrfs && !isBtrfsSubvolumeRoot(mountFd.get())) {
+        logInfo("snapshot: " + part.mountPoint + " is a directory inside a btrfs subvolume, not one: manifest");
+        part.backend = SnapshotBackend::manifest;
+    }
+    if (::mkdir(context.directory.c_str(), 0700) != 0) throwErrno("mkdir " + context.directory);
+    auto noCopy = [](const std::string&) { return std::string(); };
+    switch (part.backend) {
+    case SnapshotBackend::btrfs: {
+        part.subvolumeId = btrfsSubvolumeId(mountFd.get(), part.mountPoint);
+        part.data = snapshotSubvolume(context, mountFd.get(), part);
+        describeFiles(context, openPaths, part, [&](const std::string& path) { return relativeTo(path, part.mountPoint); });
+        break;
+    }
+    case SnapshotBackend::overlay: {
+        part.source = mount.upperDirectory;
+        copyUpperLayer(mount.upperDirectory, context.directory);
+        part.data = context.directory;
+        describeFiles(context, openPaths, part, [&](const std::string& path) {
+            // A file the container wrote is in the upper layer; one it only read is in a lower
+            // (read-only) layer and gets a copy of its own.
+            std::string inUpper = "upper/" + relativeTo(path, part.mountPoint);
+            struct stat status {};
+            bool present = ::lstat((context.directory + "/" + inUpper).c_str(), &status) == 0 && S_ISREG(status.st_mode);
+            return present ? inUpper : std::string();
+        });
+        break;
+    }
+    case SnapshotBackend::manifest: {
+        part.data = context.directory;
+        part.wholeVolume = wholeVolumes;
+        describeFiles(context, wholeVolumes ? regularFilesBelow(context.rootFd, part.mountPoint) : openPaths, part, noCopy);
+        break;
+    }
+    }
+    return part;
+}
+
+bool dataPresent(const SnapshotRecord& record) {
+    for (const SnapshotPart& part : record.parts) {
+        struct stat status {};
+        if (!part.data.empty() && ::stat(part.data.c_str(), &status) != 0) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+SnapshotTarget snapshotTargetOf(const Container& container) {
+    SnapshotTarget target{container.identity.initHostPid, {}};
+    for (const ContainerTask& task : container.tasks) target.tasks.push_back(task.filesThread ? task.filesThread : task.hostPid);
+    if (target.tasks.empty()) target.tasks.push_back(target.initPid);
+    return target;
+}
+
+std::string defaultCheckpointId(pid_t initPid) {
+    std::time_t now = std::time(nullptr);
+    std::tm utc {};
+    ::gmtime_r(&now, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    return "pid-" + std::to_string(initPid) + "-" + stamp;
+}
+
+SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOptions& options) {
+    std::string proc = "/proc/" + std::to_string(target.initPid);
+    std::vector<MountInfoEntry> containerMounts, hostMounts;
+    try {
+        containerMounts = parseMountInfo(sys::readFile(proc + "/mountinfo"));
+        hostMounts = parseMountInfo(sys::readFile("/proc/self/mountinfo"));
+    } catch (const Error& error) {
+        throw error.within("snapshot: pid " + std::to_string(target.initPid));
+    }
+    std::vector<ContainerMount> mounts = writableContainerMounts(containerMounts);
+    UniqueFd rootFd = sys::openAt(AT_FDCWD, proc + "/root", O_PATH | O_DIRECTORY);
+    std::vector<OpenFile> openFiles = openRegularFiles(target.tasks);
+
+    SnapshotRecord record;
+    record.checkpointId = options.checkpointId.empty() ? defaultCheckpointId(target.initPid) : options.checkpointId;
+    record.createdSeconds = static_cast<int64_t>(std::time(nullptr));
+    char hostname[256] = {};
+    (void)::gethostname(hostname, sizeof hostname - 1);
+    record.hostname = hostname;
+    record.initPid = target.initPid;
+    PendingSnapshot pending(options.store, record.checkpointId);
+    record.store = pending.directory();
+    try {
+        for (size_t i = 0; i < mounts.size(); ++i) {
+            std::vector<std::string> openPaths;
+            for (const OpenFile& file : openFiles)
+                if (const MountInfoEntry* on = mountOfPath(file.path, containerMounts); on && on->mountId == mounts[i].mount.mountId)
+                    openPaths.push_back(file.path);
+            PartContext context{rootFd.get(), mounts[i], pending.directory() + "/part-" + std::to_string(i),
+                                record.checkpointId, i, hostMounts, pending};
+            try {
+                record.parts.push_back(takePart(context, openPaths, options.wholeVolumes));
+            } catch (const Error& error) {
+                if (error.errnoValue() != ENOTDIR) throw error.within(mounts[i].mount.mountPoint);
+                logInfo("snapshot: " + mounts[i].mount.mountPoint + " is a file bind mount: skipped");
+            }
+        }
+        writeSnapshotRecord(pending.directory(), record);
+    } catch (const Error& error) {
+        throw error.within("snapshot " + record.checkpointId + " (the half-taken snapshot is removed)");
+    }
+    pending.commit();
+    return record;
+}
+
+SnapshotRecord takeSnapshot(const SnapshotTarget& target, const SnapshotOptions& options,
+                            const std::string& recordDirectory) {
+    std::string recordPath = recordDirectory + "/" + kSnapshotRecordFileName;
+    if (::access(recordPath.c_str(), F_OK) == 0) {
+        SnapshotRecord existing = readSnapshotRecord(recordPath);
+        if (dataPresent(existing)) {
+            logInfo("snapshot: " + recordPath + " already records checkpoint " + existing.checkpointId + ": kept");
+            return existing;
+        }
+    }
+    SnapshotRecord record = createSnapshot(target, options);
+    try {
+        writeSnapshotRecord(recordDirectory, record);
+    } catch (const Error& error) {
+        deleteSnapshot(options.store, record.checkpointId);
+        throw error.within("snapshot " + record.checkpointId + " (removed: its record could not be written)");
+    }
+    logInfo("snapshot: checkpoint " + record.checkpointId + " recorded in " + recordPath);
+    return record;
+}
+
+}  // namespace lockcr

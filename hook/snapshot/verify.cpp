@@ -1,0 +1,198 @@
+#include "snapshot/verify.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "snapshot/file_copy.h"
+#include "snapshot/manifest.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/sys.h"
+
+namespace lockcr {
+
+namespace {
+
+std::string octalMode(uint32_t mode) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%04o", mode & 07777);
+    return text;
+}
+
+std::string owner(uint32_t uid, uint32_t gid) { return std::to_string(uid) + ":" + std::to_string(gid); }
+
+const char* typeName(mode_t mode) {
+    if (S_ISLNK(mode)) return "a symlink";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+    if (S_ISFIFO(mode)) return "a fifo";
+    return "a socket";
+}
+
+// Opens PATH inside the root, or returns an invalid fd with errnoOut set for the errors that mean
+// "not there": ENOENT, ENOTDIR (a parent is no longer a directory).
+UniqueFd openIfPresent(int rootFd, const std::string& path, int flags, int& errnoOut) {
+    errnoOut = 0;
+    try {
+        return sys::openInRoot(rootFd, path, flags);
+    } catch (const Error& error) {
+        if (error.errnoValue() != ENOENT && error.errnoValue() != ENOTDIR) throw;
+        errnoOut = error.errnoValue();
+        return UniqueFd();
+    }
+}
+
+// What differs between FILE as recorded and the file now at its path; empty if nothing.
+std::vector<std::string> differencesOf(int rootFd, const SnapshotFile& file, bool compareInodes) {
+    int error = 0;
+    UniqueFd fd = openIfPresent(rootFd, file.path, O_PATH | O_NOFOLLOW, error);
+    if (!fd) return {error == ENOTDIR ? "missing (a parent is not a directory)" : "missing"};
+    struct stat status {};
+    if (::fstat(fd.get(), &status) != 0) throwErrno("stat " + file.path);
+    if (!S_ISREG(status.st_mode)) return {std::string("replaced by ") + typeName(status.st_mode)};
+    std::vector<std::string> changes;
+    if (compareInodes && status.st_dev == file.device && status.st_ino != file.inode)
+        changes.push_back("replaced by another inode (" + std::to_string(file.inode) + " -> " + std::to_string(status.st_ino) + ")");
+    if (static_cast<uint64_t>(status.st_size) != file.size)
+        changes.push_back("size " + std::to_string(file.size) + " -> " + std::to_string(status.st_size));
+    if ((status.st_mode & 07777) != (file.mode & 07777)) changes.push_back("mode " + octalMode(file.mode) + " -> " + octalMode(status.st_mode));
+    if (status.st_uid != file.uid || status.st_gid != file.gid)
+        changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
+    if (static_cast<uint64_t>(status.st_size) == file.size) {
+        UniqueFd readable = sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        if (digestOfFile(readable.get(), file.path) != file.digest) {
+            bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds && status.st_mtim.tv_nsec == file.mtimeNanoseconds;
+            changes.push_back(sameMtime ? "bytes changed (same size and mtime)" : "bytes changed (same size)");
+        }
+    }
+    return changes;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+    std::string text;
+    for (const std::string& word : words) text += (text.empty() ? "" : ", ") + word;
+    return text;
+}
+
+struct ChangedFile {
+    const SnapshotFile* file;
+    std::vector<std::string> changes;
+    UniqueFd source;  // the snapshot's copy of its bytes
+};
+
+std::vector<ChangedFile> changedFiles(const SnapshotRecord& record, int rootFd, bool compareInodes) {
+    std::vector<ChangedFile> changed;
+    for (const SnapshotPart& part : record.parts)
+        for (const SnapshotFile& file : part.files)
+            if (std::vector<std::string> changes = differencesOf(rootFd, file, compareInodes); !changes.empty())
+                changed.push_back({&file, std::move(changes), UniqueFd()});
+    return changed;
+}
+
+const SnapshotPart& partOf(const SnapshotRecord& record, const SnapshotFile* file) {
+    for (const SnapshotPart& part : record.parts)
+        if (!part.files.empty() && file >= &part.files.front() && file <= &part.files.back()) return part;
+    throwFailure("rollback: internal: file outside the record");
+}
+
+// The snapshot's copy of FILE, checked against its digest before anything is written.
+UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const SnapshotFile& file) {
+    std::string why;
+    if (part.data.empty() || file.copy.empty()) why = "the snapshot kept no copy of it";
+    int error = 0;
+    UniqueFd dataFd;
+    if (why.empty()) {
+        dataFd = sys::tryOpenAt(AT_FDCWD, part.data, O_PATH | O_DIRECTORY, error);
+        if (!dataFd) why = "the snapshot data " + part.data + " is not on this host (" + std::strerror(error) + ")";
+    }
+    UniqueFd copy;
+    if (why.empty()) {
+        copy = openIfPresent(dataFd.get(), file.copy, O_RDONLY | O_NOFOLLOW, error);
+        if (!copy) why = "its copy " + part.data + "/" + file.copy + " is missing";
+        else if (digestOfFile(copy.get(), part.data + "/" + file.copy) != file.digest)
+            why = "its copy " + part.data + "/" + file.copy + " does not match the recorded digest";
+    }
+    if (!why.empty())
+        throwFailure("rollback of checkpoint " + record.checkpointId + ": cannot roll back " + file.path + ": " + why +
+                     " (nothing was written)");
+    return copy;
+}
+
+// Writes FILE back at its path, through the container's root: the name is replaced if it is no
+// longer a regular file (a symlink is unlinked, never followed), then the bytes and metadata.
+void restoreFile(int rootFd, const SnapshotFile& file, int sourceFd) {
+    size_t slash = file.path.rfind('/');
+    std::string parent = slash == 0 ? "/" : file.path.substr(0, slash), name = file.path.substr(slash + 1);
+    UniqueFd parentFd = sys::openInRoot(rootFd, parent, O_PATH | O_DIRECTORY);
+    struct stat status {};
+    if (::fstatat(parentFd.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(status.st_mode)) {
+        if (::unlinkat(parentFd.get(), name.c_str(), S_ISDIR(status.st_mode) ? AT_REMOVEDIR : 0) != 0)
+            throwErrno("rollback: remove " + std::string(typeName(status.st_mode)) + " at " + file.path);
+    }
+    UniqueFd fd = sys::openAt(parentFd.get(), name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (::ftruncate(fd.get(), 0) != 0) throwErrno("rollback: truncate " + file.path);
+    copyFileBytes(sourceFd, fd.get(), file.path);
+    struct stat recorded {};
+    recorded.st_uid = file.uid;
+    recorded.st_gid = file.gid;
+    recorded.st_mode = file.mode;
+    recorded.st_atim = {0, UTIME_OMIT};
+    recorded.st_mtim = {file.mtimeSeconds, static_cast<long>(file.mtimeNanoseconds)};
+    applyMetadata(fd.get(), recorded, file.path);
+    if (::fsync(fd.get()) != 0) throwErrno("rollback: fsync " + file.path);
+}
+
+UniqueFd openRoot(const std::string& containerRoot) {
+    return sys::openAt(AT_FDCWD, containerRoot, O_PATH | O_DIRECTORY);
+}
+
+}  // namespace
+
+VerifyPolicy parseVerifyPolicy(const std::string& text) {
+    if (text == "strict") return VerifyPolicy::strict;
+    if (text == "rollback") return VerifyPolicy::rollback;
+    if (text == "off") return VerifyPolicy::off;
+    throwBadInput("snapshot policy \"" + text.substr(0, 40) + "\": expected strict, rollback or off");
+}
+
+std::string containerRootOfPid(pid_t pid) { return "/proc/" + std::to_string(pid) + "/root"; }
+
+std::vector<std::string> findSnapshotChanges(const SnapshotRecord& record, const std::string& containerRoot) {
+    UniqueFd rootFd = openRoot(containerRoot);
+    std::vector<std::string> lines;
+    for (const ChangedFile& changed : changedFiles(record, rootFd.get(), true))
+        lines.push_back(changed.file->path + ": " + joined(changed.changes));
+    return lines;
+}
+
+std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const std::string& containerRoot) {
+    UniqueFd rootFd = openRoot(containerRoot);
+    // A restored file is a new inode when its name had been taken by something else: only bytes,
+    // size, owner and mode can be put back, so only they are compared.
+    std::vector<ChangedFile> changed = changedFiles(record, rootFd.get(), false);
+    for (ChangedFile& file : changed) file.source = openCopy(record, partOf(record, file.file), *file.file);
+    std::vector<std::string> lines;
+    for (const ChangedFile& file : changed) {
+        restoreFile(rootFd.get(), *file.file, file.source.get());
+        lines.push_back(file.file->path + ": restored (" + joined(file.changes) + ")");
+        logInfo("snapshot rollback: " + lines.back());
+    }
+    std::vector<ChangedFile> left = changedFiles(record, rootFd.get(), false);
+    if (!left.empty())
+        throwFailure("rollback of checkpoint " + record.checkpointId + ": " + left.front().file->path + " still differs after the rollback: " +
+                     joined(left.front().changes));
+    return lines;
+}
+
+SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy) {
+    SnapshotCheck check;
+    if (policy == VerifyPolicy::strict) check.changes = findSnapshotChanges(record, containerRoot);
+    if (policy == VerifyPolicy::rollback) check.restored = rollBackSnapshot(record, containerRoot);
+    return check;
+}
+
+}  // namespace lockcr
