@@ -27,7 +27,7 @@ LSLOCKS_SLOW_MS=2000                    # above this, lslocks runs once only
 LSLOCKS_TIMEOUT=${LSLOCKS_TIMEOUT:-600}  # seconds; beyond it lslocks is reported as "> this"
 FAILURES_SHOWN=3                        # failed runs printed in full per figure
 
-WORK=$(mktemp -d /tmp/lockcr-bench.XXXXXX)
+WORK=$(mktemp -d /tmp/lockcr-test-$$-bench.XXXXXX)  # lockcr-test-PID-: swept if the bench is killed
 SUMMARY=$WORK/summary.tsv  # figure, wall, cpu, goal, result
 CGROUPS=()
 WORKLOAD_PIDS=()
@@ -100,6 +100,26 @@ print(count)'
 
 countLocks() { py "$COUNT_LOCKS" "$1"; }
 
+# The locks a lock image (lockcr inspect --json, lockcr dump) holds: each process fd's POSIX locks
+# and each open file description's locks. Fails on a missing, empty or unparsable image.
+IMAGE_LOCKS='
+import json, sys
+image = json.load(open(sys.argv[1]))
+print(sum(len(fd["locks"]) for process in image["processes"] for fd in process["fds"])
+      + sum(len(description["locks"]) for description in image["descriptions"]))'
+
+# checkImage FILE WANT: the image in FILE holds WANT locks; otherwise says why in $WORK/last.err.
+checkImage() {
+    local found
+    if ! found=$(py "$IMAGE_LOCKS" "$1" 2>&1); then
+        echo "exited 0, but its image $1 is missing or unreadable: $(tail -n 1 <<<"$found")" >"$WORK/last.err"
+        return 1
+    fi
+    ((found == $2)) && return 0
+    echo "exited 0, but its image holds $found locks, the workload $2" >"$WORK/last.err"
+    return 1
+}
+
 summaryRow() {  # figure wall cpu goal result
     printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$SUMMARY"
 }
@@ -118,7 +138,7 @@ childCpuMs() {
     CHILD_CPU_MS=$(((10#${r[1]} + 10#${r[4]}) * 60000 + (10#${r[2]} + 10#${r[5]}) * 1000 + 10#${r[3]} + 10#${r[6]}))
 }
 
-# Runs "$@" with stdout to /dev/null and stderr to $WORK/last.err; sets STATUS, ELAPSED_MS (wall,
+# Runs "$@" with stdout to $WORK/last.out and stderr to $WORK/last.err; sets STATUS, ELAPSED_MS (wall,
 # fork+exec+wait) and CPU_MS (user+system of the command and its children, ms resolution).
 # Nothing forks between the two clock readings but the command itself.
 timeCommand() {
@@ -126,7 +146,7 @@ timeCommand() {
     childCpuMs
     cpuBefore=$CHILD_CPU_MS
     start=$EPOCHREALTIME
-    "$@" >/dev/null 2>"$WORK/last.err"
+    "$@" >"$WORK/last.out" 2>"$WORK/last.err"
     STATUS=$?
     end=$EPOCHREALTIME
     childCpuMs
@@ -165,7 +185,7 @@ resultOf() {
 startWorkload() {
     local name=$1 waited
     shift
-    CGROUP=$FREEZER/lockcr-bench-$$-$name
+    CGROUP=$FREEZER/lockcr-test-$$-bench-$name
     DATA_DIR=$WORK/$name
     mkdir "$CGROUP" || die "mkdir $CGROUP"
     CGROUPS+=("$CGROUP")
@@ -226,11 +246,20 @@ dropLocks() {
 
 # measure LABEL GOAL_MS "$@": N timed runs; prints wall min/median/max and CPU median of the runs
 # that succeeded; adds a summary row judged on the wall median (GOAL_MS "-": a reference, not judged).
+# With MEASURE_IMAGE=FILE and MEASURE_LOCKS=N set, a run succeeds only if it also left an image in
+# FILE holding N locks (a fast run that wrote nothing is a failure, not a figure).
 measure() {
     local label=$1 goal=$2 wall=() cpu=() failed=0 run stats values
     shift 2
     for run in $(seq "$RUNS"); do
+        [[ -z ${MEASURE_IMAGE:-} || $MEASURE_IMAGE == "$WORK/last.out" ]] || rm -f "$MEASURE_IMAGE"
         timeCommand "$@"
+        if ((STATUS == 0)) && [[ -n ${MEASURE_IMAGE:-} ]] && ! checkImage "$MEASURE_IMAGE" "$MEASURE_LOCKS"; then
+            STATUS=0
+            reportFailure "$label, run $run" "$failed"
+            failed=$((failed + 1))
+            continue
+        fi
         if ((STATUS != 0)); then
             reportFailure "$label, run $run" "$failed"
             failed=$((failed + 1))
@@ -285,8 +314,12 @@ scanScenario() {
     echo
     echo "== $* : $(wc -l <"$DATA_DIR/pids") process(es), $(countLocks "$DATA_DIR") locks held =="
     printHeader
-    measure "lockcr inspect --json" "$goal" "$LOCKCR" inspect --pid "$WORKLOAD_PID" --json
-    measure "lockcr dump" "$goal" "$LOCKCR" dump --pid "$WORKLOAD_PID" -o "$WORK/$name.image"
+    local held
+    held=$(countLocks "$DATA_DIR")
+    MEASURE_IMAGE=$WORK/last.out MEASURE_LOCKS=$held \
+        measure "lockcr inspect --json" "$goal" "$LOCKCR" inspect --pid "$WORKLOAD_PID" --json
+    MEASURE_IMAGE=$WORK/$name.image MEASURE_LOCKS=$held \
+        measure "lockcr dump" "$goal" "$LOCKCR" dump --pid "$WORKLOAD_PID" -o "$WORK/$name.image"
     # shellcheck disable=SC2046
     measure "/proc floor (procfloor)" "-" "$PROCFLOOR" "$(nproc)" $(cat "$DATA_DIR/pids")
     measureLslocks
@@ -308,8 +341,10 @@ replayScenario() {
     echo
     echo "== replay, $* : $(wc -l <"$DATA_DIR/pids") process(es), $REPLAY_LOCKS locks held =="
     for attempt in 1 2 3; do
+        rm -f "$image"
         timeCommand "$LOCKCR" dump --pid "$WORKLOAD_PID" -o "$image"
-        ((STATUS == 0)) && break
+        ((STATUS == 0)) && checkImage "$image" "$REPLAY_LOCKS" && break
+        ((STATUS != 0)) || STATUS=1  # exited 0 with no or a wrong image: a failed try
         reportFailure "lockcr dump for the replay, try $attempt of 3" 0
         thawIfLeftFrozen
     done

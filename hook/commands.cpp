@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "collect/inventory.h"
+#include "config/config.h"
+#include "criu/checkpoint_files.h"
+#include "criu/restore_state.h"
 #include "freeze/freezer.h"
 #include "image/host.h"
 #include "image/json.h"
@@ -126,6 +129,74 @@ int runReplay(const ReplayOptions& options) {
     ReplayResult result = replayImage(image, container, settings);
     std::printf("replay: %zu POSIX lock(s) in %zu process(es), %zu description lock(s) set, %zu already in place; verified\n",
                 result.posixLocksSet, result.processesInjected, result.descriptionLocksSet, result.alreadyInPlace);
+    return 0;
+}
+
+namespace {
+
+// What a restore's state says, checked against the machine now: an in-progress restore whose CRIU
+// is gone was interrupted (lockcr or CRIU killed), and a container's cgroup may be frozen.
+std::string restoreCondition(const RestoreState& state, bool& frozen) {
+    frozen = false;
+    if (!state.cgroupDirectory.empty()) {
+        try {
+            frozen = isCgroupFrozen(state.cgroupVersion == "v1" ? CgroupVersion::v1 : CgroupVersion::v2, state.cgroupDirectory);
+        } catch (const Error&) {  // the cgroup is gone with the container
+        }
+    }
+    if (state.outcome != RestoreOutcome::inProgress) return restoreOutcomeName(state.outcome);
+    pid_t criu = static_cast<pid_t>(std::atoi(state.key.c_str()));
+    std::string now;
+    try {
+        now = restoreKeyOf(criu);
+    } catch (const Error&) {
+    }
+    return now == state.key ? "in-progress" : "interrupted";
+}
+
+}  // namespace
+
+int runStatus(const StatusOptions& options) {
+    std::vector<RestoreState> states = listRestoreStates();
+    nlohmann::json list = nlohmann::json::array();
+    std::string text;
+    for (const RestoreState& state : states) {
+        bool frozen = false;
+        std::string condition = restoreCondition(state, frozen);
+        list.push_back({{"key", state.key}, {"container", state.containerId}, {"init_pid", state.initPid},
+                        {"stage", state.stage}, {"condition", condition}, {"frozen", frozen},
+                        {"detail", state.detail}, {"updated", state.updated}});
+        text += state.key + " " + (state.containerId.empty() ? "-" : state.containerId) + " init " +
+                std::to_string(state.initPid) + ": " + condition + " after " + state.stage +
+                (frozen ? ", container FROZEN" : "") + (state.detail.empty() ? "" : ": " + state.detail) + "\n";
+        if (frozen && condition != "restored")
+            text += "  to finish it: lockcr recover " + state.key + "   (or kill the container)\n";
+    }
+    if (options.json) printText(list.dump(2) + "\n");
+    else printText(text.empty() ? "status: no restore recorded in " + runDirectory() + "/restores\n" : text);
+    return 0;
+}
+
+int runRecover(const RecoverOptions& options) {
+    std::optional<RestoreState> state = readRestoreState(options.key);
+    if (!state) throwBadInput("recover: no restore " + options.key + " in " + runDirectory() + "/restores (see lockcr status)");
+    if (state->outcome == RestoreOutcome::restored) throwBadInput("recover: restore " + options.key + " already finished");
+    std::string directory = restoreDirectory(options.key);
+    LockImage image = readLockImage(directory + "/" + kLockImageFileName);
+    CheckpointRecord record = readCheckpointRecord(directory);
+    Policies policies = applyAnnotations(readPolicies(configPath()), record.annotations);
+    Container container = discoverContainerOfPid(state->initPid);
+    ReplaySettings settings;
+    settings.conflicts = policies.conflict;
+    settings.waitTimeout = policies.conflictWait;
+    settings.onFailure = policies.onFailure == FailurePolicy::resume ? FailurePolicy::freeze : policies.onFailure;
+    ReplayResult result = replayImage(image, container, settings);
+    writeFreezeState(container.cgroupVersion, container.cgroupDirectory, false);
+    state->outcome = RestoreOutcome::restored;
+    state->detail = "recovered: " + std::to_string(result.posixLocksSet + result.descriptionLocksSet) + " lock(s) set, " +
+                    std::to_string(result.alreadyInPlace) + " already in place; verified";
+    writeRestoreState(*state);
+    printText("recover: " + options.key + ": " + state->detail + "; thawed\n");
     return 0;
 }
 

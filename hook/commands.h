@@ -47,7 +47,19 @@ struct PrecheckOptions {
     bool json = false;
 };
 
+struct StatusOptions {
+    bool json = false;
+};
+
+// A restore the CRIU action left unfinished (frozen after a failed replay, or lockcr killed):
+// replay its kept image again and thaw the container on success.
+struct RecoverOptions {
+    std::string key;  // as `lockcr status` shows it
+};
+
 int runInspect(const InspectOptions& options);
+int runStatus(const StatusOptions& options);
+int runRecover(const RecoverOptions& options);
 int runDump(const DumpOptions& options);
 int runReplay(const ReplayOptions& options);
 int runVerify(const VerifyOptions& options);

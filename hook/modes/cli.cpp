@@ -48,8 +48,8 @@ void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
 
 // The capabilities each command uses, nothing more.
 void dropCapabilitiesFor(const std::string& command) {
-    if (command == "replay")
-        keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_LEASE, CAP_FOWNER});
+    if (command == "replay" || command == "recover")
+        keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_LEASE, CAP_FOWNER, CAP_KILL});
     else
         keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH});
 }
@@ -113,6 +113,15 @@ int runCommandLine(int argc, char** argv) {
     addContainerOptions(precheckCommand, precheck.container);
     precheckCommand->add_flag("--json", precheck.json, "print conflicts as JSON");
 
+    StatusOptions status;
+    CLI::App* statusCommand = app.add_subcommand("status", "what became of each restore the CRIU action ran");
+    statusCommand->add_flag("--json", status.json, "print JSON");
+
+    RecoverOptions recover;
+    CLI::App* recoverCommand =
+        app.add_subcommand("recover", "finish a restore left frozen: replay its locks again, then thaw");
+    recoverCommand->add_option("key", recover.key, "the restore, as lockcr status names it")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& help) {
@@ -132,6 +141,8 @@ int runCommandLine(int argc, char** argv) {
     const std::string command = app.get_subcommands().front()->get_name();
     dropCapabilitiesFor(command);
     if (command == "inspect") return runInspect(inspect);
+    if (command == "status") return runStatus(status);
+    if (command == "recover") return runRecover(recover);
     if (command == "dump") {
         dump.freeze = !noFreeze;
         return runDump(dump);

@@ -234,7 +234,9 @@ std::string runAction(const CriuEnvironment& environment, const Policies& hostPo
     std::optional<Restore> restore = currentRestore(hostPolicies);
     if (!restore) return "no lockcr record in this restore: nothing to do";
     name = containerName(restore->state.containerId, environment.initPid.value_or(0));
-    if (restore->state.outcome != RestoreOutcome::inProgress)  // CRIU 4.1's second run
+    if (restore->state.outcome == RestoreOutcome::aborted)  // CRIU 4.1's second run: fail again
+        throwFailure("restore already aborted: " + restore->state.detail);
+    if (restore->state.outcome != RestoreOutcome::inProgress)
         return std::string("already ") + restoreOutcomeName(restore->state.outcome);
     if (environment.action == CriuAction::postRestore) {
         if (restore->state.stage == "post-restore") return "already checked";

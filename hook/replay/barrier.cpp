@@ -4,6 +4,7 @@
 
 #include "replay/inject_arch.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/ptrace.h"
 
@@ -37,6 +38,7 @@ void StartBarrier::ensureTraced() {
     if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, false);
     else frozen_.thaw();
     traced_ = true;
+    faultPoint("barrier-thawed");
     for (pid_t pid : stoppedWhileFrozen)
         if (const ContainerTask* task = container_->taskByHostPid(pid); task && !seizeOne(*task))
             throwFailure("replay: pid " + std::to_string(task->containerPid) + " (" + task->command +

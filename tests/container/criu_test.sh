@@ -14,18 +14,18 @@
 # Usage: tests/container/criu_test.sh LOCKCR BUILD_DIR
 #   LOCKCR     the lockcr binary
 #   BUILD_DIR  the build tree: BUILD_DIR/workload holds the static workloads; CRIU is provisioned
-#              into BUILD_DIR/criu and the bundle built into BUILD_DIR/ct-bundle-criu
-# Runs as root. Prints PASS/FAIL lines; exits 0 if all passed, 1 if a check failed, 2 if the test
-# could not be set up, 77 (SKIP) if CRIU could not be provisioned because the package mirror cannot
-# be reached. The container and the image directories are removed on every path.
+#              into BUILD_DIR/criu; the bundle, images and logs go to BUILD_DIR/lockcr-test-PID-*
+# Runs as root. Prints PASS/FAIL lines; exits 0 if all passed, 1 if a check failed (or a runc/CRIU
+# call hung: it is killed after 60 s), 2 if the test could not be set up, 77 (SKIP) if no CRIU can
+# be had at all (common.sh). The container and the work directory are removed on every path a
+# signal allows; after SIGKILL, tests/container/sweep.sh removes them.
 set -euo pipefail
 
 # shellcheck source=tests/container/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-bundle=$build/ct-bundle-criu
+bundle=$work/bundle  # and beside it: lock images, CRIU image directories, logs
 criu=$build/criu/criu
-name=lockcr-criu-$$-$RANDOM
-work=$(mktemp -d "$build/ct-criu.XXXXXX")  # lock images, CRIU image directories, logs
+name=$test_prefix-criu
 
 # A failed step that later steps depend on: report it and stop (cleanup still runs).
 abort() {
@@ -35,7 +35,7 @@ abort() {
 }
 
 cleanup() {
-    "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
+    timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
         echo "WARNING: could not remove container $name (runc delete --force $name)"
     rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
     rm -rf "$work"
@@ -49,7 +49,7 @@ runc_command=(runc --criu "$criu")
 criu_error() { grep -h 'Error' "$@" 2>/dev/null | tail -n 1; }
 
 container_init_pid() {
-    runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
+    timeout -k 5 "$call_seconds" runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
 }
 
 # Container pid -> host pid: the process in init's pid namespace whose last NSpid field is it.
@@ -151,7 +151,8 @@ freezer_state() {
 
 checkpoint() {  # IMAGE_DIR
     mkdir -p "$1"
-    "${runc_command[@]}" checkpoint --file-locks --image-path "$1" "$name" >"$1/runc-checkpoint.out" 2>&1 ||
+    bounded "runc checkpoint --file-locks $name" "$1" \
+        "${runc_command[@]}" checkpoint --file-locks --image-path "$1" "$name" >"$1/runc-checkpoint.out" 2>&1 ||
         abort "runc checkpoint --file-locks $name: $(criu_error "$1/dump.log") $(tail -n 1 "$1/runc-checkpoint.out")"
     pass "runc --criu $criu checkpoint --file-locks"
 }
@@ -161,7 +162,7 @@ checkpoint() {  # IMAGE_DIR
 restore() {  # IMAGE_DIR [--file-locks]
     local images=$1
     shift
-    "${runc_command[@]}" restore -d "$@" --image-path "$images" --pid-file "$images/init.pid" \
+    bounded "runc restore -d $* $name" "$images" "${runc_command[@]}" restore -d "$@" --image-path "$images" --pid-file "$images/init.pid" \
         --bundle "$bundle" "$name" </dev/null >"$images/runc-restore.out" 2>&1 ||
         abort "runc restore $* $name: $(criu_error "$images/restore.log") $(tail -n 1 "$images/runc-restore.out")"
     pass "runc --criu $criu restore -d${*:+ $*} (init host pid $(cat "$images/init.pid"))"
@@ -174,9 +175,7 @@ echo "CRIU: $("$criu" --version | head -n 1)"
 # --- The container ------------------------------------------------------------------------------
 "$repo/scripts/build-rootfs.sh" "$bundle" "$build/workload" >"$work/build-rootfs.log" 2>&1 ||
     die "build-rootfs.sh: $(tail -n 1 "$work/build-rootfs.log")"
-# Fresh inodes: a leftover holder from a crashed run would keep its locks on the old ones.
-rm -rf "$bundle/rootfs/data"
-"$repo/scripts/demo-container.sh" up "$name" "$bundle" >"$work/up.log" 2>&1 ||
+bounded "demo-container.sh up $name" "" "$repo/scripts/demo-container.sh" up "$name" "$bundle" >"$work/up.log" 2>&1 ||
     die "demo-container.sh up: $(tail -n 1 "$work/up.log")"
 declare -A role=()
 while read -r who pid; do role[$who]=$pid; done <"$bundle/rootfs/data/pids"
@@ -192,8 +191,8 @@ echo "locks before the checkpoint:"
 sed 's/^/  /' "$work/table-before.txt"
 [[ $(wc -l <"$work/table-before.txt") -eq 8 ]] || die "lockholder does not hold its 7 locks and 1 waiter"
 
-runc state "$name" >"$work/state.json"
-"$lockcr" dump --state "$work/state.json" -o "$work/locks.json" >"$work/dump.out" 2>&1 ||
+timeout -k 5 "$call_seconds" runc state "$name" >"$work/state.json"
+bounded "lockcr dump" "" "$lockcr" dump --state "$work/state.json" -o "$work/locks.json" >"$work/dump.out" 2>&1 ||
     abort "lockcr dump: $(tail -n 1 "$work/dump.out")"
 pass "lockcr dump --state -o locks.json"
 
@@ -221,9 +220,9 @@ else
     lock_table | sed 's/^/  /'
 fi
 
-runc state "$name" >"$work/state-a.json"
+timeout -k 5 "$call_seconds" runc state "$name" >"$work/state-a.json"
 status=0
-"$lockcr" verify "$work/locks.json" --state "$work/state-a.json" >"$work/verify-a.out" 2>"$work/verify-a.err" || status=$?
+bounded "lockcr verify" "" "$lockcr" verify "$work/locks.json" --state "$work/state-a.json" >"$work/verify-a.out" 2>"$work/verify-a.err" || status=$?
 # Each difference line names a dropped lock and its owner; nothing else may differ.
 unexpected=$(grep -Ev "^pid (${role[inheritor]}) .*/data/posix\.dat: POSIX WRITE \[100,149\] missing$|^pid (${role[threaded]}) .*/data/posix\.dat: POSIX WRITE \[150,199\] missing$" \
     "$work/verify-a.out" || true)
@@ -253,7 +252,7 @@ else
 fi
 
 status=0
-"$lockcr" verify "$work/locks.json" --state "$work/state-a.json" >"$work/verify-a2.out" 2>&1 || status=$?
+bounded "lockcr verify" "" "$lockcr" verify "$work/locks.json" --state "$work/state-a.json" >"$work/verify-a2.out" 2>&1 || status=$?
 if [[ $status -eq 0 ]]; then
     pass "lockcr verify exits 0 after replay"
 else
@@ -313,7 +312,7 @@ else
     sed 's/^/  /' "$work/table-b.txt"
 fi
 
-runc state "$name" >"$work/state-b.json"
+timeout -k 5 "$call_seconds" runc state "$name" >"$work/state-b.json"
 status=0
 timeout 60 "$lockcr" replay "$work/locks.json" --state "$work/state-b.json" >"$work/replay-b.out" 2>&1 || status=$?
 output=$(grep -v '^\s*$' "$work/replay-b.out" || true)
@@ -340,7 +339,13 @@ else
     fail "kernel: the failed replay changed the locks:"
     diff "$work/table-b.txt" "$work/table-b2.txt" | sed 's/^/  /'
 fi
-echo "INFO: freezer state after the failed replay: $(freezer_state "$init_pid")"
+# --on-failure resume (the default): the container runs on as it was, with the waiter's lock.
+state=$(freezer_state "$init_pid")
+if [[ $state == THAWED ]]; then
+    pass "the container runs on after the failed replay (freezer THAWED, --on-failure resume)"
+else
+    fail "the container is $state after the failed replay, want THAWED (--on-failure resume)"
+fi
 
 if ((failures > 0)); then
     echo "criu_test: $failures check(s) FAILED"

@@ -7,23 +7,23 @@
 #
 # Usage: tests/container/inspect_test.sh LOCKCR BUILD_DIR
 #   LOCKCR     the lockcr binary
-#   BUILD_DIR  the build tree: BUILD_DIR/workload holds the static workloads; the bundle is built
-#              into BUILD_DIR/ct-bundle-inspect
-# Runs as root. Prints one PASS/FAIL line per check; exits 1 if any check failed, 2 if the test could
-# not be set up. The container is removed on every path.
+#   BUILD_DIR  the build tree: BUILD_DIR/workload holds the static workloads; the bundle and logs go
+#              to BUILD_DIR/lockcr-test-PID-*
+# Runs as root. Prints one PASS/FAIL line per check; exits 1 if any check failed (a command that
+# exits 0 without its output fails too), 2 if the test could not be set up. The container and the
+# work directory are removed on every path a signal allows; after SIGKILL, tests/container/sweep.sh
+# removes them.
 set -euo pipefail
 
 # shellcheck source=tests/container/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 schema=$repo/schema/lock-image.schema.json
 schema_check=$repo/tests/schema_check.py
-bundle=$build/ct-bundle-inspect
-name=lockcr-inspect-$$-$RANDOM
-work=$(mktemp -d "${TMPDIR:-/tmp}/lockcr-inspect.XXXXXX")
-
+bundle=$work/bundle
+name=$test_prefix-inspect
 
 cleanup() {
-    "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
+    timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
         echo "WARNING: could not remove container $name (runc delete --force $name)"
     rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
     rm -rf "$work"
@@ -302,23 +302,29 @@ PYTHON
 # --- Setup --------------------------------------------------------------------------------------
 "$repo/scripts/build-rootfs.sh" "$bundle" "$build/workload" >"$work/build-rootfs.log" 2>&1 ||
     die "build-rootfs.sh: $(tail -n 1 "$work/build-rootfs.log")"
-# Fresh inodes: a leftover holder from a crashed run would keep its locks on the old ones.
-rm -rf "$bundle/rootfs/data"
-"$repo/scripts/demo-container.sh" up "$name" "$bundle" >"$work/up.log" 2>&1 ||
+bounded "demo-container.sh up $name" "" "$repo/scripts/demo-container.sh" up "$name" "$bundle" >"$work/up.log" 2>&1 ||
     die "demo-container.sh up: $(tail -n 1 "$work/up.log")"
-init_pid=$(runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+init_pid=$(timeout -k 5 "$call_seconds" runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 echo "container $name, init host pid $init_pid, bundle $bundle"
 
 # --- inspect --json -----------------------------------------------------------------------------
 kernel_truth snapshot "$bundle" "$init_pid" >"$work/truth-before.json" || die "reading /proc failed"
-if runc state "$name" | "$lockcr" inspect --state - --json >"$work/inspect.json" 2>"$work/inspect.err"; then
-    pass "runc state $name | lockcr inspect --state - --json"
+timeout -k 5 "$call_seconds" runc state "$name" >"$work/state.json"
+status=0
+bounded "lockcr inspect --json" "" "$lockcr" inspect --state - --json <"$work/state.json" \
+    >"$work/inspect.json" 2>"$work/inspect.err" || status=$?
+if [[ $status -eq 0 && -s $work/inspect.json ]]; then
+    pass "lockcr inspect --state - --json (runc state on stdin)"
+elif [[ $status -eq 0 ]]; then
+    fail "lockcr inspect --json exited 0 and wrote nothing: $(head -n 3 "$work/inspect.err")"
 else
-    fail "lockcr inspect --json exited $?: $(head -n 3 "$work/inspect.err")"
+    fail "lockcr inspect --json exited $status: $(head -n 3 "$work/inspect.err")"
 fi
 kernel_truth snapshot "$bundle" "$init_pid" >"$work/truth-after.json" || die "reading /proc failed"
 
-if [[ -s $work/inspect.json ]]; then
+if [[ ! -s $work/inspect.json ]]; then
+    fail "inspect --json agrees with /proc/locks, fdinfo and NSpid: no inspect output to compare"
+else
     if kernel_truth compare "$work/truth-before.json" "$work/truth-after.json" "$work/inspect.json" \
             "$bundle/rootfs/data/pids"; then
         pass "inspect --json agrees with /proc/locks, fdinfo and NSpid"
@@ -335,8 +341,9 @@ if [[ -s $work/inspect.json ]]; then
 fi
 
 # --- inspect (table) ----------------------------------------------------------------------------
-runc state "$name" >"$work/state.json"
-if "$lockcr" inspect --state "$work/state.json" >"$work/table.txt" 2>"$work/table.err"; then
+status=0
+bounded "lockcr inspect" "" "$lockcr" inspect --state "$work/state.json" >"$work/table.txt" 2>"$work/table.err" || status=$?
+if [[ $status -eq 0 ]]; then
     lock_lines=$(kernel_truth count "$work/truth-before.json")
     table_lines=$(wc -l <"$work/table.txt")
     if [[ $(head -n 1 "$work/table.txt") == COMMAND* && $table_lines -eq $((lock_lines + 1)) ]] &&
@@ -347,17 +354,22 @@ if "$lockcr" inspect --state "$work/state.json" >"$work/table.txt" 2>"$work/tabl
         sed 's/^/  /' "$work/table.txt"
     fi
 else
-    fail "lockcr inspect (table) exited $?: $(head -n 3 "$work/table.err")"
+    fail "lockcr inspect (table) exited $status: $(head -n 3 "$work/table.err")"
 fi
 
 # --- dump ---------------------------------------------------------------------------------------
 freezer_state=/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$init_pid/cgroup")/freezer.state
 [[ -f $freezer_state ]] || freezer_state=/sys/fs/cgroup/freezer/$name/freezer.state
 umask 022  # the image must be 0600 whatever the caller's umask
-if "$lockcr" dump --state "$work/state.json" -o "$work/dump.json" >"$work/dump.out" 2>"$work/dump.err"; then
-    pass "lockcr dump --state -o"
+status=0
+bounded "lockcr dump" "" "$lockcr" dump --state "$work/state.json" -o "$work/dump.json" \
+    >"$work/dump.out" 2>"$work/dump.err" || status=$?
+if [[ $status -eq 0 && -s $work/dump.json ]]; then
+    pass "lockcr dump --state -o wrote the image"
+elif [[ $status -eq 0 ]]; then
+    fail "lockcr dump exited 0 without writing $work/dump.json: $(head -n 3 "$work/dump.err")"
 else
-    fail "lockcr dump exited $?: $(head -n 3 "$work/dump.err")"
+    fail "lockcr dump exited $status: $(head -n 3 "$work/dump.err")"
 fi
 state=$(cat "$freezer_state")
 if [[ $state == THAWED ]]; then
@@ -365,7 +377,9 @@ if [[ $state == THAWED ]]; then
 else
     fail "the container is $state after dump ($freezer_state)"
 fi
-if [[ -f $work/dump.json ]]; then
+if [[ ! -s $work/dump.json || ! -s $work/inspect.json ]]; then
+    fail "dump image checks (mode, schema, equal to inspect's, verify): no dump image or no inspect output"
+else
     mode=$(stat -c %a "$work/dump.json")
     if [[ $mode == 600 ]]; then
         pass "dump image is mode 0600"
@@ -385,7 +399,7 @@ if [[ -f $work/dump.json ]]; then
         fail "dump image differs from inspect's:"
         cat "$work/same.log"
     fi
-    if "$lockcr" verify "$work/dump.json" --state "$work/state.json" >"$work/verify.out" 2>&1; then
+    if bounded "lockcr verify" "" "$lockcr" verify "$work/dump.json" --state "$work/state.json" >"$work/verify.out" 2>&1; then
         pass "lockcr verify of the dump image against the untouched container exits 0"
     else
         fail "lockcr verify of the dump image against the untouched container:"

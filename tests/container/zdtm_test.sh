@@ -36,19 +36,18 @@
 # Usage: tests/container/zdtm_test.sh LOCKCR BUILD_DIR
 #   LOCKCR     the lockcr binary
 #   BUILD_DIR  the build tree: BUILD_DIR/workload holds zdtmload; CRIU is provisioned into
-#              BUILD_DIR/criu and the bundle built into BUILD_DIR/ct-bundle-zdtm
-# Runs as root. Prints PASS/FAIL lines; exits 0 if all passed, 1 if a check failed, 2 if the test
-# could not be set up, 77 (SKIP) if CRIU could not be provisioned because the package mirror cannot
-# be reached. Every container it starts, its work directory and the bundle's data directory are
-# removed on every path (the bundle itself is kept for the next run, as criu_test.sh keeps its own).
+#              BUILD_DIR/criu; the bundle, images and logs go to BUILD_DIR/lockcr-test-PID-*
+# Runs as root. Prints PASS/FAIL lines; exits 0 if all passed, 1 if a check failed (or a runc/CRIU
+# call hung: it is killed after 60 s), 2 if the test could not be set up, 77 (SKIP) if no CRIU can
+# be had at all (common.sh). Every container it starts and its work directory are removed on every
+# path a signal allows; after SIGKILL, tests/container/sweep.sh removes them.
 set -euo pipefail
 
 # shellcheck source=tests/container/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-bundle=$build/ct-bundle-zdtm
+bundle=$work/bundle  # and beside it: lock images, CRIU image directories, truth, logs
 criu=$build/criu/criu
 data=$bundle/rootfs/data
-work=$(mktemp -d "$build/ct-zdtm.XXXXXX")  # lock images, CRIU image directories, truth, logs
 containers=()
 runc_command=(runc --criu "$criu")
 
@@ -63,11 +62,11 @@ declare -A expected_lines=([locks00]=2 [locks01]=2 [locks02]=1 [locks03]=1 [lock
 cleanup() {
     local name
     for name in "${containers[@]}"; do
-        "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
+        timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
             echo "WARNING: could not remove container $name (runc delete --force $name)"
         rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
     done
-    rm -rf "$work" "$data"
+    rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -218,7 +217,7 @@ abort() {
 
 name=
 container_init_pid() {
-    runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
+    timeout -k 5 "$call_seconds" runc state "$name" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
 }
 
 freezer_state() {
@@ -228,23 +227,28 @@ freezer_state() {
 }
 
 # Runs zdtmload with SCENARIO... as the bundle's process; returns once DATA_DIR/ready exists.
+# With $run_criu_config set, the container is created with the org.criu.config annotation naming
+# it (runc reads the annotation from the container's config at checkpoint and restore).
+run_criu_config=
 start_container() {  # SCENARIO...
-    "$python" - "$bundle/config.json" "$@" <<'PYTHON'
+    "$python" - "$bundle/config.json" "$run_criu_config" "$@" <<'PYTHON'
 import json, sys
-path, scenarios = sys.argv[1], sys.argv[2:]
+path, criu_config, scenarios = sys.argv[1], sys.argv[2], sys.argv[3:]
 config = json.load(open(path))
 config["process"]["args"] = ["/usr/bin/zdtmload", "-d", "/data", *scenarios]
 config.get("annotations", {}).pop("org.criu.config", None)
+if criu_config:
+    config.setdefault("annotations", {})["org.criu.config"] = criu_config
 with open(path + ".new", "w") as f:
     json.dump(config, f, indent=2)
 PYTHON
     mv -f "$bundle/config.json.new" "$bundle/config.json"
     rm -rf "$data"
     mkdir -p "$data" /run/lockcr-demo
-    name=lockcr-zdtm-$$-$RANDOM
+    name=$test_prefix-zdtm-${#containers[@]}
     containers+=("$name")
     # Detached, runc hands its own stdio to the container: /dev/null, never this script's pipes.
-    runc --log "/run/lockcr-demo/$name.log" run -d --bundle "$bundle" "$name" </dev/null >/dev/null 2>&1 ||
+    bounded "runc run $name" "" runc --log "/run/lockcr-demo/$name.log" run -d --bundle "$bundle" "$name" </dev/null >/dev/null 2>&1 ||
         die "runc run $name: $(tail -n 1 "/run/lockcr-demo/$name.log" 2>/dev/null)"
     local deadline=$((SECONDS + 20))
     until [[ -e $data/ready ]]; do
@@ -256,7 +260,7 @@ PYTHON
 }
 
 stop_container() {
-    "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 || fail "could not remove container $name"
+    timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 || fail "could not remove container $name"
     rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
 }
 
@@ -264,8 +268,10 @@ stop_container() {
 lockcr_with_state() {  # OUTPUT COMMAND...
     local output=$1
     shift
+    timeout -k 5 "$call_seconds" runc state "$name" >"$work/state.json" ||
+        abort "runc state $name failed before lockcr $1"
     status=0
-    runc state "$name" | timeout 60 "$lockcr" "$@" --state - >"$output" 2>&1 || status=$?
+    bounded "lockcr $1" "" "$lockcr" "$@" --state - <"$work/state.json" >"$output" 2>&1 || status=$?
 }
 
 # runc passes the CRIU config file named by the bundle's org.criu.config annotation to CRIU (runc
@@ -369,7 +375,8 @@ run_group() {  # RESTORE SCENARIO...
     fi
 
     mkdir -p "$group/criu"
-    "${runc_command[@]}" checkpoint --file-locks --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
+    bounded "runc checkpoint --file-locks $name ($*)" "$group/criu" \
+        "${runc_command[@]}" checkpoint --file-locks --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
         abort "runc checkpoint --file-locks ($*): $(criu_error "$group/criu/dump.log") $(tail -n 1 "$group/checkpoint.out")"
     pass "runc --criu $criu checkpoint --file-locks"
     local flags=()
@@ -378,12 +385,24 @@ run_group() {  # RESTORE SCENARIO...
         echo "leave-stopped" >"$group/criu.conf"
         set_criu_config "$group/criu.conf"
     fi
-    "${runc_command[@]}" restore -d "${flags[@]}" --image-path "$group/criu" --bundle "$bundle" "$name" \
+    bounded "runc restore -d ${flags[*]} $name ($*)" "$group/criu" \
+        "${runc_command[@]}" restore -d "${flags[@]}" --image-path "$group/criu" --bundle "$bundle" "$name" \
         </dev/null >"$group/restore.out" 2>&1 ||
         abort "runc restore -d ${flags[*]} ($*): $(criu_error "$group/criu/restore.log") $(tail -n 1 "$group/restore.out")"
     pass "runc --criu $criu restore -d${flags[*]:+ ${flags[*]}} (init host pid $(container_init_pid))"
     truth "$group/restored.txt"
-    echo "INFO: after the restore, before replay: $(grep -c ' locks ' "$group/restored.txt" || true) /proc/locks line(s) on the files"
+    # Without --file-locks CRIU restores no lock: the kernel's table must say so before the replay
+    # is trusted to have put them back (lockcr verify alone would rest on lockcr's own reading).
+    local restored_locks
+    restored_locks=$(grep -E '^[^ ]+ (locks|fdinfo) ' "$group/restored.txt" || true)
+    if [[ $restore_flag == --file-locks ]]; then
+        echo "INFO: after the restore with --file-locks, before replay: $(grep -c ' locks ' "$group/restored.txt" || true) /proc/locks line(s) on the files"
+    elif [[ -z $restored_locks ]]; then
+        pass "kernel: the restore without --file-locks left no lock on the files (/proc/locks, fdinfo)"
+    else
+        fail "kernel: after the restore without --file-locks, locks are still there (/proc/locks, fdinfo):"
+        sed 's/^/  /' <<<"$restored_locks"
+    fi
 
     lockcr_with_state "$group/verify-restored.out" verify "$group/locks.json"
     local want_verify=1
@@ -430,6 +449,81 @@ run_group() {  # RESTORE SCENARIO...
         fail "unexpected events in the container (ghost signals, lost locks, exits):"
         sed 's/^/  /' "$data/events.log"
     fi
+    if [[ " $* " == *" lease00 "* ]]; then lease_break_reaches_owner; fi
+    stop_container
+}
+
+# lockcr as CRIU's action script, the way users run it: the container's org.criu.config annotation
+# names a CRIU config file with `action-script LOCKCR` (what `lockcr setup` writes), and nobody runs
+# a lockcr command. `runc restore` alone must bring back every lock, owned as before, before any
+# restored task runs: a waiter keeps waiting, no process sees a signal it did not ask for. RESTORE is
+# "-" (without --file-locks) or --file-locks (lockcr then keeps CRIU from setting any lock itself).
+run_action_group() {  # RESTORE SCENARIO...
+    local restore_flag=$1
+    shift
+    local group=$work/action-$1-$#$restore_flag
+    mkdir -p "$group"
+    local flags=()
+    [[ $restore_flag == --file-locks ]] && flags=(--file-locks)
+    echo "== $* (lockcr as CRIU's action script; checkpoint --file-locks, restore ${flags[*]:-without --file-locks})"
+    printf 'action-script %s\nfile-validation filesize\n' "$lockcr" >"$group/criu.conf"
+    printf 'log-file: %s\nsyslog: false\n' "$group/lockcr.log" >"$group/lockcr.yaml"
+    run_criu_config=$group/criu.conf
+    start_container "$@"
+    run_criu_config=
+    truth "$group/before.txt"
+    echo "truth before the checkpoint:"
+    sed 's/^/  /' "$group/before.txt"
+    local with_config=(env "LOCKCR_CONFIG=$group/lockcr.yaml" "${runc_command[@]}")
+    mkdir -p "$group/criu"
+    bounded "runc checkpoint --file-locks $name ($*)" "$group/criu" \
+        "${with_config[@]}" checkpoint --file-locks --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
+        abort "runc checkpoint --file-locks with lockcr as action script ($*): $(criu_error "$group/criu/dump.log") $(tail -n 1 "$group/checkpoint.out") $(tail -n 1 "$group/lockcr.log" 2>/dev/null)"
+    pass "runc checkpoint --file-locks, lockcr as CRIU's action script"
+    local file
+    for file in lockcr.locks.json lockcr.checkpoint.json; do
+        if [[ $(stat -c %a "$group/criu/$file" 2>/dev/null) == 600 ]]; then
+            pass "the checkpoint's image directory holds $file (0600)"
+        else
+            fail "the checkpoint's image directory has no $file with mode 0600: $(ls -l "$group/criu/$file" 2>&1)"
+        fi
+    done
+    bounded "runc restore -d ${flags[*]} $name ($*)" "$group/criu" \
+        "${with_config[@]}" restore -d "${flags[@]}" --image-path "$group/criu" --bundle "$bundle" "$name" \
+        </dev/null >"$group/restore.out" 2>&1 ||
+        abort "runc restore -d ${flags[*]} with lockcr as action script ($*): $(criu_error "$group/criu/restore.log") $(tail -n 1 "$group/restore.out") $(grep -v ' ms)$' "$group/lockcr.log" | tail -n 1)"
+    pass "runc restore -d${flags[*]:+ ${flags[*]}} (init host pid $(container_init_pid)), lockcr as CRIU's action script"
+    truth "$group/after.txt"
+    compare_truth "$group/before.txt" "$group/after.txt" "$@"
+    local state
+    state=$(freezer_state "$(container_init_pid)")
+    if [[ $state == THAWED ]]; then
+        pass "the container runs after the restore (freezer THAWED)"
+    else
+        fail "the container is $state after the restore"
+    fi
+    if [[ ! -s $data/events.log ]]; then
+        pass "no process saw a signal, got a lock it waited for, or exited"
+    else
+        fail "unexpected events in the container (ghost signals, lost locks, exits):"
+        sed 's/^/  /' "$data/events.log"
+    fi
+    if [[ -e $group/criu/filelocks.img && ! -e $group/criu/lockcr.criu-filelocks.img ]]; then
+        pass "CRIU's filelocks.img is back in the image directory (the checkpoint stays usable without lockcr)"
+    else
+        fail "CRIU's filelocks.img was not put back: $(ls "$group/criu" | grep -i lock | tr '\n' ' ')"
+    fi
+    # CRIU 4.1 runs every action twice, 4.2 once: each must have run, and none failed.
+    local action runs
+    for action in post-dump pre-restore post-restore pre-resume post-resume; do
+        runs=$(grep -c "lockcr: $action: .* ms)\$" "$group/lockcr.log" || true)
+        if [[ $runs -eq 1 || $runs -eq 2 ]]; then
+            pass "lockcr's log has $runs line(s) for CRIU's $action action"
+        else
+            fail "lockcr's log has $runs successful line(s) for $action, want 1 or 2:"
+            sed 's/^/  /' "$group/lockcr.log"
+        fi
+    done
     if [[ " $* " == *" lease00 "* ]]; then lease_break_reaches_owner; fi
     stop_container
 }
@@ -487,6 +581,17 @@ if ((${#zdtm[@]} > 1)); then
     run_group - "${zdtm[@]}"
     run_group --file-locks "${zdtm[@]}"
 fi
+# The same scenarios with lockcr as CRIU's action script: all zdtm scenarios in one container, and
+# each waiter alone (the seed's case: nothing runs before the holder's lock is back, so the waiter
+# keeps waiting), in both restore modes.
+if ((${#zdtm[@]} > 0)); then
+    run_action_group - "${zdtm[@]}"
+    run_action_group --file-locks "${zdtm[@]}"
+fi
+for scenario in "${waiters[@]}"; do
+    run_action_group - "$scenario"
+    run_action_group --file-locks "$scenario"
+done
 
 if ((failures > 0)); then
     echo "zdtm_test: $failures check(s) FAILED ($((SECONDS - started)) s)"

@@ -109,8 +109,10 @@ TEST_CASE("collect: OFD lock, flock and lease each belong to one description") {
     CHECK(procLocksLinesForInode(inodeOf(leaseFile)).at(0).find("LEASE  ACTIVE    READ") != std::string::npos);
     REQUIRE(leaseDescriptions[0]->signalOwner.has_value());
     CHECK(leaseDescriptions[0]->signalOwner->signal == SIGUSR1);
-    for (auto* description : {ofdDescriptions[0], flockDescriptions[0], leaseDescriptions[0]})
-        CHECK(description->holders == std::vector<Holder>{{agent.pid(), description->holders[0].fd}});
+    // Each description is held by the agent alone, through the fd the test opened it on.
+    CHECK(ofdDescriptions[0]->holders == std::vector<Holder>{{agent.pid(), ofd}});
+    CHECK(flockDescriptions[0]->holders == std::vector<Holder>{{agent.pid(), flockFd}});
+    CHECK(leaseDescriptions[0]->holders == std::vector<Holder>{{agent.pid(), leaseFd}});
 }
 
 TEST_CASE("collect: a second look through the first look's kept files sees the locks as they are now") {
@@ -422,8 +424,10 @@ TEST_CASE("bad input: dead pid, non-container pid, bad state JSON give one line 
 TEST_CASE("collect: processes exiting mid-scan are skipped, never a crash or a partial image") {
     Scene scene;
     Agent& agent = scene.spawn();
-    int fd = openIn(agent, scene.directory.file("churn"));
+    std::string churn = scene.directory.file("churn");
+    int fd = openIn(agent, churn);
     REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 50") == "ok");
+    int images = 0;
     for (int round = 0; round < 20; ++round) {
         for (int i = 0; i < 5; ++i) agent.callForNumber("spawn-child-posix " + std::to_string(fd) + " r 100 1");
         // The children hold nothing the parent doesn't; kill them while a collection runs.
@@ -436,7 +440,22 @@ TEST_CASE("collect: processes exiting mid-scan are skipped, never a crash or a p
         CommandResult result = runLockcr({"inspect", "--pid", std::to_string(agent.pid()), "--json"});
         waitpid(killer, nullptr, 0);
         REQUIRE_MESSAGE((result.status == 0 || result.status == 1), result.err);
-        if (result.status == 0) CHECK_NOTHROW(lockImageFromJson(nlohmann::json::parse(result.out)));
-        else CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+        if (result.status != 0) {
+            CHECK_MESSAGE(std::count(result.err.begin(), result.err.end(), '\n') == 1, result.err);
+            continue;
+        }
+        // An image: it holds the agent's lock, which the kernel still shows (no partial image).
+        LockImage image;
+        REQUIRE_NOTHROW(image = lockImageFromJson(nlohmann::json::parse(result.out)));
+        const ProcessFd* entry = fdOf(processOf(image, agent.pid()), fd);
+        REQUIRE_MESSAGE(entry, result.out);
+        REQUIRE(entry->posixLocks.size() == 1);
+        CHECK(entry->posixLocks[0].type == LockType::write);
+        CHECK(entry->posixLocks[0].range.start == 0);
+        CHECK(entry->posixLocks[0].range.end == 49);
+        ++images;
     }
+    CHECK(posixHolder(churn, F_WRLCK, 0, 1) == agent.pid());
+    // Exiting processes are skipped: most rounds must give an image, or the test checks nothing.
+    CHECK_MESSAGE(images >= 10, images, " of 20 rounds gave an image");
 }

@@ -178,9 +178,9 @@ public:
     // A new agent in a child of this one ("fork" command): it shares every open file description
     // this agent has, under the same fd numbers; it dies with this agent.
     Agent forkAgent() {
-        char directoryTemplate[] = "/tmp/lockcr-agent-XXXXXX";
-        if (mkdtemp(directoryTemplate) == nullptr) throwErrno("agent: mkdtemp");
-        std::string directory = directoryTemplate;
+        // lockcr-test-PID-: tests/container/sweep.sh removes it if this process is killed.
+        std::string directory = "/tmp/lockcr-test-" + std::to_string(getpid()) + "-agent-XXXXXX";
+        if (mkdtemp(directory.data()) == nullptr) throwErrno("agent: mkdtemp");
         std::string input = directory + "/in", output = directory + "/out";
         auto removeAll = [&] {
             unlink(input.c_str());

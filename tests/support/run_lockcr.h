@@ -3,9 +3,12 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -18,7 +21,12 @@ struct CommandResult {
     int status = -1;
     std::string out;
     std::string err;
+    bool timedOut = false;  // still running after the bound: killed (status 128 + SIGKILL)
 };
+
+// A lockcr call that has not ended after this long hangs: it is killed and the test fails on its
+// status, instead of the whole test binary waiting for ctest's TIMEOUT.
+constexpr std::chrono::seconds kLockcrBound{60};
 
 inline std::string readWholeFile(const std::string& path) {
     std::ifstream file(path);
@@ -27,11 +35,14 @@ inline std::string readWholeFile(const std::string& path) {
     return text.str();
 }
 
-// ARGS after the binary; STDIN_TEXT fed on stdin (empty: /dev/null).
+// ARGS after the binary; STDIN_TEXT fed on stdin (empty: /dev/null). Waits at most kLockcrBound.
 inline CommandResult runLockcr(const std::vector<std::string>& args, const std::string& stdinText = "") {
-    char directory[] = "/tmp/lockcr-run-XXXXXX";
-    if (!mkdtemp(directory)) return {};
-    std::string base = directory;
+    // lockcr-test-PID-: tests/container/sweep.sh removes it if this process is killed.
+    std::string nameTemplate = "/tmp/lockcr-test-" + std::to_string(getpid()) + "-run-XXXXXX";
+    std::vector<char> directory(nameTemplate.begin(), nameTemplate.end());
+    directory.push_back('\0');
+    if (!mkdtemp(directory.data())) return {};
+    std::string base = directory.data();
     std::string in = base + "/in", out = base + "/out", err = base + "/err";
     std::ofstream(in) << stdinText;
     std::ofstream(out).flush();
@@ -48,12 +59,24 @@ inline CommandResult runLockcr(const std::vector<std::string>& args, const std::
         _exit(127);
     }
     int status = 0;
-    waitpid(child, &status, 0);
-    CommandResult result{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), readWholeFile(out), readWholeFile(err)};
+    bool timedOut = false;
+    auto deadline = std::chrono::steady_clock::now() + kLockcrBound;
+    while (waitpid(child, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            timedOut = true;
+            kill(child, SIGKILL);
+            waitpid(child, &status, 0);
+            break;
+        }
+        timespec pauseTime{0, 2 * 1000 * 1000};
+        nanosleep(&pauseTime, nullptr);
+    }
+    CommandResult result{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), readWholeFile(out),
+                         readWholeFile(err), timedOut};
     unlink(in.c_str());
     unlink(out.c_str());
     unlink(err.c_str());
-    rmdir(directory);
+    rmdir(directory.data());
     return result;
 }
 

@@ -16,8 +16,9 @@ namespace lockcr::test {
 class TempDirectory {
 public:
     TempDirectory() {
-        char nameTemplate[] = "/tmp/lockcr-test-XXXXXX";
-        if (mkdtemp(nameTemplate) == nullptr)
+        // lockcr-test-PID-: tests/container/sweep.sh removes it if this process is killed.
+        std::string nameTemplate = "/tmp/lockcr-test-" + std::to_string(getpid()) + "-dir-XXXXXX";
+        if (mkdtemp(nameTemplate.data()) == nullptr)
             throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
         path_ = nameTemplate;
     }

@@ -69,8 +69,9 @@ std::string rejection(const std::function<void(json&)>& change) {
 // A directory under /tmp removed with everything in it when the test ends.
 struct TemporaryDirectory {
     TemporaryDirectory() {
-        char name[] = "/tmp/lockcr-image-test-XXXXXX";
-        REQUIRE(::mkdtemp(name) != nullptr);
+        // lockcr-test-PID-: tests/container/sweep.sh removes it if this process is killed.
+        std::string name = "/tmp/lockcr-test-" + std::to_string(::getpid()) + "-image-XXXXXX";
+        REQUIRE(::mkdtemp(name.data()) != nullptr);
         path = name;
     }
     ~TemporaryDirectory() { std::filesystem::remove_all(path); }

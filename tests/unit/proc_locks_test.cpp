@@ -285,13 +285,12 @@ TEST_CASE("hostile texts are refused cleanly") {
     CHECK_THROWS_AS(parseProcLocks("\xff\xfe\x00\x01 binary\n"), Error);
 }
 
-TEST_CASE("10 MB of junk is refused quickly") {
+// Refused, not timed: how fast is bench/'s business (a timed check flakes under sanitizers and load).
+TEST_CASE("10 MB of junk is refused") {
     std::string junk(10 << 20, '\0');
     for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>("x 9:-\n"[(i * 7) % 6]);
-    auto begin = std::chrono::steady_clock::now();
     CHECK_THROWS_AS(parseProcLocks(junk), Error);
     CHECK_THROWS_AS(parseProcLocks(std::string(10 << 20, ' ') + "\n"), Error);
-    CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(1));
 }
 
 TEST_CASE("20,000 lines parse (the time is printed; bench/ holds the timed figures)") {
