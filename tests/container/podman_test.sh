@@ -187,15 +187,6 @@ for line in open("/proc/locks"):
 PYTHON
 }
 
-wait_until() {  # SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.1
-    done
-}
-
 container_status() { podman_bounded inspect --format '{{.State.Status}}' "$name" 2>/dev/null || echo gone; }
 container_host_pid() { podman_bounded inspect --format '{{.State.Pid}}' "$name"; }
 
