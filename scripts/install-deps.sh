@@ -25,6 +25,11 @@ packages=(
     python3 python3-jsonschema
     # Containers: runc, the busybox rootfs, and iptables (CRIU calls it for network namespaces).
     runc busybox-static iptables
+    # tests/container/podman_test.sh: podman 4.3.1, run with --runtime runc (Debian 12's crun has no
+    # checkpoint support). podman and runc exec `criu` from PATH: the test puts the provisioned
+    # CRIU 4.1 first there, so Debian 12's criu 3.17 (a recommendation of podman, broken on kernels
+    # >= 6.13) is neither needed nor used if present.
+    podman
     # Kernel truth and process tools used by the tests and scripts: lslocks/nsenter (util-linux),
     # ps/pgrep (procps), fuser/pstree (psmisc), jq for `runc state`, file (static binary checks).
     util-linux procps psmisc jq file

@@ -14,6 +14,15 @@ failures=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
+wait_until() {  # SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.1
+    done
+}
+
 # Everything a test makes is named $test_prefix-...: containers, their runc logs, cgroups, the work
 # directory (bundle, images, logs; TMPDIR too, so scripts' temporary files land in it). The pid in
 # the name lets tests/container/sweep.sh tell a dead run's leftovers from those of a run still going

@@ -73,15 +73,6 @@ posix_range_held() { table_has "POSIX ADVISORY WRITE \[$1,$2\] /data/posix\.dat 
 # The waiter's "->" line: blocked on POSIX WRITE [0,99].
 waiter_blocked() { table_has "-> POSIX ADVISORY WRITE \[0,99\] /data/posix\.dat pid ${role[waiter]}"; }
 
-wait_until() {  # SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.1
-    done
-}
-
 freezer_state() {
     local path
     path=$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$1/cgroup")

@@ -63,8 +63,9 @@ while read -r mount_point; do
     if umount -l "$mount_point" 2>/dev/null; then removed "mount $mount_point"; else problem "mount $mount_point"; fi
 done < <(awk '{ print $5 }' /proc/self/mountinfo | grep -F "$prefix" | sort -r)
 
-# 4. cgroups in every hierarchy (v1 controllers, the unified one), children before parents:
-#    thawed, emptied with SIGKILL, removed.
+# 4. cgroups in every hierarchy (v1 controllers, the unified one), and those below them (podman's
+#    libpod-ID and conmon under a test's cgroup parent), children before parents: thawed, emptied
+#    with SIGKILL, removed.
 sweep_cgroup() {
     local group=$1 task
     [[ -f $group/freezer.state ]] && echo THAWED >"$group/freezer.state" 2>/dev/null
@@ -77,8 +78,8 @@ sweep_cgroup() {
     problem "cgroup $group"
 }
 while read -r group; do
-    abandoned "$(basename "$group")" && sweep_cgroup "$group"
-done < <(find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d -name "$prefix*" 2>/dev/null | sort -r)
+    abandoned "${group#/sys/fs/cgroup/}" && sweep_cgroup "$group"
+done < <(find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d -path "*/$prefix*" 2>/dev/null | sort -r)
 
 # 5. Files and directories: work directories, bundles, image directories, runc logs.
 for directory in /tmp /run/lockcr-demo "$@"; do
