@@ -1,5 +1,5 @@
-// The command-line face of lockcr: parses arguments and runs one command (commands.h). Errors
-// propagate to main.cpp, the one place that prints them.
+// The command-line face of lockcr: parses arguments and runs one command (commands.h; setup in
+// setup_cli.cpp). Errors propagate to main.cpp, the one place that prints them.
 #include "modes/cli.h"
 
 #include <linux/capability.h>
@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "modes/setup_cli.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -50,6 +51,8 @@ void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
 void dropCapabilitiesFor(const std::string& command) {
     if (command == "replay")
         keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_LEASE, CAP_FOWNER});
+    else if (command == "setup")  // writes /etc/criu and /etc/lockcr, keeps the files' modes
+        keepOnlyCapabilities({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER});
     else
         keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH});
 }
@@ -113,6 +116,9 @@ int runCommandLine(int argc, char** argv) {
     addContainerOptions(precheckCommand, precheck.container);
     precheckCommand->add_flag("--json", precheck.json, "print conflicts as JSON");
 
+    SetupArguments setup;
+    addSetupCommand(app, setup);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& help) {
@@ -132,6 +138,7 @@ int runCommandLine(int argc, char** argv) {
     const std::string command = app.get_subcommands().front()->get_name();
     dropCapabilitiesFor(command);
     if (command == "inspect") return runInspect(inspect);
+    if (command == "setup") return runSetup(setup);
     if (command == "dump") {
         dump.freeze = !noFreeze;
         return runDump(dump);
