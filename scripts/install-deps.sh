@@ -19,8 +19,9 @@ packages=(
     nlohmann-json3-dev libsimdjson-dev libcap-ng-dev doctest-dev libcli11-dev libyaml-cpp-dev
     # The aarch64 injection code is compiled (not run) by tests/arch/compile_aarch64.sh.
     g++-aarch64-linux-gnu
-    # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python).
-    python3 python3-jsonschema
+    # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python); yaml reads
+    # examples/lockcr.yaml for tests/config_schema_check.py.
+    python3 python3-jsonschema python3-yaml
     # Containers: runc, the busybox rootfs, and iptables (CRIU calls it for network namespaces).
     runc busybox-static iptables
     # Kernel truth and process tools used by the tests and scripts: lslocks/nsenter (util-linux),
