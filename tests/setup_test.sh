@@ -103,6 +103,15 @@ annotation_file=$work/lockcr-test-container.conf
 expect_status 0 "setup --file" "$lockcr" setup --file "$annotation_file" --no-config --root "$root"
 grep -q '^action-script /usr/sbin/lockcr$' "$annotation_file" || fail "--file: no action-script line"
 
+# --install-binary: the DaemonSet's way onto a node (this binary, at the action script's path).
+new_root
+expect_status 0 "setup --install-binary" "$lockcr" setup --root "$root" --install-binary --action-script /usr/local/sbin/lockcr
+cmp -s "$root/usr/local/sbin/lockcr" "$lockcr" || fail "--install-binary: not a copy of lockcr"
+[[ $(stat -c %a "$root/usr/local/sbin/lockcr") == 755 ]] || fail "--install-binary: mode is not 755"
+expect_status 0 "check after --install-binary" check --action-script /usr/local/sbin/lockcr
+expect_status 0 "setup --install-binary again" "$lockcr" setup --root "$root" --install-binary --action-script /usr/local/sbin/lockcr
+expect_output "already this lockcr" "setup --install-binary again"
+
 # --- check: what keeps lockcr from running --------------------------------------------------------
 new_root
 "$lockcr" setup --root "$root" >/dev/null

@@ -108,6 +108,22 @@ void installExampleConfig(const SetupArguments& arguments) {
     std::printf("%s: installed from the example (the defaults, every key commented)\n", path.c_str());
 }
 
+// This very binary to the action script's path on the host, unless it is there already: a node
+// gets lockcr from an image that holds nothing else. Written whole (rename) so a CRIU running it
+// meanwhile sees the old binary or the new one, never half of one.
+void installBinary(const SetupArguments& arguments) {
+    std::string target = underRoot(arguments.root, arguments.actionScript);
+    std::string self = sys::readFile("/proc/self/exe");
+    int error = 0;
+    std::string current;
+    if (sys::tryReadFileAt(AT_FDCWD, target, current, error) && current == self) {
+        std::printf("%s: already this lockcr\n", target.c_str());
+        return;
+    }
+    writeConfigFile(target, self, 0755);
+    std::printf("%s: installed this lockcr (%s)\n", target.c_str(), LOCKCR_VERSION);
+}
+
 void warnIfScriptMissing(const SetupArguments& arguments) {
     std::string script = underRoot(arguments.root, arguments.actionScript);
     if (::access(script.c_str(), X_OK) != 0)
@@ -159,6 +175,7 @@ void addSetupCommand(CLI::App& app, SetupArguments& arguments) {
     setup->add_flag("--no-file-locks", arguments.noFileLocks, "do not add file-locks");
     setup->add_flag("--no-file-validation", arguments.noFileValidation, "do not add file-validation filesize");
     setup->add_flag("--no-config", arguments.noConfig, "do not install /etc/lockcr/lockcr.yaml");
+    setup->add_flag("--install-binary", arguments.installBinary, "copy this lockcr to the --action-script path under --root");
     setup->add_flag("--undo", arguments.undo, "remove lockcr's lines, and only those");
     setup->add_flag("--check", arguments.check, "say whether lockcr will run; exit 1 if it will not");
     setup->add_option("--state", arguments.stateFile, "--check: the container's OCI state JSON");
@@ -195,6 +212,7 @@ int runSetup(const SetupArguments& arguments) {
         writeConfigFile(path, edit.text, mode);
         std::printf("%s: %s lockcr's block (%s)\n", path.c_str(), exists ? "merged" : "created with", describeBlock(settings).c_str());
     }
+    if (arguments.installBinary) installBinary(arguments);
     if (!arguments.noConfig) installExampleConfig(arguments);
     warnIfScriptMissing(arguments);
     return 0;

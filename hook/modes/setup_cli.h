@@ -21,6 +21,7 @@ struct SetupArguments {
     bool noFileLocks = false;
     bool noFileValidation = false;
     bool noConfig = false;  // do not install lockcr.yaml
+    bool installBinary = false;  // copy this binary to the action script's path (the DaemonSet)
     bool undo = false;
     bool check = false;
     // --check: the container whose org.criu.config decides which file CRIU reads.
