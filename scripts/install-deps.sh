@@ -21,8 +21,9 @@ packages=(
     libbtrfsutil-dev libxxhash-dev btrfs-progs
     # The aarch64 injection code is compiled (not run) by tests/arch/compile_aarch64.sh.
     g++-aarch64-linux-gnu
-    # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python).
-    python3 python3-jsonschema
+    # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python); yaml reads
+    # examples/lockcr.yaml for tests/config_schema_check.py.
+    python3 python3-jsonschema python3-yaml
     # Containers: runc, the busybox rootfs, and iptables (CRIU calls it for network namespaces).
     runc busybox-static iptables
     # tests/container/podman_test.sh: podman 4.3.1, run with --runtime runc (Debian 12's crun has no

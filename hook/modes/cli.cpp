@@ -1,5 +1,5 @@
-// The command-line face of lockcr: parses arguments and runs one command (commands.h). Errors
-// propagate to main.cpp, the one place that prints them.
+// The command-line face of lockcr: parses arguments and runs one command (commands.h; setup in
+// setup_cli.cpp). Errors propagate to main.cpp, the one place that prints them.
 #include "modes/cli.h"
 
 #include <linux/capability.h>
@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "modes/snapshot_cli.h"
+#include "modes/setup_cli.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -51,6 +52,8 @@ void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
 void dropCapabilitiesFor(const std::string& command) {
     if (command == "replay" || command == "recover")
         keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_LEASE, CAP_FOWNER, CAP_KILL});
+    else if (command == "setup")  // writes /etc/criu and /etc/lockcr, keeps the files' modes
+        keepOnlyCapabilities({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER});
     else
         keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH});
 }
@@ -126,6 +129,9 @@ int runCommandLine(int argc, char** argv) {
     SnapshotCommandLine snapshot;
     addSnapshotCommands(app, snapshot);
 
+    SetupArguments setup;
+    addSetupCommand(app, setup);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& help) {
@@ -148,6 +154,8 @@ int runCommandLine(int argc, char** argv) {
     if (command == "inspect") return runInspect(inspect);
     if (command == "status") return runStatus(status);
     if (command == "recover") return runRecover(recover);
+
+    if (command == "setup") return runSetup(setup);
     if (command == "dump") {
         dump.freeze = !noFreeze;
         return runDump(dump);
