@@ -122,7 +122,7 @@ config["process"]["args"] = ["/usr/bin/lockload", "mixed", processes, locks, "/d
 config.setdefault("annotations", {})["org.criu.config"] = criu_config
 json.dump(config, open(path, "w"), indent=2)
 PYTHON
-printf 'log-file: %s\nsyslog: false\n' "$WORK/lockcr.log" >"$LOCKCR_CONFIG"
+printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$WORK/lockcr.log" "$WORK/snapshots" >"$LOCKCR_CONFIG"
 : >"$CRIU_CONFIG"
 
 rm -rf "$BUNDLE/rootfs/data"

@@ -7,7 +7,9 @@
 #          host's /proc/locks shows the waiter's "->" line (at most 20 s); prints the init's pid
 #   state  print `runc state NAME` (JSON)
 #   down   kill and delete NAME; succeeds if it does not exist or never finished starting
-# Environment: RUNC (default runc), RUNC_ROOT (runc --root; default runc's own).
+# Environment: RUNC (default runc), RUNC_ROOT (runc --root; default runc's own), DATA_DIR (the
+# host directory the container sees as /data when the bundle bind-mounts a volume there; default
+# BUNDLE/rootfs/data).
 # runc's own log goes to /run/lockcr-demo/NAME.log; the init's pid to /run/lockcr-demo/NAME.pid.
 set -euo pipefail
 
@@ -18,6 +20,7 @@ action=$1 name=$2 bundle=$3
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 runc_command=("${RUNC:-runc}")
 [[ -n ${RUNC_ROOT:-} ]] && runc_command+=(--root "$RUNC_ROOT")
+data=${DATA_DIR:-$bundle/rootfs/data}
 state_dir=/run/lockcr-demo
 pid_file=$state_dir/$name.pid
 log_file=$state_dir/$name.log
@@ -31,7 +34,7 @@ container_status() {
 # The "->" line of a process blocked on posix.dat, as the host's /proc/locks shows it.
 waiter_is_blocked() {
     local inode
-    inode=$(stat -c %i "$bundle/rootfs/data/posix.dat" 2>/dev/null) || return 1
+    inode=$(stat -c %i "$data/posix.dat" 2>/dev/null) || return 1
     grep -Eq -- "-> POSIX +ADVISORY +WRITE +[0-9]+ +[0-9a-f]+:[0-9a-f]+:$inode " /proc/locks
 }
 
@@ -41,8 +44,8 @@ bring_up() {
     status=$(container_status)
     [[ -z $status ]] || die "container $name already exists ($status): run '$0 down $name $bundle' first"
 
-    mkdir -p "$state_dir" "$bundle/rootfs/data"
-    rm -f "$bundle/rootfs/data/ready" "$bundle/rootfs/data/error.log" "$pid_file"
+    mkdir -p "$state_dir" "$data"
+    rm -f "$data/ready" "$data/error.log" "$pid_file"
     # A container that never got ready is removed (set LOCKCR_KEEP_FAILED=1 to inspect it).
     [[ -n ${LOCKCR_KEEP_FAILED:-} ]] ||
         trap '"${runc_command[@]}" delete --force "$name" >/dev/null 2>&1 || true' EXIT
@@ -53,9 +56,9 @@ bring_up() {
         die "runc run $name failed: $(tail -n 1 "$log_file" 2>/dev/null)"
 
     local deadline=$((SECONDS + timeout_seconds))
-    until [[ -e $bundle/rootfs/data/ready ]] && waiter_is_blocked; do
-        if [[ -s $bundle/rootfs/data/error.log ]]; then
-            die "lockholder failed: $(tail -n 1 "$bundle/rootfs/data/error.log")"
+    until [[ -e $data/ready ]] && waiter_is_blocked; do
+        if [[ -s $data/error.log ]]; then
+            die "lockholder failed: $(tail -n 1 "$data/error.log")"
         fi
         status=$(container_status)
         [[ $status == running ]] || die "container $name is ${status:-gone} before it was ready"

@@ -17,6 +17,7 @@
 #include <linux/capability.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -32,6 +33,9 @@
 #include "image/json.h"
 #include "replay/precheck.h"
 #include "replay/replay.h"
+#include "snapshot/record.h"
+#include "snapshot/snapshot.h"
+#include "snapshot/verify.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/fault.h"
@@ -66,6 +70,16 @@ std::string describeImage(const LockImage& image) {
 
 // ---- Checkpoint ---------------------------------------------------------------------------------
 
+// The snapshot's name in the store: the container (or its init's pid) and the CRIU process that
+// dumps it, so two checkpoints of one container never share a name, and CRIU 4.1's second run of
+// post-dump finds the first one's.
+std::string snapshotIdFor(const std::string& containerId, pid_t initPid) {
+    std::string id = containerId.empty() ? "pid-" + std::to_string(initPid) : containerId.substr(0, 80);
+    for (char& c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
+    return id + "-" + restoreKeyOf(::getppid());
+}
+
 std::string recordCheckpoint(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
     pid_t initPid = requireInitPid(environment);
     const std::string& directory = requireImageDirectory(environment);
@@ -86,11 +100,23 @@ std::string recordCheckpoint(const CriuEnvironment& environment, const Policies&
     LockImage image = collectLocks(container);
     stampImage(image);
     writeLockImage(checkpointFile(directory, kLockImageFileName), image);
+    std::string snapshotDone;
+    if (policies.snapshot) {
+        SnapshotOptions options;
+        options.store = policies.snapshotStore;
+        options.checkpointId = snapshotIdFor(record.containerId, initPid);
+        SnapshotRecord snapshot = takeSnapshot(snapshotTargetOf(container), options, directory);
+        record.snapshotRecord = kSnapshotRecordFileName;
+        size_t files = 0;
+        for (const SnapshotPart& part : snapshot.parts) files += part.files.size();
+        snapshotDone = "; snapshot " + snapshot.checkpointId + ": " + std::to_string(snapshot.parts.size()) +
+                       " filesystem(s), " + std::to_string(files) + " file(s)";
+    }
     record.tool = std::string("lockcr ") + LOCKCR_VERSION;
     record.created = image.createdAt;
     // Written last: a checkpoint has a lockcr record only once everything it names is in place.
     writeCheckpointRecord(directory, record);
-    return describeImage(image) + " recorded";
+    return describeImage(image) + " recorded" + snapshotDone;
 }
 
 // ---- Restore ------------------------------------------------------------------------------------
@@ -116,6 +142,41 @@ std::optional<Restore> currentRestore(const Policies& hostPolicies) {
     return restore;
 }
 
+VerifyPolicy verifyPolicyOf(FilesystemPolicy policy) {
+    return policy == FilesystemPolicy::rollback ? VerifyPolicy::rollback
+           : policy == FilesystemPolicy::off    ? VerifyPolicy::off
+                                                : VerifyPolicy::strict;
+}
+
+// Strict: every changed file is one line in the log, and the restore is refused naming the first.
+void refuseChangedFiles(const std::vector<std::string>& changes, RestoreState& state) {
+    if (changes.empty()) return;
+    for (const std::string& line : changes) logError("changed since the checkpoint: " + line);
+    state.outcome = RestoreOutcome::aborted;
+    state.detail = changes.front();
+    writeRestoreState(state);
+    throwFailure(std::to_string(changes.size()) + " file(s) changed since the checkpoint (filesystem: strict), restore refused; first: " +
+                 changes.front());
+}
+
+// The filesystem stage at restore, before CRIU opens anything: the snapshot's files checked (or
+// rolled back) through their host sources; what can only be reached through the container's root
+// is kept for post-restore in the restore's directory.
+std::string checkFilesAtSources(const std::string& imageDirectory, const CheckpointRecord& record,
+                                const Policies& policies, RestoreState& state) {
+    if (!record.snapshotRecord || policies.filesystem == FilesystemPolicy::off) return "";
+    SnapshotRecord snapshot = readSnapshotRecord(imageDirectory + "/" + *record.snapshotRecord);
+    SourceCheck checked = checkSnapshotAtSources(snapshot, verifyPolicyOf(policies.filesystem));
+    refuseChangedFiles(checked.check.changes, state);
+    for (const std::string& line : checked.check.restored) logNotice("rolled back: " + line);
+    writeSnapshotRecord(restoreDirectory(state.key), checked.remaining);
+    size_t files = 0;
+    for (const SnapshotPart& part : snapshot.parts) files += part.files.size();
+    return "; " + std::to_string(files) + " recorded file(s) " +
+           (checked.check.restored.empty() ? "checked" : std::to_string(checked.check.restored.size()) + " rolled back") +
+           (checked.remaining.parts.empty() ? "" : ", " + std::to_string(checked.remaining.parts.size()) + " filesystem(s) left for post-restore");
+}
+
 std::string prepareRestore(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
     pruneFinishedRestores();
     const std::string& directory = requireImageDirectory(environment);
@@ -133,8 +194,9 @@ std::string prepareRestore(const CriuEnvironment& environment, const Policies& h
     writeRestoreState(state);
     writeLockImage(restoreDirectory(state.key) + "/" + kLockImageFileName, image);
     writeCheckpointRecord(restoreDirectory(state.key), record);
+    std::string filesDone = checkFilesAtSources(directory, record, applyAnnotations(hostPolicies, record.annotations), state);
     bool setAside = setAsideCriuLocks(directory);
-    return describeImage(image) + " to restore" +
+    return describeImage(image) + " to restore" + filesDone +
            (setAside ? "; CRIU's filelocks.img set aside (lockcr sets every lock)" : "");
 }
 
@@ -142,6 +204,14 @@ std::string checkOutsideHolders(const CriuEnvironment& environment, Restore& res
     putBackCriuLocks(restore.state.imageDirectory);
     pid_t initPid = requireInitPid(environment);
     restore.state.initPid = initPid;
+    // The filesystems pre-restore could not reach: through the container's root, now mounted.
+    std::string remaining = restore.directory + "/" + kSnapshotRecordFileName;
+    if (restore.policies.filesystem != FilesystemPolicy::off && ::access(remaining.c_str(), F_OK) == 0) {
+        SnapshotCheck check = checkSnapshot(readSnapshotRecord(remaining), containerRootOfPid(initPid),
+                                            verifyPolicyOf(restore.policies.filesystem));
+        refuseChangedFiles(check.changes, restore.state);
+        for (const std::string& line : check.restored) logNotice("rolled back: " + line);
+    }
     LockImage image = readLockImage(restore.directory + "/" + kLockImageFileName);
     Container container = discoverContainerOfPid(initPid);
     UniqueFd root = sys::openAt(AT_FDCWD, "/proc/" + std::to_string(initPid) + "/root", O_PATH | O_DIRECTORY);

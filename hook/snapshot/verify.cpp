@@ -195,4 +195,51 @@ SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& con
     return check;
 }
 
+namespace {
+
+// PART with its files' paths made relative to its mount point, as one part mounted at "/": the
+// same checks then run with the part's host source as the root.
+SnapshotRecord partAtItsSource(const SnapshotRecord& record, const SnapshotPart& part) {
+    SnapshotRecord single = record;
+    single.parts = {part};
+    SnapshotPart& moved = single.parts.front();
+    std::string prefix = part.mountPoint == "/" ? "" : part.mountPoint;
+    for (SnapshotFile& file : moved.files) {
+        if (!prefix.empty()) file.path = file.path.substr(prefix.size());
+        if (file.path.empty()) file.path = "/";
+    }
+    moved.mountPoint = "/";
+    return single;
+}
+
+bool reachableAtSource(const SnapshotPart& part) {
+    if (part.backend == SnapshotBackend::overlay || part.source.empty() || part.source.front() != '/') return false;
+    std::string prefix = part.mountPoint == "/" ? "" : part.mountPoint;
+    for (const SnapshotFile& file : part.files)
+        if (file.path.compare(0, prefix.size(), prefix) != 0 || (file.path.size() > prefix.size() && file.path[prefix.size()] != '/' && !prefix.empty()))
+            return false;
+    struct stat info {};
+    return ::stat(part.source.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+}  // namespace
+
+SourceCheck checkSnapshotAtSources(const SnapshotRecord& record, VerifyPolicy policy) {
+    SourceCheck result;
+    result.remaining = record;
+    result.remaining.parts.clear();
+    for (const SnapshotPart& part : record.parts) {
+        if (policy == VerifyPolicy::off) break;
+        if (!reachableAtSource(part)) {
+            result.remaining.parts.push_back(part);
+            continue;
+        }
+        SnapshotCheck check = checkSnapshot(partAtItsSource(record, part), part.source, policy);
+        std::string prefix = part.mountPoint == "/" ? "" : part.mountPoint;
+        for (std::string& line : check.changes) result.check.changes.push_back(prefix + line);
+        for (std::string& line : check.restored) result.check.restored.push_back(prefix + line);
+    }
+    return result;
+}
+
 }  // namespace lockcr

@@ -45,4 +45,18 @@ struct SnapshotCheck {
 // The policy in one call: strict finds changes, rollback restores them, off does nothing.
 SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy);
 
+// Before CRIU opens any file (its pre-restore action) the container's root and volumes are not
+// mounted yet: CRIU mounts them later, and /proc/PID/root is still the host's root at
+// setup-namespaces (seen with runc 1.1 and CRIU 4.1). Each part whose host source is here -- a
+// bind-mounted volume, a plain or btrfs root directory -- is checked through that source instead, so
+// that a rollback lands before CRIU's own size check would refuse a changed file. Parts that can't
+// be reached that way (an overlay root: its upper directory is not the merged view; a source not on
+// this host) are left in `remaining`, for checkSnapshot through /proc/PID/root once CRIU restored
+// the mounts (post-restore, before anything runs).
+struct SourceCheck {
+    SnapshotCheck check;
+    SnapshotRecord remaining;
+};
+SourceCheck checkSnapshotAtSources(const SnapshotRecord& record, VerifyPolicy policy);
+
 }  // namespace lockcr

@@ -15,6 +15,10 @@
 #   late holder   a holder that comes after post-restore's check (LOCKCR_FAULT=post-restore:pause):
 #                 the replay at post-resume fails and the container stays FROZEN (on-failure:
 #                 freeze, the default); `lockcr status` says so, `lockcr recover` finishes it
+#   files         two locked files of the container's bind-mounted volume (/data) changed at the same
+#                 size and mtime between checkpoint and restore: filesystem: strict refuses the
+#                 restore naming both; rollback puts the checkpoint's bytes back before CRIU opens
+#                 them, and the locks come back on the restored files
 #   killed        lockcr SIGKILLed mid-replay (LOCKCR_FAULT=barrier-thawed, the container thawed
 #                 with its tasks in ptrace stops): the kernel kills them (PTRACE_O_EXITKILL), the
 #                 waiter never took the free lock, `lockcr status` says so, the checkpoint restores
@@ -31,6 +35,7 @@ bundle=$work/bundle
 criu=$build/criu/criu
 name=$test_prefix-action
 run_dir=$work/run  # lockcr's registrations and restore states: this test's own
+data=$work/vol     # the container's /data: a bind-mounted volume
 holder=
 
 abort() {
@@ -52,10 +57,11 @@ trap 'exit 130' INT TERM HUP
 # lockcr's environment in every runc call: runc hands it to CRIU, CRIU to the action script.
 export LOCKCR_CONFIG=$work/lockcr.yaml LOCKCR_RUN_DIR=$run_dir
 runc_command=(runc --criu "$criu")
-lock_table() { "$python" "$repo/tests/container/lock_table.py" "$bundle/rootfs/data" "$init_pid"; }
+lock_table() { "$python" "$repo/tests/container/lock_table.py" "$data" "$init_pid"; }
 
 policies() {  # YAML lines: the host's config file for the next CRIU actions
-    { echo "log-file: $work/lockcr.log"; echo "syslog: false"; printf '%s\n' "$@"; } >"$LOCKCR_CONFIG"
+    { echo "log-file: $work/lockcr.log"; echo "syslog: false"; echo "snapshot-store: $work/snapshots"
+      printf '%s\n' "$@"; } >"$LOCKCR_CONFIG"
 }
 
 freezer_state_of() {  # CGROUP_NAME
@@ -68,7 +74,7 @@ checkpoint() {  # IMAGE_DIR [FLAG...]
     mkdir -p "$images"
     bounded "runc checkpoint $* $name" "$images" \
         "${runc_command[@]}" checkpoint --file-locks "$@" --image-path "$images" "$name" >"$images/checkpoint.out" 2>&1 ||
-        abort "runc checkpoint --file-locks $* $name: $(criu_error "$images/dump.log") $(tail -n 1 "$images/checkpoint.out")"
+        abort "runc checkpoint --file-locks $* $name: $(criu_error "$images/dump.log") $(tail -n 1 "$images/checkpoint.out"); lockcr: $(grep -v ' ms)$' "$work/lockcr.log" | tail -n 1)"
     pass "runc checkpoint --file-locks $* (lockcr as CRIU's action script)"
 }
 
@@ -95,7 +101,7 @@ same_table_as_before() {  # WHAT
 # SECONDS; returns once it holds it.
 hold_outside() {  # SECONDS
     rm -f "$work/holder.ready"
-    "$python" - "$bundle/rootfs/data/posix.dat" "$work/holder.ready" "$1" <<'PYTHON' &
+    "$python" - "$data/posix.dat" "$work/holder.ready" "$1" <<'PYTHON' &
 import fcntl, sys, time
 f = open(sys.argv[1], "r+")
 fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)
@@ -123,16 +129,19 @@ import json, sys
 path, criu_config, lockcr, config, run_dir = sys.argv[1:6]
 spec = json.load(open(path))
 spec.setdefault("annotations", {}).update({"org.criu.config": criu_config, "io.lockcr.conflict-wait": "20"})
+# The workload's /data is a bind-mounted volume (what the snapshot stage records as a manifest).
+spec["mounts"].append({"destination": "/data", "type": "bind", "source": run_dir.rsplit("/", 1)[0] + "/vol", "options": ["rbind", "rw"]})
 hook = lambda stage: {"path": lockcr, "args": ["lockcr", "oci-hook", stage],
                       "env": [f"LOCKCR_CONFIG={config}", f"LOCKCR_RUN_DIR={run_dir}"], "timeout": 10}
 spec["hooks"] = {"createRuntime": [hook("createRuntime")], "poststop": [hook("poststop")]}
 json.dump(spec, open(path, "w"), indent=2)
 PYTHON
 policies
-bounded "demo-container.sh up $name" "" "$repo/scripts/demo-container.sh" up "$name" "$bundle" >"$work/up.log" 2>&1 ||
+mkdir -p "$data"
+DATA_DIR=$data bounded "demo-container.sh up $name" "" "$repo/scripts/demo-container.sh" up "$name" "$bundle" >"$work/up.log" 2>&1 ||
     die "demo-container.sh up: $(tail -n 1 "$work/up.log")"
 declare -A role=()
-while read -r who pid; do role[$who]=$pid; done <"$bundle/rootfs/data/pids"
+while read -r who pid; do role[$who]=$pid; done <"$data/pids"
 init_pid=$(container_init_pid)
 lock_table >"$work/table-before.txt"
 [[ $(wc -l <"$work/table-before.txt") -eq 8 ]] || die "lockholder does not hold its 7 locks and 1 waiter"
@@ -262,10 +271,10 @@ echo "INFO: runc restore exit $status (CRIU only logs a failed post-resume actio
 killed_init=$(timeout -k 5 "$call_seconds" runc state "$name" 2>/dev/null | "$python" -c 'import json,sys; print(json.load(sys.stdin)["pid"])' || echo 0)
 deadline=$((SECONDS + 10))
 while [[ $killed_init -ne 0 && -e /proc/$killed_init ]] && ((SECONDS < deadline)); do sleep 0.1; done
-if [[ $killed_init -eq 0 || ! -e /proc/$killed_init ]] && ! grep -q "got POSIX WRITE" "$bundle/rootfs/data/events.log" 2>/dev/null; then
+if [[ $killed_init -eq 0 || ! -e /proc/$killed_init ]] && ! grep -q "got POSIX WRITE" "$data/events.log" 2>/dev/null; then
     pass "the kernel killed the traced tasks when lockcr died (PTRACE_O_EXITKILL): none ran without its locks"
 else
-    fail "with lockcr killed mid-replay, init $killed_init lives on or the waiter took the lock: $(cat "$bundle/rootfs/data/events.log" 2>/dev/null)"
+    fail "with lockcr killed mid-replay, init $killed_init lives on or the waiter took the lock: $(cat "$data/events.log" 2>/dev/null)"
 fi
 "$lockcr" status >"$work/status.out" 2>&1 || true
 if grep -q ": interrupted after pre-resume" "$work/status.out" && grep -q "restore it again from the checkpoint" "$work/status.out"; then
@@ -278,6 +287,46 @@ timeout -k 5 "$call_seconds" runc delete --force "$name" >/dev/null 2>&1 || true
 restore "$work/killed"
 [[ $status -eq 0 ]] && pass "the same checkpoint restores again" || abort "restoring the checkpoint again: exit $status: $(tail -n 1 "$work/killed/restore.out")"
 same_table_as_before "restored again after lockcr was killed"
+
+# --- files changed between checkpoint and restore ----------------------------------------------
+echo "== locked files of a bind-mounted volume changed at the same size and mtime (filesystem: strict, then rollback)"
+policies
+checkpoint "$work/files"
+cp -p "$data/posix.dat" "$work/posix.dat.checkpoint"
+cp -p "$data/flock.dat" "$work/flock.dat.checkpoint"
+for changed in "$data/posix.dat" "$data/flock.dat"; do
+    size=$(stat -c %s "$changed")
+    touch -r "$changed" "$work/mtime"
+    head -c "$size" /dev/zero | tr '\0' X >"$changed"
+    touch -r "$work/mtime" "$changed"
+done
+: >"$work/lockcr.log"
+restore "$work/files"
+if [[ $status -ne 0 ]] && grep -q "changed since the checkpoint: /data/posix.dat: bytes changed" "$work/lockcr.log" &&
+    grep -q "changed since the checkpoint: /data/flock.dat: bytes changed" "$work/lockcr.log"; then
+    pass "filesystem: strict refused the restore naming /data/posix.dat and /data/flock.dat (bytes changed)"
+else
+    fail "filesystem: strict with changed files: restore exit $status; lockcr's log and the snapshot record's files:"
+    sed 's/^/  /' "$work/lockcr.log"
+    "$python" -c 'import json, sys
+for part in json.load(open(sys.argv[1]))["parts"]:
+    print("  ", part.get("mount_point"), part.get("source"), [f["path"] for f in part["files"]])' "$work/files/lockcr-snapshot.json" || true
+fi
+if ! timeout -k 5 "$call_seconds" runc state "$name" >/dev/null 2>&1; then
+    pass "no container $name is left after the refused restore"
+else
+    fail "a container $name is left after the refused restore"
+fi
+policies "filesystem: rollback"
+restore "$work/files"
+[[ $status -eq 0 ]] && pass "filesystem: rollback: the restore succeeds" ||
+    abort "filesystem: rollback: restore exit $status: $(grep -v ' ms)$' "$work/lockcr.log" | tail -n 1)"
+if cmp -s "$data/posix.dat" "$work/posix.dat.checkpoint" && cmp -s "$data/flock.dat" "$work/flock.dat.checkpoint"; then
+    pass "the checkpoint's bytes of /data/posix.dat and /data/flock.dat are back"
+else
+    fail "rollback did not restore the checkpoint's bytes"
+fi
+same_table_as_before "after the rollback, the locks are on the restored files"
 
 if ((failures > 0)); then
     echo "action_test: $failures check(s) FAILED"

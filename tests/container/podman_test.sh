@@ -23,8 +23,9 @@
 # 12's crun has no checkpoint support); CRIU 4.1 (provisioned into BUILD_DIR/criu) first in PATH,
 # since podman and runc exec `criu` from PATH; --ulimit nofile/nproc below this machine's hard
 # limits; an image from `podman import` of the rootfs (no registry). podman runs runc with PATH
-# and XDG_RUNTIME_DIR alone in its environment, so LOCKCR_CONFIG never reaches lockcr: lockcr's
-# lines go to CRIU's log (stderr), which podman keeps beside the container when a restore fails.
+# and XDG_RUNTIME_DIR alone in its environment, so LOCKCR_CONFIG never reaches lockcr from here: the
+# action script is a wrapper that sets it. lockcr's lines also go to CRIU's log (stderr), which
+# podman keeps beside the container when a restore fails.
 # Everything podman keeps lives under this test's own directories (--root, --tmpdir and runc's
 # --root in the work directory, --runroot in /tmp, a cgroup parent; all named lockcr-test-PID-...): the machine's podman
 # state, /etc/containers and /etc/criu are never read for containers nor written.
@@ -387,7 +388,13 @@ echo "podman: $(podman --version); runc: $(runc --version | head -n 1); CRIU (fi
 tar -C "$work/bundle/rootfs" --exclude=./data -cf "$work/rootfs.tar" . || die "tar of the rootfs"
 podman_bounded import "$work/rootfs.tar" "$image" >"$work/import.out" 2>&1 ||
     die "podman import: $(tail -n 1 "$work/import.out")"
-echo "action-script $lockcr" >"$criu_config"
+# podman runs runc with PATH and XDG_RUNTIME_DIR alone, so lockcr's configuration reaches it through
+# a two-line action script (what an operator without /etc/lockcr/lockcr.yaml would do): this test's
+# snapshots and log stay in its work directory.
+printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$work/lockcr.log" "$work/snapshots" >"$work/lockcr.yaml"
+printf '#!/bin/sh\nLOCKCR_CONFIG=%s exec %s "$@"\n' "$work/lockcr.yaml" "$lockcr" >"$work/lockcr-action"
+chmod 0755 "$work/lockcr-action"
+echo "action-script $work/lockcr-action" >"$criu_config"
 
 started=$SECONDS
 run_restore_scenario a

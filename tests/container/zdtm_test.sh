@@ -466,7 +466,7 @@ run_action_group() {  # RESTORE SCENARIO...
     echo "== $* (lockcr as CRIU's action script; checkpoint --file-locks ${checkpoint_flags[*]}, $(
         [[ $restore_flag == leave-running ]] && echo "the container runs on" || echo "restore ${flags[*]:-without --file-locks}"))"
     printf 'action-script %s\nfile-validation filesize\n' "$lockcr" >"$group/criu.conf"
-    printf 'log-file: %s\nsyslog: false\n' "$group/lockcr.log" >"$group/lockcr.yaml"
+    printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$group/lockcr.log" "$group/snapshots" >"$group/lockcr.yaml"
     run_criu_config=$group/criu.conf
     start_container "$@"
     run_criu_config=
