@@ -7,7 +7,7 @@
 #include "freeze/freezer.h"
 #include "image/host.h"
 #include "image/json.h"
-#include "replay/barrier.h"
+#include "replay/pending_calls.h"
 #include "replay/precheck.h"
 #include "replay/replay.h"
 #include "report/table.h"

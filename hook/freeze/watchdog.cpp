@@ -50,9 +50,9 @@ FreezeWatchdog FreezeWatchdog::arm(CgroupVersion version, const std::string& dir
         // Keep only the pipe, the freezer file and stderr: the watchdog must not hold the
         // container's open files (duplicates made by replay) alive.
         int low = std::min(readEnd.get(), freezeFd.get()), high = std::max(readEnd.get(), freezeFd.get());
-        if (low > 3) ::syscall(SYS_close_range, 3U, static_cast<unsigned>(low - 1), 0U);
-        if (high > low + 1) ::syscall(SYS_close_range, static_cast<unsigned>(low + 1), static_cast<unsigned>(high - 1), 0U);
-        ::syscall(SYS_close_range, static_cast<unsigned>(high + 1), ~0U, 0U);
+        if (low > 3) sys::closeRange(3U, static_cast<unsigned>(low - 1));
+        if (high > low + 1) sys::closeRange(static_cast<unsigned>(low + 1), static_cast<unsigned>(high - 1));
+        sys::closeRange(static_cast<unsigned>(high + 1), ~0U);
         // Not killed with lockcr's process group by a terminal or a runtime's kill of the script.
         ::setsid();
         ::signal(SIGINT, SIG_IGN);

@@ -1,9 +1,10 @@
 #include "image/model.h"
 
-#include <charconv>
+#include <climits>
 #include <cstdio>
 
 #include "util/error.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -22,8 +23,10 @@ bool parseHexField(std::string_view text, uint32_t limit, uint32_t& value) {
     if (text.size() < 2 || text.size() > 8) return false;
     for (char c : text)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-    return error == std::errc() && end == text.data() + text.size() && value < limit;
+    auto number = parseUnsignedNumber(text, 16);
+    if (!number || *number >= limit) return false;
+    value = static_cast<uint32_t>(*number);
+    return true;
 }
 
 }  // namespace

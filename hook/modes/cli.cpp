@@ -5,13 +5,14 @@
 #include <linux/capability.h>
 
 #include <CLI/CLI.hpp>
-#include <charconv>
+#include <climits>
 #include <cstdio>
 
 #include "commands.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -25,16 +26,15 @@ std::map<pid_t, pid_t> parsePidMap(const std::string& text) {
         size_t comma = text.find(',', position);
         std::string pair = text.substr(position, comma == std::string::npos ? std::string::npos : comma - position);
         size_t colon = pair.find(':');
-        pid_t from = 0, to = 0;
-        bool ok = colon != std::string::npos;
-        if (ok) {
-            auto [fromEnd, fromError] = std::from_chars(pair.data(), pair.data() + colon, from);
-            auto [toEnd, toError] = std::from_chars(pair.data() + colon + 1, pair.data() + pair.size(), to);
-            ok = fromError == std::errc() && toError == std::errc() && fromEnd == pair.data() + colon &&
-                 toEnd == pair.data() + pair.size() && from > 0 && to > 0;
+        std::optional<uint64_t> from, to;
+        if (colon != std::string::npos) {
+            from = parseUnsignedNumber(std::string_view(pair).substr(0, colon), 10, INT_MAX);
+            to = parseUnsignedNumber(std::string_view(pair).substr(colon + 1), 10, INT_MAX);
         }
+        bool ok = from && to && *from > 0 && *to > 0;
         if (!ok) throwBadInput("--pid-map: \"" + pair + "\" is not CONTAINER_PID:HOST_PID");
-        if (!map.emplace(from, to).second) throwBadInput("--pid-map: container pid " + std::to_string(from) + " given twice");
+        if (!map.emplace(static_cast<pid_t>(*from), static_cast<pid_t>(*to)).second)
+            throwBadInput("--pid-map: container pid " + std::to_string(*from) + " given twice");
         if (comma == std::string::npos) break;
         position = comma + 1;
     }

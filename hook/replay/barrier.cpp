@@ -2,7 +2,6 @@
 
 #include <set>
 
-#include "replay/inject_arch.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/ptrace.h"
@@ -120,22 +119,6 @@ StartBarrier::~StartBarrier() {
     } catch (const Error& error) {
         logError(std::string("replay: release: ") + error.what());
     }
-}
-
-PendingSyscalls pendingBySeizing(std::chrono::milliseconds timeout) {
-    return [timeout](pid_t pid, pid_t threadId) -> std::optional<SyscallLine> {
-        try {
-            StoppedProcess process = StoppedProcess::seizeAndInterrupt(pid);
-            process.waitUntilStopped(timeout);
-            std::optional<SyscallLine> pending = inject_arch::pendingSyscall(sys::getRegisters(threadId));
-            process.detach();
-            return pending;
-        } catch (const Error& error) {
-            logInfo("verify: pid " + std::to_string(pid) + " tid " + std::to_string(threadId) +
-                    ": pending call not read: " + error.what());
-            return std::nullopt;
-        }
-    };
 }
 
 }  // namespace lockcr

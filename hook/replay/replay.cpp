@@ -18,6 +18,7 @@
 #include "replay/description_locks.h"
 #include "replay/inject.h"
 #include "replay/inject_arch.h"
+#include "replay/pending_calls.h"
 #include "util/ptrace.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -58,8 +59,9 @@ LockCall requestFor(int fd, const Lock& lock, short type) {
 WantedLock wantedFor(pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file, const Lock& lock) {
     WantedLock want{file.path, file.inode, file.device, lock, hostPid, containerPid, fd};
     struct stat info {};
+    int err = 0;
     std::string link = sys::threadDirectory(hostPid, filesThreadOf(hostPid)) + "/fd/" + std::to_string(fd);
-    if (::stat(link.c_str(), &info) == 0) want.inode = info.st_ino;
+    if (sys::tryStatAt(AT_FDCWD, link, info, err)) want.inode = info.st_ino;
     return want;
 }
 
@@ -277,7 +279,8 @@ private:
     // A waiter that stands before its blocking call (restored by CRIU, not yet run) is read from
     // its registers, which needs it in a ptrace stop.
     PendingSyscalls pendingThroughBarrier() {
-        return [this](pid_t pid, pid_t threadId) -> std::optional<SyscallLine> {
+        return [this](pid_t pid, pid_t threadId, uint64_t instructionPointer) -> std::optional<SyscallLine> {
+            if (!standsOnSyscallInstruction(pid, threadId, instructionPointer)) return std::nullopt;
             barrier_->ensureTraced();
             if (!barrier_->stoppedProcess(pid)) return std::nullopt;
             return inject_arch::pendingSyscall(sys::getRegisters(threadId));
@@ -454,7 +457,7 @@ private:
         if (!owner || owner->containerPid <= 0) return 0;
         if (owner->ownerType == F_OWNER_PGRP) {
             // Through the pid map while the leader lives (it honours --pid-map), else a member's.
-            if (pid_t leader = pids_.hostPid(owner->containerPid); leader && ::getpgid(leader) == leader) return leader;
+            if (pid_t leader = pids_.hostPid(owner->containerPid); leader && sys::processGroupOf(leader) == leader) return leader;
             return hostProcessGroupOf(container_, owner->containerPid);
         }
         if (pid_t host = pids_.hostPid(owner->containerPid)) return host;
