@@ -33,7 +33,7 @@ void StartBarrier::ensureTraced() {
     if (traced_) return;
     std::vector<pid_t> stoppedWhileFrozen = seizeEveryProcess(*container_, true);
     refreezeOnRelease_ = frozen_.wasAlreadyFrozen();
-    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, false);
+    if (refreezeOnRelease_) frozen_.thawUntilFrozenAgain();
     else frozen_.thaw();
     traced_ = true;
     for (pid_t pid : stoppedWhileFrozen)
@@ -97,20 +97,20 @@ void StartBarrier::detachAll() {
 void StartBarrier::release() {
     if (released_) return;
     released_ = true;
-    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    if (refreezeOnRelease_) frozen_.freezeAgain();
     detachAll();
     frozen_.thaw();
 }
 
 void StartBarrier::releaseFrozen() {
     if (released_) return;
-    if (container_->cgroupVersion == CgroupVersion::none) throwFailure("replay: no cgroup freezer to leave the container frozen");
-    writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    if (!frozen_.holdsCgroup()) throwFailure("replay: no cgroup freezer to leave the container frozen");
+    frozen_.freezeAgain();
     released_ = true;  // only now: had the write failed, the destructor's release() lets everything go
     detachAll();
     frozen_.leaveFrozen();
     // Until every task is in the freezer (the detached ones get there before their next instruction).
-    waitUntilFrozen(container_->cgroupVersion, container_->cgroupDirectory, timeout_);
+    frozen_.waitUntilFrozen(timeout_);
 }
 
 StartBarrier::~StartBarrier() {

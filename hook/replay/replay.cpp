@@ -206,7 +206,7 @@ private:
                 for (const ContainerTask& task : container_.tasks) sys::killProcess(task.hostPid, SIGKILL);
                 if (barrier_) barrier_->release();
                 if (container_.cgroupVersion != CgroupVersion::none)
-                    writeFreezeState(container_.cgroupVersion, container_.cgroupDirectory, false);
+                    thawSoKilledTasksDie(container_.cgroupVersion, container_.cgroupDirectory);
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
             }
             return "; killing its processes failed: " + std::to_string(container_.tasks.size()) + " still alive";
