@@ -13,7 +13,7 @@
 #include "collect/owners.h"
 #include "collect/proc_locks.h"
 #include "discover/container.h"
-#include "image/conflict.h"
+#include "image/conflict_rules.h"
 #include "util/error.h"
 #include "util/ptrace.h"
 #include "util/sys.h"

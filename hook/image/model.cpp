@@ -1,6 +1,7 @@
 #include "image/model.h"
 
-#include <climits>
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "util/error.h"
@@ -111,6 +112,18 @@ size_t countLocks(const LockImage& image) {
         for (const ProcessFd& fd : process.fds) count += fd.posixLocks.size();
     for (const OpenFileDescription& description : image.descriptions) count += description.locks.size();
     return count;
+}
+
+std::string describeLock(const Lock& lock) {
+    std::string kind = lock.kind == LockKind::ofd ? "OFD" : nameOf(lock.kind);
+    std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::string type = nameOf(lock.type);
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::string text = kind + " " + type;
+    if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active) text += std::string(" (") + nameOf(lock.leaseState) + ")";
+    if (lock.kind == LockKind::posix || lock.kind == LockKind::ofd)
+        text += " [" + std::to_string(lock.range.start) + "," + (lock.range.end ? std::to_string(*lock.range.end) : "EOF") + "]";
+    return text;
 }
 
 }  // namespace lockcr

@@ -9,7 +9,7 @@
 #include "replay/barrier.h"
 #include "replay/inject.h"
 #include "replay/inject_arch.h"
-#include "replay/conflicts.h"
+#include "replay/outside_holders.h"
 #include "replay/pending_calls.h"
 #include "util/ptrace.h"
 #include "util/sys.h"
