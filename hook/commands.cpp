@@ -1,6 +1,5 @@
 #include "commands.h"
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "collect/inventory.h"
@@ -18,29 +17,21 @@
 
 namespace lockcr {
 
-namespace {
-
-void printText(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
-
-}  // namespace
-
-int runInspect(const InspectOptions& options) {
+CommandResult runInspect(const InspectOptions& options) {
     PhaseClock clock("inspect");
     Container container = discoverContainer(options.container);
     clock.lap("container discovered");
     LockImage image = collectLocks(container);
     clock.lap("locks collected");
     stampImage(image);
-    std::string text = options.json ? lockImageToText(image) : formatLockTable(image);
-    if (options.json) text += '\n';
-    printText(text);
-    clock.lap("printed");
-    return 0;
+    std::string text = options.json ? lockImageToText(image) + '\n' : formatLockTable(image);
+    clock.lap("formatted");
+    return {text, std::nullopt};
 }
 
 // The container is frozen for the whole collection, so the fds, locks and waiters seen together
 // are one consistent state; the guard thaws it on every path unless it was frozen before.
-int runDump(const DumpOptions& options) {
+CommandResult runDump(const DumpOptions& options) {
     PhaseClock clock("dump");
     Container container = discoverContainer(options.container);
     clock.lap("container discovered");
@@ -61,29 +52,43 @@ int runDump(const DumpOptions& options) {
     writeLockImage(options.output, image);
     clock.lap("image written");
     logInfo("dump: wrote " + options.output);
-    return 0;
+    return {};
 }
 
-int runVerify(const VerifyOptions& options) {
+CommandResult runReplay(const ReplayOptions& options) {
+    PhaseClock clock("replay");
+    LockImage image = readLockImage(options.image);
+    clock.lap("image read");
+    Container container = discoverContainer(options.container);
+    clock.lap("container discovered");
+    ReplayResult result = replayImage(image, container, options.settings);
+    return {"replay: " + std::to_string(result.posixLocksSet) + " POSIX lock(s) in " +
+                std::to_string(result.processesInjected) + " process(es), " + std::to_string(result.descriptionLocksSet) +
+                " description lock(s) set, " + std::to_string(result.alreadyInPlace) + " already in place; verified\n",
+            std::nullopt};
+}
+
+CommandResult runVerify(const VerifyOptions& options) {
     LockImage expected = readLockImage(options.image);
     Container container = discoverContainer(options.container);
     LockImage live = collectLocks(container, {.pending = pendingBySeizing()});
     PidMapping pids = mapImagePids(expected, container, options.pidMap);
     LockDifferences differences = compareLockTables(expected, live, pids);
     std::vector<std::string> lines = differences.lines();
+    CommandResult result;
     if (options.json) {
-        printText(nlohmann::json{{"equal", lines.empty()}, {"differences", lines}}.dump(2) + "\n");
+        result.output = nlohmann::json{{"equal", lines.empty()}, {"differences", lines}}.dump(2) + "\n";
     } else {
-        for (const std::string& line : lines) printText(line + "\n");
-        if (lines.empty()) printText("verify: the live locks match " + options.image + "\n");
+        for (const std::string& line : lines) result.output += line + "\n";
+        if (lines.empty()) result.output += "verify: the live locks match " + options.image + "\n";
     }
     if (!lines.empty())
-        throw Error("verify: " + std::to_string(lines.size()) + " difference(s) between " + options.image +
-                    " and the container; first: " + lines.front());
-    return 0;
+        result.failure = Error("verify: " + std::to_string(lines.size()) + " difference(s) between " + options.image +
+                               " and the container; first: " + lines.front());
+    return result;
 }
 
-int runPrecheck(const PrecheckOptions& options) {
+CommandResult runPrecheck(const PrecheckOptions& options) {
     LockImage image = readLockImage(options.image);
     UniqueFd root;
     if (options.root) {
@@ -95,38 +100,21 @@ int runPrecheck(const PrecheckOptions& options) {
     PrecheckReport report = precheckImage(image, root.get());
     std::vector<std::string> conflicts;
     for (const Conflict& conflict : report.conflicts) conflicts.push_back(conflict.line());
+    CommandResult result;
     if (options.json) {
-        printText(nlohmann::json{{"conflicts", conflicts}, {"unreachable", report.unreachable}}.dump(2) + "\n");
+        result.output = nlohmann::json{{"conflicts", conflicts}, {"unreachable", report.unreachable}}.dump(2) + "\n";
     } else {
-        for (const std::string& line : conflicts) printText("conflict: " + line + "\n");
-        for (const std::string& line : report.unreachable) printText("unchecked: " + line + "\n");
-        if (conflicts.empty() && report.unreachable.empty()) printText("precheck: no lock of " + options.image + " is held outside\n");
+        for (const std::string& line : conflicts) result.output += "conflict: " + line + "\n";
+        for (const std::string& line : report.unreachable) result.output += "unchecked: " + line + "\n";
+        if (conflicts.empty() && report.unreachable.empty())
+            result.output += "precheck: no lock of " + options.image + " is held outside\n";
     }
-    if (!conflicts.empty()) throw Error("precheck: " + std::to_string(conflicts.size()) + " lock(s) held outside; first: " + conflicts.front());
-    if (!report.unreachable.empty()) throw Error("precheck: " + std::to_string(report.unreachable.size()) + " file(s) could not be checked; first: " + report.unreachable.front());
-    return 0;
-}
-
-}  // namespace lockcr
-
-namespace lockcr {
-
-int runReplay(const ReplayOptions& options) {
-    PhaseClock clock("replay");
-    LockImage image = readLockImage(options.image);
-    clock.lap("image read");
-    Container container = discoverContainer(options.container);
-    clock.lap("container discovered");
-    ReplaySettings settings;
-    settings.useFreezer = options.freeze;
-    settings.conflicts = options.conflicts;
-    settings.waitTimeout = options.waitTimeout;
-    settings.pidMap = options.pidMap;
-    settings.onFailure = options.onFailure;
-    ReplayResult result = replayImage(image, container, settings);
-    std::printf("replay: %zu POSIX lock(s) in %zu process(es), %zu description lock(s) set, %zu already in place; verified\n",
-                result.posixLocksSet, result.processesInjected, result.descriptionLocksSet, result.alreadyInPlace);
-    return 0;
+    if (!conflicts.empty())
+        result.failure = Error("precheck: " + std::to_string(conflicts.size()) + " lock(s) held outside; first: " + conflicts.front());
+    else if (!report.unreachable.empty())
+        result.failure = Error("precheck: " + std::to_string(report.unreachable.size()) +
+                               " file(s) could not be checked; first: " + report.unreachable.front());
+    return result;
 }
 
 }  // namespace lockcr

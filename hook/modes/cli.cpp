@@ -1,5 +1,5 @@
-// The command-line face of lockcr: parses arguments and runs one command (commands.h). Errors
-// propagate to main.cpp, the one place that prints them.
+// The command-line face of lockcr: parses arguments, runs one command (commands.h) and prints what
+// it returns, in one place. Errors propagate to main.cpp, the one place that prints them.
 #include "modes/cli.h"
 
 #include <linux/capability.h>
@@ -44,6 +44,14 @@ std::map<pid_t, pid_t> parsePidMap(const std::string& text) {
 void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
     command->add_option("--pid", selector.pid, "host pid of the container's init process");
     command->add_option("--state", selector.stateFile, "OCI state JSON file (- for stdin)");
+}
+
+// A command's output to stdout; then its failure (verify's differences, precheck's conflicts) goes
+// on to main.cpp like any other.
+int printResult(const CommandResult& result) {
+    std::fwrite(result.output.data(), 1, result.output.size(), stdout);
+    if (result.failure) throw *result.failure;
+    return 0;
 }
 
 // The capabilities each command uses, nothing more.
@@ -131,26 +139,26 @@ int runCommandLine(int argc, char** argv) {
     configureLog({true, logFile, false, verbose});
     const std::string command = app.get_subcommands().front()->get_name();
     dropCapabilitiesFor(command);
-    if (command == "inspect") return runInspect(inspect);
+    if (command == "inspect") return printResult(runInspect(inspect));
     if (command == "dump") {
         dump.freeze = !noFreeze;
-        return runDump(dump);
+        return printResult(runDump(dump));
     }
     if (command == "replay") {
-        replay.pidMap = parsePidMap(replayPidMap);
-        replay.conflicts = conflictPolicy == "wait" ? ConflictPolicy::wait : ConflictPolicy::fail;
-        replay.waitTimeout = std::chrono::milliseconds(static_cast<long>(waitSeconds * 1000));
-        replay.freeze = !replayNoFreeze;
-        replay.onFailure = onFailure == "freeze" ? FailurePolicy::freeze
-                           : onFailure == "kill" ? FailurePolicy::kill
-                                                 : FailurePolicy::resume;
-        return runReplay(replay);
+        replay.settings.pidMap = parsePidMap(replayPidMap);
+        replay.settings.conflicts = conflictPolicy == "wait" ? ConflictPolicy::wait : ConflictPolicy::fail;
+        replay.settings.waitTimeout = std::chrono::milliseconds(static_cast<long>(waitSeconds * 1000));
+        replay.settings.useFreezer = !replayNoFreeze;
+        replay.settings.onFailure = onFailure == "freeze" ? FailurePolicy::freeze
+                                    : onFailure == "kill" ? FailurePolicy::kill
+                                                          : FailurePolicy::resume;
+        return printResult(runReplay(replay));
     }
     if (command == "verify") {
         verify.pidMap = parsePidMap(verifyPidMap);
-        return runVerify(verify);
+        return printResult(runVerify(verify));
     }
-    return runPrecheck(precheck);
+    return printResult(runPrecheck(precheck));
 }
 
 }  // namespace lockcr
