@@ -1,6 +1,5 @@
 #include "commands.h"
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "collect/inventory.h"
@@ -10,7 +9,7 @@
 #include "freeze/freezer.h"
 #include "image/host.h"
 #include "image/json.h"
-#include "replay/barrier.h"
+#include "replay/pending_calls.h"
 #include "replay/precheck.h"
 #include "replay/replay.h"
 #include "report/table.h"
@@ -21,29 +20,21 @@
 
 namespace lockcr {
 
-namespace {
-
-void printText(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
-
-}  // namespace
-
-int runInspect(const InspectOptions& options) {
+CommandResult runInspect(const InspectOptions& options) {
     PhaseClock clock("inspect");
     Container container = discoverContainer(options.container);
     clock.lap("container discovered");
     LockImage image = collectLocks(container);
     clock.lap("locks collected");
     stampImage(image);
-    std::string text = options.json ? lockImageToText(image) : formatLockTable(image);
-    if (options.json) text += '\n';
-    printText(text);
-    clock.lap("printed");
-    return 0;
+    std::string text = options.json ? lockImageToText(image) + '\n' : formatLockTable(image);
+    clock.lap("formatted");
+    return {text, std::nullopt};
 }
 
 // The container is frozen for the whole collection, so the fds, locks and waiters seen together
 // are one consistent state; the guard thaws it on every path unless it was frozen before.
-int runDump(const DumpOptions& options) {
+CommandResult runDump(const DumpOptions& options) {
     PhaseClock clock("dump");
     Container container = discoverContainer(options.container);
     clock.lap("container discovered");
@@ -64,29 +55,43 @@ int runDump(const DumpOptions& options) {
     writeLockImage(options.output, image);
     clock.lap("image written");
     logInfo("dump: wrote " + options.output);
-    return 0;
+    return {};
 }
 
-int runVerify(const VerifyOptions& options) {
+CommandResult runReplay(const ReplayOptions& options) {
+    PhaseClock clock("replay");
+    LockImage image = readLockImage(options.image);
+    clock.lap("image read");
+    Container container = discoverContainer(options.container);
+    clock.lap("container discovered");
+    ReplayResult result = replayImage(image, container, options.settings);
+    return {"replay: " + std::to_string(result.posixLocksSet) + " POSIX lock(s) in " +
+                std::to_string(result.processesInjected) + " process(es), " + std::to_string(result.descriptionLocksSet) +
+                " description lock(s) set, " + std::to_string(result.alreadyInPlace) + " already in place; verified\n",
+            std::nullopt};
+}
+
+CommandResult runVerify(const VerifyOptions& options) {
     LockImage expected = readLockImage(options.image);
     Container container = discoverContainer(options.container);
     LockImage live = collectLocks(container, {.pending = pendingBySeizing()});
     PidMapping pids = mapImagePids(expected, container, options.pidMap);
     LockDifferences differences = compareLockTables(expected, live, pids);
     std::vector<std::string> lines = differences.lines();
+    CommandResult result;
     if (options.json) {
-        printText(nlohmann::json{{"equal", lines.empty()}, {"differences", lines}}.dump(2) + "\n");
+        result.output = nlohmann::json{{"equal", lines.empty()}, {"differences", lines}}.dump(2) + "\n";
     } else {
-        for (const std::string& line : lines) printText(line + "\n");
-        if (lines.empty()) printText("verify: the live locks match " + options.image + "\n");
+        for (const std::string& line : lines) result.output += line + "\n";
+        if (lines.empty()) result.output += "verify: the live locks match " + options.image + "\n";
     }
     if (!lines.empty())
-        throw Error("verify: " + std::to_string(lines.size()) + " difference(s) between " + options.image +
-                    " and the container; first: " + lines.front());
-    return 0;
+        result.failure = Error("verify: " + std::to_string(lines.size()) + " difference(s) between " + options.image +
+                               " and the container; first: " + lines.front());
+    return result;
 }
 
-int runPrecheck(const PrecheckOptions& options) {
+CommandResult runPrecheck(const PrecheckOptions& options) {
     LockImage image = readLockImage(options.image);
     UniqueFd root;
     if (options.root) {
@@ -98,38 +103,21 @@ int runPrecheck(const PrecheckOptions& options) {
     PrecheckReport report = precheckImage(image, root.get());
     std::vector<std::string> conflicts;
     for (const Conflict& conflict : report.conflicts) conflicts.push_back(conflict.line());
+    CommandResult result;
     if (options.json) {
-        printText(nlohmann::json{{"conflicts", conflicts}, {"unreachable", report.unreachable}}.dump(2) + "\n");
+        result.output = nlohmann::json{{"conflicts", conflicts}, {"unreachable", report.unreachable}}.dump(2) + "\n";
     } else {
-        for (const std::string& line : conflicts) printText("conflict: " + line + "\n");
-        for (const std::string& line : report.unreachable) printText("unchecked: " + line + "\n");
-        if (conflicts.empty() && report.unreachable.empty()) printText("precheck: no lock of " + options.image + " is held outside\n");
+        for (const std::string& line : conflicts) result.output += "conflict: " + line + "\n";
+        for (const std::string& line : report.unreachable) result.output += "unchecked: " + line + "\n";
+        if (conflicts.empty() && report.unreachable.empty())
+            result.output += "precheck: no lock of " + options.image + " is held outside\n";
     }
-    if (!conflicts.empty()) throw Error("precheck: " + std::to_string(conflicts.size()) + " lock(s) held outside; first: " + conflicts.front());
-    if (!report.unreachable.empty()) throw Error("precheck: " + std::to_string(report.unreachable.size()) + " file(s) could not be checked; first: " + report.unreachable.front());
-    return 0;
-}
-
-}  // namespace lockcr
-
-namespace lockcr {
-
-int runReplay(const ReplayOptions& options) {
-    PhaseClock clock("replay");
-    LockImage image = readLockImage(options.image);
-    clock.lap("image read");
-    Container container = discoverContainer(options.container);
-    clock.lap("container discovered");
-    ReplaySettings settings;
-    settings.useFreezer = options.freeze;
-    settings.conflicts = options.conflicts;
-    settings.waitTimeout = options.waitTimeout;
-    settings.pidMap = options.pidMap;
-    settings.onFailure = options.onFailure;
-    ReplayResult result = replayImage(image, container, settings);
-    std::printf("replay: %zu POSIX lock(s) in %zu process(es), %zu description lock(s) set, %zu already in place; verified\n",
-                result.posixLocksSet, result.processesInjected, result.descriptionLocksSet, result.alreadyInPlace);
-    return 0;
+    if (!conflicts.empty())
+        result.failure = Error("precheck: " + std::to_string(conflicts.size()) + " lock(s) held outside; first: " + conflicts.front());
+    else if (!report.unreachable.empty())
+        result.failure = Error("precheck: " + std::to_string(report.unreachable.size()) +
+                               " file(s) could not be checked; first: " + report.unreachable.front());
+    return result;
 }
 
 namespace {
@@ -156,7 +144,7 @@ std::string restoreCondition(const RestoreState& state, bool& frozen) {
 
 }  // namespace
 
-int runStatus(const StatusOptions& options) {
+CommandResult runStatus(const StatusOptions& options) {
     std::vector<RestoreState> states = listRestoreStates();
     nlohmann::json list = nlohmann::json::array();
     std::string text;
@@ -174,12 +162,11 @@ int runStatus(const StatusOptions& options) {
         else if (condition == "interrupted" || condition == "failed-killed")
             text += "  its tasks were killed rather than run without their locks: restore it again from the checkpoint\n";
     }
-    if (options.json) printText(list.dump(2) + "\n");
-    else printText(text.empty() ? "status: no restore recorded in " + runDirectory() + "/restores\n" : text);
-    return 0;
+    if (options.json) return {list.dump(2) + "\n"};
+    return {text.empty() ? "status: no restore recorded in " + runDirectory() + "/restores\n" : text};
 }
 
-int runRecover(const RecoverOptions& options) {
+CommandResult runRecover(const RecoverOptions& options) {
     std::optional<RestoreState> state = readRestoreState(options.key);
     if (!state) throwBadInput("recover: no restore " + options.key + " in " + runDirectory() + "/restores (see lockcr status)");
     if (state->outcome == RestoreOutcome::restored) throwBadInput("recover: restore " + options.key + " already finished");
@@ -198,8 +185,7 @@ int runRecover(const RecoverOptions& options) {
     state->detail = "recovered: " + std::to_string(result.posixLocksSet + result.descriptionLocksSet) + " lock(s) set, " +
                     std::to_string(result.alreadyInPlace) + " already in place; verified";
     writeRestoreState(*state);
-    printText("recover: " + options.key + ": " + state->detail + "; thawed\n");
-    return 0;
+    return {"recover: " + options.key + ": " + state->detail + "; thawed\n"};
 }
 
 }  // namespace lockcr

@@ -1,14 +1,15 @@
-// What each CLI command does, as a short composition of the pipeline stages. main.cpp parses
-// arguments and picks one of these; the stages do the work.
+// What each CLI command does, as a short composition of the pipeline stages. modes/cli.cpp parses
+// arguments and picks one of these; the stages do the work. A command returns what it has to say
+// and the mode prints it, in one place.
 #pragma once
 
-#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "discover/container.h"
 #include "replay/replay.h"
+#include "util/error.h"
 
 namespace lockcr {
 
@@ -26,11 +27,9 @@ struct DumpOptions {
 struct ReplayOptions {
     std::string image;
     ContainerSelector container;
-    std::map<pid_t, pid_t> pidMap;  // container pid -> host pid, for tests and for runtimes that know
-    ConflictPolicy conflicts = ConflictPolicy::fail;
-    std::chrono::milliseconds waitTimeout{std::chrono::seconds(10)};
-    bool freeze = true;
-    FailurePolicy onFailure = FailurePolicy::resume;
+    // Freezer, conflict and failure policies, and the pid map (container pid -> host pid, for
+    // tests and for runtimes that know), handed to replayImage as they are.
+    ReplaySettings settings;
 };
 
 struct VerifyOptions {
@@ -57,12 +56,20 @@ struct RecoverOptions {
     std::string key;  // as `lockcr status` shows it
 };
 
-int runInspect(const InspectOptions& options);
-int runStatus(const StatusOptions& options);
-int runRecover(const RecoverOptions& options);
-int runDump(const DumpOptions& options);
-int runReplay(const ReplayOptions& options);
-int runVerify(const VerifyOptions& options);
-int runPrecheck(const PrecheckOptions& options);
+// What a command has to say: its output for stdout (a table, JSON, a summary line) and, for a
+// command that found a difference or a conflict, the failure that follows it (exit 1 after the
+// diff is shown). Any other failure is thrown.
+struct CommandResult {
+    std::string output;
+    std::optional<Error> failure;
+};
+
+CommandResult runInspect(const InspectOptions& options);
+CommandResult runStatus(const StatusOptions& options);
+CommandResult runRecover(const RecoverOptions& options);
+CommandResult runDump(const DumpOptions& options);
+CommandResult runReplay(const ReplayOptions& options);
+CommandResult runVerify(const VerifyOptions& options);
+CommandResult runPrecheck(const PrecheckOptions& options);
 
 }  // namespace lockcr

@@ -14,7 +14,7 @@ namespace lockcr {
 
 namespace {
 
-bool gone(const Error& error) { return error.errnoValue() == ESRCH || error.errnoValue() == ENOENT; }
+bool gone(const Error& error) { return sys::isGone(error.errnoValue()); }
 
 // Whether the table TID uses holds a lock the process's own table (REFERENCE's) does not show: a
 // POSIX lock (it belongs to that table), or a flock, OFD lock or lease on a description that is

@@ -5,7 +5,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
-#include <charconv>
+#include <climits>
 #include <map>
 #include <tuple>
 #include <mutex>
@@ -20,6 +20,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/sys.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -39,8 +40,9 @@ struct DescriptionCandidate {
 bool isDescriptionLock(LockKind kind) { return kind != LockKind::posix; }
 
 bool parseFdNumber(const std::string& name, int& fd) {
-    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
-    return ec == std::errc() && end == name.data() + name.size() && fd >= 0;
+    auto number = parseUnsignedNumber(name, 10, INT_MAX);
+    if (number) fd = static_cast<int>(*number);
+    return number.has_value();
 }
 
 std::string stripDeleted(std::string path, bool& deleted) {
@@ -80,7 +82,7 @@ TaskDirectories openTaskDirectories(const ContainerTask& task) {
     if (!directories.fds || !directories.fdinfo ||
         !sys::tryListDirectory(directories.fdinfo.get(), ".", directories.names, err)) {
         // A process that exits meanwhile is skipped: its locks are gone with it.
-        if (err == ENOENT || err == ESRCH) return {};
+        if (sys::isGone(err)) return {};
         throwErrno("collect: pid " + std::to_string(hostPid) + ": list fds", err);
     }
     try {
@@ -146,7 +148,7 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
         if ((!kept && !opened) || !sys::tryReadSmallProcFile(kept ? kept->fdinfo.get() : opened.get(), text, err)) {
             // Closed meanwhile: skipped. Anything else (no fd left, no memory) would drop the
             // fd's locks from the image without a word: it fails the collection.
-            if (err == ENOENT || err == ESRCH) continue;
+            if (sys::isGone(err)) continue;
             throwErrno("collect: pid " + std::to_string(task.hostPid) + " fdinfo " + name, err);
         }
         FdInfo info = parseFdInfo(text);

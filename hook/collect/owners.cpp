@@ -24,8 +24,10 @@ pid_t containerPidOf(const Container& container, pid_t hostPid) {
     // process in a namespace nested inside the container is not recognised either: it counts as
     // outside.)
     struct stat namespaceFile {};
-    std::string link = "/proc/" + std::to_string(hostPid) + "/ns/pid";
-    if (::stat(link.c_str(), &namespaceFile) != 0 || namespaceFile.st_ino != container.identity.pidNamespace) return 0;
+    int err = 0;
+    if (!sys::tryStatAt(AT_FDCWD, "/proc/" + std::to_string(hostPid) + "/ns/pid", namespaceFile, err) ||
+        namespaceFile.st_ino != container.identity.pidNamespace)
+        return 0;
     return status.namespacePids[container.namespaceLevel];
 }
 

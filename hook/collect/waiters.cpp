@@ -6,17 +6,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <charconv>
-#include <cstring>
+#include <algorithm>
+#include <climits>
 
 #include "collect/fdinfo.h"
 #include "collect/owners.h"
 #include "collect/proc_locks.h"
 #include "discover/container.h"
-#include "image/conflict.h"
+#include "image/conflict_rules.h"
 #include "util/error.h"
 #include "util/ptrace.h"
 #include "util/sys.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -26,16 +27,26 @@ namespace {
 constexpr unsigned long kSetLockWait = 7;       // F_SETLKW (== F_SETLKW64 on 64-bit)
 constexpr unsigned long kOfdSetLockWait = 38;   // F_OFD_SETLKW
 
-bool parseNumber(std::string_view& text, unsigned long& value) {
+// The next space-separated word of TEXT, taken off it.
+std::string_view nextWord(std::string_view& text) {
     while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    size_t end = std::min(text.find_first_of(" \n"), text.size());
+    std::string_view word = text.substr(0, end);
+    text.remove_prefix(end);
+    return word;
+}
+
+// The next word as a number: hex with "0x", else decimal.
+bool parseNumber(std::string_view& text, unsigned long& value) {
+    std::string_view word = nextWord(text);
     int base = 10;
-    if (text.size() > 2 && text[0] == '0' && text[1] == 'x') {
-        text.remove_prefix(2);
+    if (word.size() > 2 && word[0] == '0' && word[1] == 'x') {
+        word.remove_prefix(2);
         base = 16;
     }
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-    if (ec != std::errc()) return false;
-    text.remove_prefix(static_cast<size_t>(end - text.data()));
+    auto number = parseUnsignedNumber(word, base);
+    if (!number) return false;
+    value = *number;
     return true;
 }
 
@@ -62,13 +73,13 @@ std::optional<LockRange> rangeOfRequest(const struct flock& request, uint64_t ba
 std::optional<uint64_t> whenceBase(pid_t pid, pid_t threadId, int fd, short whence) {
     if (whence == SEEK_SET) return 0;
     std::string proc = sys::threadDirectory(pid, threadId);
+    int err = 0;
     if (whence == SEEK_END) {
         struct stat info {};
-        if (::stat((proc + "/fd/" + std::to_string(fd)).c_str(), &info) != 0) return std::nullopt;
+        if (!sys::tryStatAt(AT_FDCWD, proc + "/fd/" + std::to_string(fd), info, err)) return std::nullopt;
         return static_cast<uint64_t>(info.st_size);
     }
     std::string text;
-    int err = 0;
     if (!sys::tryReadFileAt(AT_FDCWD, proc + "/fdinfo/" + std::to_string(fd), text, err)) return std::nullopt;
     return parseFdInfo(text).position;
 }
@@ -85,8 +96,7 @@ std::optional<BlockedCall> fcntlWaiter(pid_t pid, pid_t threadId, const SyscallL
     int err = 0;
     UniqueFd memory = sys::tryOpenAt(AT_FDCWD, sys::threadDirectory(pid, threadId) + "/mem", O_RDONLY, err);
     if (!memory) return std::nullopt;
-    ssize_t n = ::pread(memory.get(), &request, sizeof request, static_cast<off_t>(call.arguments[2]));
-    if (n != static_cast<ssize_t>(sizeof request)) return std::nullopt;
+    if (sys::tryReadMemory(memory.get(), call.arguments[2], &request, sizeof request) != 0) return std::nullopt;
     if (request.l_type == F_RDLCK) blocked.requested.type = LockType::read;
     else if (request.l_type == F_WRLCK) blocked.requested.type = LockType::write;
     else return std::nullopt;  // an F_UNLCK never blocks
@@ -98,30 +108,18 @@ std::optional<BlockedCall> fcntlWaiter(pid_t pid, pid_t threadId, const SyscallL
     return blocked;
 }
 
-// Whether the bytes at ADDRESS in PID are a syscall instruction (x86_64: 0f 05; aarch64: svc #0).
-bool atSyscallInstruction(pid_t pid, pid_t threadId, unsigned long address) {
-#if defined(__x86_64__)
-    constexpr unsigned char kSyscall[] = {0x0f, 0x05};
-#elif defined(__aarch64__)
-    constexpr unsigned char kSyscall[] = {0x01, 0x00, 0x00, 0xd4};
-#endif
-    unsigned char bytes[sizeof kSyscall] = {};
-    int err = 0;
-    UniqueFd memory = sys::tryOpenAt(AT_FDCWD, sys::threadDirectory(pid, threadId) + "/mem", O_RDONLY, err);
-    return memory && ::pread(memory.get(), bytes, sizeof bytes, static_cast<off_t>(address)) == sizeof bytes &&
-           std::memcmp(bytes, kSyscall, sizeof bytes) == 0;
-}
-
 }  // namespace
 
 std::optional<SyscallLine> parseSyscallLine(std::string_view text) {
     SyscallLine line;
     if (text.starts_with("running")) return line;
-    long number = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec != std::errc()) return std::nullopt;
+    std::string_view word = nextWord(text);
+    bool negative = word.starts_with('-');
+    if (negative) word.remove_prefix(1);
+    auto magnitude = parseUnsignedNumber(word, 10, LONG_MAX);
+    if (!magnitude) return std::nullopt;
+    long number = negative ? -static_cast<long>(*magnitude) : static_cast<long>(*magnitude);
     line.number = number;
-    text.remove_prefix(static_cast<size_t>(end - text.data()));
     if (number < 0) {  // "-1 sp pc": stopped outside a syscall
         unsigned long stackPointer = 0;
         if (!parseNumber(text, stackPointer) || !parseNumber(text, line.instructionPointer)) return std::nullopt;
@@ -138,8 +136,8 @@ std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId, const 
     std::string path = sys::threadDirectory(pid, threadId) + "/syscall";
     if (!sys::tryReadSmallProcFileAt(AT_FDCWD, path, text, err)) return std::nullopt;
     auto call = parseSyscallLine(text);
-    if (call && call->number < 0 && call->instructionPointer && pending && atSyscallInstruction(pid, threadId, call->instructionPointer))
-        call = pending(pid, threadId);
+    if (call && call->number < 0 && call->instructionPointer && pending)
+        call = pending(pid, threadId, call->instructionPointer);
     if (!call || call->number < 0) return std::nullopt;
     if (call->number == SYS_fcntl) return fcntlWaiter(pid, threadId, *call);
     if (call->number == SYS_flock) {
@@ -226,15 +224,16 @@ void recordWaiters(const Container& container, LockImage& image, const PendingSy
         try {
             threads = sys::listThreads(task.hostPid);
         } catch (const Error& error) {
-            if (error.errnoValue() == ESRCH || error.errnoValue() == ENOENT) continue;  // exited: its waits are gone with it
+            if (sys::isGone(error.errnoValue())) continue;  // exited: its waits are gone with it
             throw;
         }
         for (pid_t threadId : threads) {
+            int err = 0;
             auto call = findBlockedLockCall(task.hostPid, threadId, pending);
             if (!call) continue;
             struct stat target {};
             std::string link = sys::threadDirectory(task.hostPid, threadId) + "/fd/" + std::to_string(call->fd);
-            if (::stat(link.c_str(), &target) != 0) continue;
+            if (!sys::tryStatAt(AT_FDCWD, link, target, err)) continue;
             if (!inside) inside = containerLocks(container, image);
             auto blocker = findBlocker(*inside, target.st_ino, call->requested, task.hostPid);
             if (!blocker) {

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -33,9 +34,11 @@ std::optional<SyscallLine> parseSyscallLine(std::string_view text);
 // The syscall a thread held in a ptrace stop will make first when it runs (PID, TID), from its
 // registers. A task restored by CRIU from a dump taken while it waited, or rewound after an
 // interruption, stands on its syscall instruction with the call in its registers, not inside it:
-// /proc/TID/syscall shows "-1", yet it waits again as soon as it runs. Asked only for a thread whose
-// instruction pointer is on a syscall instruction.
-using PendingSyscalls = std::function<std::optional<SyscallLine>(pid_t pid, pid_t threadId)>;
+// /proc/TID/syscall shows "-1", yet it waits again as soon as it runs. Asked for a thread stopped
+// outside any syscall at INSTRUCTION_POINTER; it answers nothing unless a syscall instruction is
+// there (what one looks like is the injection's per-architecture knowledge: replay/pending_calls.h).
+using PendingSyscalls =
+    std::function<std::optional<SyscallLine>(pid_t pid, pid_t threadId, uint64_t instructionPointer)>;
 
 // The blocking lock call TID of process PID sits in, or (with PENDING) is about to make, if any.
 std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId, const PendingSyscalls& pending = {});

@@ -149,11 +149,6 @@ std::string configPath() {
     return path && *path ? path : kDefaultConfigPath;
 }
 
-std::string runDirectory() {
-    const char* directory = std::getenv("LOCKCR_RUN_DIR");
-    return directory && *directory == '/' ? directory : "/run/lockcr";
-}
-
 Policies readPolicies(const std::string& path) {
     int error = 0;
     UniqueFd fd = sys::tryOpenAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, error);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "replay/replay.h"
+#include "util/run_directory.h"
 
 namespace lockcr {
 
@@ -43,9 +44,6 @@ struct Policies {
 Policies readPolicies(const std::string& path);
 // The path the CRIU action and OCI hook use: $LOCKCR_CONFIG or kDefaultConfigPath.
 std::string configPath();
-// Where lockcr keeps what lives between two of its processes (registrations, restores in progress):
-// /run/lockcr, or $LOCKCR_RUN_DIR (an absolute path).
-std::string runDirectory();
 // Pure: YAML text to policies, starting from BASE. SOURCE names the text in errors.
 Policies parsePolicies(std::string_view yaml, const std::string& source, const Policies& base = {});
 

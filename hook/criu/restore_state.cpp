@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "config/config.h"
+#include "util/run_directory.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/sys.h"

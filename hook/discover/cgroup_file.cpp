@@ -1,11 +1,12 @@
 #include "discover/cgroup_file.h"
 
 #include <algorithm>
-#include <charconv>
+#include <climits>
 #include <set>
 
 #include "util/error.h"
 #include "util/lines.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -14,11 +15,9 @@ namespace {
 constexpr size_t kMaxLineLength = 8192;  // PATH_MAX for the path, and the controller names
 
 int parseHierarchyId(std::string_view text) {
-    int id = -1;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size() || id < 0)
-        throwBadInput("bad hierarchy id (expected a number >= 0 before the first ':')");
-    return id;
+    auto id = parseUnsignedNumber(text, 10, INT_MAX);
+    if (!id) throwBadInput("bad hierarchy id (expected a number >= 0 before the first ':')");
+    return static_cast<int>(*id);
 }
 
 std::vector<std::string> parseControllers(std::string_view text) {

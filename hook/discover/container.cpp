@@ -6,7 +6,7 @@
 #include <linux/magic.h>
 
 #include <algorithm>
-#include <charconv>
+#include <climits>
 #include <unordered_set>
 
 #include "discover/proc_status.h"
@@ -15,6 +15,7 @@
 #include "util/ptrace.h"
 #include "util/error.h"
 #include "util/sys.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -36,22 +37,21 @@ std::string unifiedMount() {
 
 uint64_t pidNamespaceInode(pid_t pid) {
     struct stat info {};
-    std::string path = "/proc/" + std::to_string(pid) + "/ns/pid";
-    if (::stat(path.c_str(), &info) != 0) throwErrno("pid " + std::to_string(pid) + ": pid namespace");
+    int err = 0;
+    if (!sys::tryStatAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/ns/pid", info, err))
+        throwErrno("pid " + std::to_string(pid) + ": pid namespace", err);
     return info.st_ino;
 }
 
+// cgroup.procs: one pid a line. Anything that is not a pid is skipped.
 std::vector<pid_t> parsePidList(const std::string& text) {
     std::vector<pid_t> pids;
-    const char* cursor = text.data();
-    const char* end = cursor + text.size();
-    while (cursor < end) {
-        pid_t pid = 0;
-        auto [next, ec] = std::from_chars(cursor, end, pid);
-        if (ec == std::errc() && pid > 0) pids.push_back(pid);
-        cursor = next;
-        while (cursor < end && (*cursor == '\n' || *cursor == ' ')) ++cursor;
-        if (ec != std::errc()) ++cursor;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        size_t end = std::min(rest.find_first_of("\n "), rest.size());
+        auto pid = parseUnsignedNumber(rest.substr(0, end), 10, INT_MAX);
+        if (pid && *pid > 0) pids.push_back(static_cast<pid_t>(*pid));
+        rest.remove_prefix(std::min(end + 1, rest.size()));
     }
     return pids;
 }
@@ -71,7 +71,7 @@ void collectCgroupMembers(const std::string& directory, std::vector<pid_t>& out,
     for (const std::string& name : names) {
         struct stat info {};
         std::string child = directory + "/" + name;
-        if (::lstat(child.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+        if (sys::tryStatAt(AT_FDCWD, child, info, err, AT_SYMLINK_NOFOLLOW) && S_ISDIR(info.st_mode))
             collectCgroupMembers(child, out, depth + 1);
     }
 }
@@ -82,12 +82,11 @@ std::vector<pid_t> pidNamespaceMembers(uint64_t namespaceInode) {
     if (!sys::tryListDirectory(AT_FDCWD, "/proc", names, err)) throwErrno("list /proc", err);
     std::vector<pid_t> members;
     for (const std::string& name : names) {
-        pid_t pid = 0;
-        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-        if (ec != std::errc() || end != name.data() + name.size()) continue;
+        auto pid = parseUnsignedNumber(name, 10, INT_MAX);
+        if (!pid) continue;
         struct stat info {};
-        std::string path = "/proc/" + name + "/ns/pid";
-        if (::stat(path.c_str(), &info) == 0 && info.st_ino == namespaceInode) members.push_back(pid);
+        if (sys::tryStatAt(AT_FDCWD, "/proc/" + name + "/ns/pid", info, err) && info.st_ino == namespaceInode)
+            members.push_back(static_cast<pid_t>(*pid));
     }
     return members;
 }
@@ -198,8 +197,9 @@ Container discoverContainer(const ContainerSelector& selector) {
 
     const std::string& file = *selector.stateFile;
     constexpr size_t kMaximumStateSize = 1 << 20;
-    UniqueFd fd = file == "-" ? UniqueFd(::dup(STDIN_FILENO)) : sys::openAt(AT_FDCWD, file, O_RDONLY);
-    if (!fd) throwErrno("state: standard input");
+    int err = 0;
+    UniqueFd fd = file == "-" ? sys::tryDuplicate(STDIN_FILENO, err) : sys::openAt(AT_FDCWD, file, O_RDONLY);
+    if (!fd) throwErrno("state: standard input", err);
     std::string text = sys::readAll(fd.get(), "state " + file, kMaximumStateSize);
     if (text.size() > kMaximumStateSize) throwBadInput("state " + file + ": larger than 1 MiB, not an OCI state");
     OciState state;
@@ -226,7 +226,7 @@ pid_t filesThreadOf(pid_t pid) {
             if (sys::readThreadState(pid, tid, state, tracer) && state != 'Z' && state != 'X') return tid;
         }
     } catch (const Error& error) {
-        if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;  // else exited meanwhile
+        if (!sys::isGone(error.errnoValue())) throw;  // else exited meanwhile
     }
     return pid;
 }
@@ -237,7 +237,7 @@ pid_t hostThreadOf(const Container& container, pid_t containerTid) {
         try {
             threads = sys::listThreads(task.hostPid);
         } catch (const Error& error) {
-            if (error.errnoValue() == ESRCH || error.errnoValue() == ENOENT) continue;  // exited meanwhile
+            if (sys::isGone(error.errnoValue())) continue;  // exited meanwhile
             throw;
         }
         for (pid_t tid : threads) {
@@ -247,7 +247,7 @@ pid_t hostThreadOf(const Container& container, pid_t containerTid) {
                     status.namespacePids[container.namespaceLevel] == containerTid)
                     return tid;
             } catch (const Error& error) {
-                if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;  // else exited meanwhile
+                if (!sys::isGone(error.errnoValue())) throw;  // else exited meanwhile
             }
         }
     }
@@ -270,7 +270,7 @@ std::vector<std::vector<pid_t>> groupsOfTasks(const Container& container) {
         try {
             groups.push_back(readProcessStatus(task.hostPid).namespaceProcessGroups);
         } catch (const Error& error) {
-            if (error.errnoValue() != ESRCH && error.errnoValue() != ENOENT) throw;
+            if (!sys::isGone(error.errnoValue())) throw;
         }
     }
     return groups;

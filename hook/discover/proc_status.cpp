@@ -141,7 +141,7 @@ ProcessStatus readProcessStatus(pid_t pid) {
     std::string text;
     int err = 0;
     if (!sys::tryReadSmallProcFileAt(AT_FDCWD, "/proc/" + std::to_string(pid) + "/status", text, err)) {
-        if (err == ENOENT || err == ESRCH)
+        if (sys::isGone(err))
             throw Error("pid " + std::to_string(pid) + ": no such process", err, ExitStatus::badInput);
         throwErrno("pid " + std::to_string(pid) + ": read status", err);
     }

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "config/config.h"
+#include "util/run_directory.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/log.h"

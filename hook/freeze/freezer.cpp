@@ -63,6 +63,10 @@ void writeFreezeState(CgroupVersion version, const std::string& directory, bool 
         writeSmallFile(directory + "/cgroup.freeze", frozen ? "1" : "0");
 }
 
+void thawSoKilledTasksDie(CgroupVersion version, const std::string& directory) {
+    writeFreezeState(version, directory, false);
+}
+
 FrozenCgroup FrozenCgroup::freeze(CgroupVersion version, const std::string& directory,
                                   std::chrono::milliseconds timeout) {
     if (version == CgroupVersion::none) throwFailure("freeze: the container has no cgroup to freeze");
@@ -75,7 +79,7 @@ FrozenCgroup FrozenCgroup::freeze(CgroupVersion version, const std::string& dire
     }
     guard.owned_ = true;  // from here on, the destructor thaws whatever happens
     writeFreezeState(version, directory, true);
-    waitUntilFrozen(version, directory, timeout);
+    lockcr::waitUntilFrozen(version, directory, timeout);
     return guard;
 }
 
@@ -115,6 +119,17 @@ FrozenCgroup& FrozenCgroup::operator=(FrozenCgroup&& other) noexcept {
         alreadyFrozen_ = other.alreadyFrozen_;
     }
     return *this;
+}
+
+void FrozenCgroup::thawUntilFrozenAgain() { writeFreezeState(version_, directory_, false); }
+
+void FrozenCgroup::freezeAgain() {
+    if (version_ == CgroupVersion::none) throwFailure("freeze: no cgroup freezer to freeze again");
+    writeFreezeState(version_, directory_, true);
+}
+
+void FrozenCgroup::waitUntilFrozen(std::chrono::milliseconds timeout) const {
+    lockcr::waitUntilFrozen(version_, directory_, timeout);
 }
 
 void FrozenCgroup::thaw() {

@@ -15,7 +15,12 @@ namespace lockcr {
 
 // True when the cgroup's own setting freezes it (a frozen parent alone does not count).
 bool isCgroupFrozen(CgroupVersion version, const std::string& directory);
+// The cgroup's own setting, frozen or thawed, without waiting. Other stages hold a FrozenCgroup
+// instead; the CRIU action's pre-resume hand-off (modes/criu_action.cpp) still writes it directly.
 void writeFreezeState(CgroupVersion version, const std::string& directory, bool frozen);
+// Thaws the cgroup whatever froze it, so that tasks sent SIGKILL die: a frozen task dies only
+// once thawed (fail closed by killing, --on-failure kill).
+void thawSoKilledTasksDie(CgroupVersion version, const std::string& directory);
 // Until the kernel reports every task of the cgroup frozen; throws after TIMEOUT.
 void waitUntilFrozen(CgroupVersion version, const std::string& directory, std::chrono::milliseconds timeout);
 
@@ -41,8 +46,17 @@ public:
     ~FrozenCgroup();
 
     bool wasAlreadyFrozen() const { return alreadyFrozen_; }
+    bool holdsCgroup() const { return version_ != CgroupVersion::none; }
     // Thaws now (if we froze it); throws on failure. The destructor does the same but only logs.
     void thaw();
+    // For a cgroup that was already frozen when we came: thaws it for a while (replay's threads
+    // then wait in ptrace stops instead); freezeAgain() puts it back as it was found.
+    void thawUntilFrozenAgain();
+    // Writes the frozen setting again without waiting (the tasks get there before their next
+    // instruction): after thawUntilFrozenAgain(), or to fail closed before letting tasks go.
+    void freezeAgain();
+    // Until the kernel reports every task frozen; throws after TIMEOUT.
+    void waitUntilFrozen(std::chrono::milliseconds timeout) const;
     // Keeps the cgroup frozen after this guard goes: for fail-closed paths.
     void leaveFrozen() { owned_ = false; }
 

@@ -7,7 +7,6 @@
 #include <simdjson.h>
 
 #include <array>
-#include <charconv>
 #include <climits>
 #include <cstring>
 #include <initializer_list>
@@ -17,6 +16,7 @@
 #include "image/json.h"
 #include "util/error.h"
 #include "util/sys.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -200,12 +200,10 @@ size_t elementCount(simdjson::dom::array array) {
 
 unsigned readOctalFlags(const ObjectReader& object) {
     std::string text = object.string("flags");
-    unsigned flags = 0;
-    const char* end = text.data() + text.size();
-    auto parsed = std::from_chars(text.data(), end, flags, 8);
-    bool valid = text.size() >= 2 && text.size() <= 12 && text[0] == '0' && parsed.ec == std::errc() && parsed.ptr == end;
+    auto flags = parseUnsignedNumber(text, 8, UINT_MAX);
+    bool valid = text.size() >= 2 && text.size() <= 12 && text[0] == '0' && flags;
     if (!valid) object.place("flags").reject("expected open flags in octal like \"02100002\", got " + shown(text));
-    return flags;
+    return static_cast<unsigned>(*flags);
 }
 
 DeviceNumber readDevice(const ObjectReader& object) { return object.name("dev", deviceNumberFromString); }
@@ -479,7 +477,8 @@ LockImage readLockImage(const std::string& path) {
     // O_NONBLOCK: opening a FIFO planted at the path must not hang; it is refused below.
     UniqueFd fd = sys::openAt(AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat status {};
-    if (::fstat(fd.get(), &status) != 0) throwErrno("stat lock image " + path);
+    int err = 0;
+    if (!sys::tryStatFd(fd.get(), status, err)) throwErrno("stat lock image " + path, err);
     if (!S_ISREG(status.st_mode)) throwBadInput("lock image " + path + ": not a regular file");
     if (status.st_size > kMaxImageSize)
         throwBadInput("lock image " + path + ": " + std::to_string(status.st_size) +

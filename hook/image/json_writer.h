@@ -1,6 +1,6 @@
 // A streaming JSON writer: text is appended as values are written, with no tree of nodes in
 // between (a 20,000-lock image built as an nlohmann::json tree costs more than collecting it).
-// Reading stays with nlohmann::json; tests round-trip one through the other.
+// Reading is json_reader.cpp's (simdjson); tests round-trip one through the other.
 #pragma once
 
 #include <cstdint>

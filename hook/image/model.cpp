@@ -1,9 +1,11 @@
 #include "image/model.h"
 
-#include <charconv>
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "util/error.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -22,8 +24,10 @@ bool parseHexField(std::string_view text, uint32_t limit, uint32_t& value) {
     if (text.size() < 2 || text.size() > 8) return false;
     for (char c : text)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-    return error == std::errc() && end == text.data() + text.size() && value < limit;
+    auto number = parseUnsignedNumber(text, 16);
+    if (!number || *number >= limit) return false;
+    value = static_cast<uint32_t>(*number);
+    return true;
 }
 
 }  // namespace
@@ -108,6 +112,18 @@ size_t countLocks(const LockImage& image) {
         for (const ProcessFd& fd : process.fds) count += fd.posixLocks.size();
     for (const OpenFileDescription& description : image.descriptions) count += description.locks.size();
     return count;
+}
+
+std::string describeLock(const Lock& lock) {
+    std::string kind = lock.kind == LockKind::ofd ? "OFD" : nameOf(lock.kind);
+    std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::string type = nameOf(lock.type);
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::string text = kind + " " + type;
+    if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active) text += std::string(" (") + nameOf(lock.leaseState) + ")";
+    if (lock.kind == LockKind::posix || lock.kind == LockKind::ofd)
+        text += " [" + std::to_string(lock.range.start) + "," + (lock.range.end ? std::to_string(*lock.range.end) : "EOF") + "]";
+    return text;
 }
 
 }  // namespace lockcr

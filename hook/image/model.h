@@ -153,6 +153,9 @@ const char* nameOf(LockType type);
 const char* nameOf(LeaseState state);
 // A file in messages and tables: its path, or "major:minor:inode" when the image has no path.
 std::string nameOf(const FileIdentity& file);
+// A lock in messages (verify's differences, replay's and precheck's conflicts): "POSIX WRITE
+// [10,29]", "LEASE READ (breaking)".
+std::string describeLock(const Lock& lock);
 // The inverse of nameOf; an unknown name throws Error(badInput) listing the known ones.
 LockKind lockKindFromString(std::string_view name);
 LockType lockTypeFromString(std::string_view name);

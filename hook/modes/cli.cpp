@@ -1,11 +1,12 @@
-// The command-line face of lockcr: parses arguments and runs one command (commands.h; setup in
-// setup_cli.cpp). Errors propagate to main.cpp, the one place that prints them.
+// The command-line face of lockcr: parses arguments, runs one command (commands.h; setup in
+// setup_cli.cpp, snapshot in snapshot_cli.cpp) and prints what it returns, in one place. Errors
+// propagate to main.cpp, the one place that prints them.
 #include "modes/cli.h"
 
 #include <linux/capability.h>
 
 #include <CLI/CLI.hpp>
-#include <charconv>
+#include <climits>
 #include <cstdio>
 
 #include "commands.h"
@@ -14,6 +15,7 @@
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/text.h"
 
 namespace lockcr {
 
@@ -27,16 +29,15 @@ std::map<pid_t, pid_t> parsePidMap(const std::string& text) {
         size_t comma = text.find(',', position);
         std::string pair = text.substr(position, comma == std::string::npos ? std::string::npos : comma - position);
         size_t colon = pair.find(':');
-        pid_t from = 0, to = 0;
-        bool ok = colon != std::string::npos;
-        if (ok) {
-            auto [fromEnd, fromError] = std::from_chars(pair.data(), pair.data() + colon, from);
-            auto [toEnd, toError] = std::from_chars(pair.data() + colon + 1, pair.data() + pair.size(), to);
-            ok = fromError == std::errc() && toError == std::errc() && fromEnd == pair.data() + colon &&
-                 toEnd == pair.data() + pair.size() && from > 0 && to > 0;
+        std::optional<uint64_t> from, to;
+        if (colon != std::string::npos) {
+            from = parseUnsignedNumber(std::string_view(pair).substr(0, colon), 10, INT_MAX);
+            to = parseUnsignedNumber(std::string_view(pair).substr(colon + 1), 10, INT_MAX);
         }
+        bool ok = from && to && *from > 0 && *to > 0;
         if (!ok) throwBadInput("--pid-map: \"" + pair + "\" is not CONTAINER_PID:HOST_PID");
-        if (!map.emplace(from, to).second) throwBadInput("--pid-map: container pid " + std::to_string(from) + " given twice");
+        if (!map.emplace(static_cast<pid_t>(*from), static_cast<pid_t>(*to)).second)
+            throwBadInput("--pid-map: container pid " + std::to_string(*from) + " given twice");
         if (comma == std::string::npos) break;
         position = comma + 1;
     }
@@ -46,6 +47,14 @@ std::map<pid_t, pid_t> parsePidMap(const std::string& text) {
 void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
     command->add_option("--pid", selector.pid, "host pid of the container's init process");
     command->add_option("--state", selector.stateFile, "OCI state JSON file (- for stdin)");
+}
+
+// A command's output to stdout; then its failure (verify's differences, precheck's conflicts) goes
+// on to main.cpp like any other.
+int printResult(const CommandResult& result) {
+    std::fwrite(result.output.data(), 1, result.output.size(), stdout);
+    if (result.failure) throw *result.failure;
+    return 0;
 }
 
 // The capabilities each command uses, nothing more.
@@ -151,30 +160,29 @@ int runCommandLine(int argc, char** argv) {
     const std::string command = app.get_subcommands().front()->get_name();
     if (int exitStatus = 0; runSnapshotCommand(command, snapshot, exitStatus)) return exitStatus;
     dropCapabilitiesFor(command);
-    if (command == "inspect") return runInspect(inspect);
-    if (command == "status") return runStatus(status);
-    if (command == "recover") return runRecover(recover);
-
+    if (command == "inspect") return printResult(runInspect(inspect));
+    if (command == "status") return printResult(runStatus(status));
+    if (command == "recover") return printResult(runRecover(recover));
     if (command == "setup") return runSetup(setup);
     if (command == "dump") {
         dump.freeze = !noFreeze;
-        return runDump(dump);
+        return printResult(runDump(dump));
     }
     if (command == "replay") {
-        replay.pidMap = parsePidMap(replayPidMap);
-        replay.conflicts = conflictPolicy == "wait" ? ConflictPolicy::wait : ConflictPolicy::fail;
-        replay.waitTimeout = std::chrono::milliseconds(static_cast<long>(waitSeconds * 1000));
-        replay.freeze = !replayNoFreeze;
-        replay.onFailure = onFailure == "freeze" ? FailurePolicy::freeze
-                           : onFailure == "kill" ? FailurePolicy::kill
-                                                 : FailurePolicy::resume;
-        return runReplay(replay);
+        replay.settings.pidMap = parsePidMap(replayPidMap);
+        replay.settings.conflicts = conflictPolicy == "wait" ? ConflictPolicy::wait : ConflictPolicy::fail;
+        replay.settings.waitTimeout = std::chrono::milliseconds(static_cast<long>(waitSeconds * 1000));
+        replay.settings.useFreezer = !replayNoFreeze;
+        replay.settings.onFailure = onFailure == "freeze" ? FailurePolicy::freeze
+                                    : onFailure == "kill" ? FailurePolicy::kill
+                                                          : FailurePolicy::resume;
+        return printResult(runReplay(replay));
     }
     if (command == "verify") {
         verify.pidMap = parsePidMap(verifyPidMap);
-        return runVerify(verify);
+        return printResult(runVerify(verify));
     }
-    return runPrecheck(precheck);
+    return printResult(runPrecheck(precheck));
 }
 
 }  // namespace lockcr

@@ -2,7 +2,6 @@
 
 #include <set>
 
-#include "replay/inject_arch.h"
 #include "util/error.h"
 #include "util/fault.h"
 #include "util/log.h"
@@ -35,7 +34,7 @@ void StartBarrier::ensureTraced() {
     if (traced_) return;
     std::vector<pid_t> stoppedWhileFrozen = seizeEveryProcess(*container_, true);
     refreezeOnRelease_ = frozen_.wasAlreadyFrozen();
-    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, false);
+    if (refreezeOnRelease_) frozen_.thawUntilFrozenAgain();
     else frozen_.thaw();
     traced_ = true;
     faultPoint("barrier-thawed");
@@ -100,20 +99,20 @@ void StartBarrier::detachAll() {
 void StartBarrier::release() {
     if (released_) return;
     released_ = true;
-    if (refreezeOnRelease_) writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    if (refreezeOnRelease_) frozen_.freezeAgain();
     detachAll();
     frozen_.thaw();
 }
 
 void StartBarrier::releaseFrozen() {
     if (released_) return;
-    if (container_->cgroupVersion == CgroupVersion::none) throwFailure("replay: no cgroup freezer to leave the container frozen");
-    writeFreezeState(container_->cgroupVersion, container_->cgroupDirectory, true);
+    if (!frozen_.holdsCgroup()) throwFailure("replay: no cgroup freezer to leave the container frozen");
+    frozen_.freezeAgain();
     released_ = true;  // only now: had the write failed, the destructor's release() lets everything go
     detachAll();
     frozen_.leaveFrozen();
     // Until every task is in the freezer (the detached ones get there before their next instruction).
-    waitUntilFrozen(container_->cgroupVersion, container_->cgroupDirectory, timeout_);
+    frozen_.waitUntilFrozen(timeout_);
 }
 
 StartBarrier::~StartBarrier() {
@@ -122,22 +121,6 @@ StartBarrier::~StartBarrier() {
     } catch (const Error& error) {
         logError(std::string("replay: release: ") + error.what());
     }
-}
-
-PendingSyscalls pendingBySeizing(std::chrono::milliseconds timeout) {
-    return [timeout](pid_t pid, pid_t threadId) -> std::optional<SyscallLine> {
-        try {
-            StoppedProcess process = StoppedProcess::seizeAndInterrupt(pid);
-            process.waitUntilStopped(timeout);
-            std::optional<SyscallLine> pending = inject_arch::pendingSyscall(sys::getRegisters(threadId));
-            process.detach();
-            return pending;
-        } catch (const Error& error) {
-            logInfo("verify: pid " + std::to_string(pid) + " tid " + std::to_string(threadId) +
-                    ": pending call not read: " + error.what());
-            return std::nullopt;
-        }
-    };
 }
 
 }  // namespace lockcr

@@ -10,7 +10,6 @@
 #include <memory>
 #include <vector>
 
-#include "collect/waiters.h"
 #include "discover/container.h"
 #include "freeze/freezer.h"
 #include "replay/tracee.h"
@@ -51,10 +50,5 @@ private:
     bool refreezeOnRelease_ = false;
     bool released_ = false;
 };
-
-// For `lockcr verify` outside a replay: reads a waiter's pending call by seizing its process for
-// the moment of one register read, then detaching (a stopped task goes back to its stop). Best
-// effort: a process that can't be seized (traced by CRIU, frozen) counts as not waiting.
-PendingSyscalls pendingBySeizing(std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
 
 }  // namespace lockcr

@@ -61,7 +61,8 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const 
             continue;
         }
         struct stat info {};
-        if (::fstat(file.get(), &info) != 0) throwErrno("stat " + want.path);
+        int err = 0;
+        if (!sys::tryStatFd(file.get(), info, err)) throwErrno("stat " + want.path, err);
         want.inode = info.st_ino;
         want.device = {major(info.st_dev), minor(info.st_dev)};
         // /proc/locks first: it sees flocks and leases, and it tells whether opening the file to ask

@@ -9,7 +9,7 @@
 
 #include "discover/container.h"
 #include "image/model.h"
-#include "replay/conflicts.h"
+#include "replay/outside_holders.h"
 
 namespace lockcr {
 

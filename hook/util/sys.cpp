@@ -27,6 +27,8 @@ auto retryOnEintr(Call call) {
 
 }  // namespace
 
+bool isGone(int errnoValue) { return errnoValue == ESRCH || errnoValue == ENOENT; }
+
 UniqueFd openAt(int dirFd, const std::string& path, int flags, mode_t mode) {
     int fd = retryOnEintr([&] { return ::openat(dirFd, path.c_str(), flags | O_CLOEXEC, mode); });
     if (fd < 0) throwErrno("open " + path);
@@ -129,6 +131,28 @@ std::string readFile(const std::string& path) {
 std::string threadDirectory(pid_t pid, pid_t tid) {
     return "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid);
 }
+
+bool tryStatAt(int dirFd, const std::string& path, struct stat& out, int& errnoOut, int flags) {
+    if (::fstatat(dirFd, path.c_str(), &out, flags) == 0) return true;
+    errnoOut = errno;
+    return false;
+}
+
+bool tryStatFd(int fd, struct stat& out, int& errnoOut) {
+    if (::fstat(fd, &out) == 0) return true;
+    errnoOut = errno;
+    return false;
+}
+
+UniqueFd tryDuplicate(int fd, int& errnoOut) {
+    int duplicate = ::dup(fd);
+    errnoOut = duplicate < 0 ? errno : 0;
+    return UniqueFd(duplicate);
+}
+
+pid_t processGroupOf(pid_t pid) { return ::getpgid(pid); }
+
+void closeRange(unsigned first, unsigned last) noexcept { ::syscall(SYS_close_range, first, last, 0U); }
 
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
     char buffer[4096];

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -12,6 +13,11 @@
 #include "util/unique_fd.h"
 
 namespace lockcr::sys {
+
+// Whether ERRNO_VALUE, from a call on a process, its threads or its /proc entries, says the
+// process is gone (ESRCH; ENOENT when its /proc directory went first): it exited meanwhile, and
+// what it held went with it.
+bool isGone(int errnoValue);
 
 // Opens or throws "open PATH: reason".
 UniqueFd openAt(int dirFd, const std::string& path, int flags, mode_t mode = 0);
@@ -43,6 +49,20 @@ bool tryReadSmallProcFile(int fd, std::string& out, int& errnoOut);
 // workers open thousands of files costs milliseconds each (ANY_OPEN_FD is duplicated there and
 // closed). False if the fd limit is too low.
 bool reserveFdNumbers(size_t count, int anyOpenFd);
+
+// stat(2) (fstatat; FLAGS AT_SYMLINK_NOFOLLOW for lstat) and fstat(2): false with errnoOut set.
+bool tryStatAt(int dirFd, const std::string& path, struct stat& out, int& errnoOut, int flags = 0);
+bool tryStatFd(int fd, struct stat& out, int& errnoOut);
+
+// dup(2): an invalid fd and errnoOut set on failure.
+UniqueFd tryDuplicate(int fd, int& errnoOut);
+
+// getpgid(2): the process group of PID, or -1 (errno set) if it is gone.
+pid_t processGroupOf(pid_t pid);
+
+// close_range(2) of [FIRST, LAST]; errors are ignored. Async-signal-safe: the freeze watchdog calls
+// it in its forked child.
+void closeRange(unsigned first, unsigned last) noexcept;
 
 // readlink; returns false (errnoOut set) on failure.
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);

@@ -4,7 +4,7 @@
 
 namespace lockcr {
 
-std::optional<uint64_t> parseUnsignedNumber(std::string_view text, int base) {
+std::optional<uint64_t> parseUnsignedNumber(std::string_view text, int base, uint64_t maximum) {
     uint64_t value = 0;
     if (text.empty()) return std::nullopt;
     if (base == 10 && text.size() < 20) {
@@ -15,10 +15,11 @@ std::optional<uint64_t> parseUnsignedNumber(std::string_view text, int base) {
             if (digit > 9) return std::nullopt;
             value = value * 10 + digit;
         }
-        return value;
+    } else {
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+        if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
     }
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    if (value > maximum) return std::nullopt;
     return value;
 }
 

@@ -5,7 +5,7 @@
 #include <set>
 #include <tuple>
 
-#include "image/conflict.h"
+#include "image/conflict_rules.h"
 #include "util/error.h"
 
 namespace lockcr {
@@ -217,18 +217,6 @@ PidMapping mapImagePids(const LockImage& image, const Container& container, cons
         if (host) mapping.containerToHost[process.containerPid] = host;
     }
     return mapping;
-}
-
-std::string describeLock(const Lock& lock) {
-    std::string kind = lock.kind == LockKind::ofd ? "OFD" : nameOf(lock.kind);
-    std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return std::toupper(c); });
-    std::string type = nameOf(lock.type);
-    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::toupper(c); });
-    std::string text = kind + " " + type;
-    if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active) text += std::string(" (") + nameOf(lock.leaseState) + ")";
-    if (lock.kind == LockKind::posix || lock.kind == LockKind::ofd)
-        text += " [" + std::to_string(lock.range.start) + "," + (lock.range.end ? std::to_string(*lock.range.end) : "EOF") + "]";
-    return text;
 }
 
 std::vector<std::string> LockDifferences::lines() const {

@@ -48,7 +48,4 @@ struct LockDifferences {
 
 LockDifferences compareLockTables(const LockImage& expected, const LockImage& live, const PidMapping& pids);
 
-// "POSIX WRITE [10,29]" for messages.
-std::string describeLock(const Lock& lock);
-
 }  // namespace lockcr

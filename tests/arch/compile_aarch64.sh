@@ -10,7 +10,7 @@ command -v "$compiler" >/dev/null || { echo "compile_aarch64: $compiler not foun
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for source in hook/replay/inject_aarch64.cpp hook/replay/inject.cpp hook/replay/inject_image.cpp hook/replay/tracee.cpp \
-              hook/util/ptrace.cpp hook/collect/waiters.cpp; do
+              hook/util/ptrace.cpp hook/collect/waiters.cpp hook/replay/pending_calls.cpp; do
     "$compiler" -std=c++20 -O2 -Wall -Wextra -Werror -I "$repo/hook" -DLOCKCR_VERSION='"check"' \
         -c "$repo/$source" -o "$out/$(basename "$source").o"
     echo "compile_aarch64: $source ok"

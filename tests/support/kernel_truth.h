@@ -91,6 +91,20 @@ inline std::vector<std::string> procLocksLinesForInode(uint64_t ino) {
     throw std::runtime_error("kernel truth: /proc/locks never read the same twice in a row (100 reads)");
 }
 
+// /proc/locks lines on INODE whose holder (or waiter, with BLOCKED) is PID.
+inline size_t lockLinesOf(uint64_t inode, pid_t pid, bool blocked = false) {
+    size_t count = 0;
+    for (const std::string& line : procLocksLinesForInode(inode)) {
+        std::istringstream words(line);
+        std::vector<std::string> fields;
+        for (std::string word; words >> word;) fields.push_back(word);
+        bool isWaiter = !fields.empty() && fields[0] == "->";
+        size_t pidField = isWaiter ? 4 : 3;  // "POSIX ADVISORY WRITE PID ..." / "-> POSIX ..."
+        if (isWaiter == blocked && fields.size() > pidField && fields[pidField] == std::to_string(pid)) count++;
+    }
+    return count;
+}
+
 // F_GETLK from the test process: the pid of a POSIX lock conflicting with a lock of TYPE (F_RDLCK
 // or F_WRLCK) on [start, start+len) (len 0 = to EOF), 0 if none conflicts. An OFD lock shows as -1;
 // a holder in another pid namespace as 0 — use procLocksLinesForInode to tell that from "none".

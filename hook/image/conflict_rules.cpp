@@ -1,4 +1,4 @@
-#include "image/conflict.h"
+#include "image/conflict_rules.h"
 
 namespace lockcr {
 

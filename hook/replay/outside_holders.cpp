@@ -1,8 +1,7 @@
-#include "replay/conflicts.h"
+#include "replay/outside_holders.h"
 
-#include "image/conflict.h"
+#include "image/conflict_rules.h"
 #include "util/sys.h"
-#include "verify/verify.h"
 
 namespace lockcr {
 

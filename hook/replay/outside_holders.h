@@ -1,6 +1,7 @@
-// Outside conflicts: locks held now, by someone else, that would make setting an image lock fail.
-// Found from /proc/locks by the kernel's conflict rules, so a replay can refuse (or wait) before it
-// touches anything, and name the holder when the kernel says EAGAIN.
+// Outside holders: the locks held now (/proc/locks) by someone else that would make setting an
+// image lock fail, each with its holder named. Whether two locks conflict is the kernel's rule
+// (image/conflict_rules.h); this finds who holds them, so a pre-check can refuse before anything
+// is touched, and replay can name the holder when the kernel says EAGAIN.
 #pragma once
 
 #include <string>
