@@ -19,8 +19,9 @@ constexpr const char* kRecordSchemaId = "https://lockcr.dev/schema/checkpoint-re
 
 bool exists(const std::string& path) {
     struct stat info {};
-    if (::lstat(path.c_str(), &info) == 0) return true;
-    if (errno != ENOENT) throwErrno("stat " + path);
+    int error = 0;
+    if (sys::tryStatAt(AT_FDCWD, path, info, error, AT_SYMLINK_NOFOLLOW)) return true;
+    if (error != ENOENT) throwErrno("stat " + path, error);
     return false;
 }
 

@@ -150,13 +150,45 @@ void pruneFinishedRestores() {
             stillThere = restoreKeyOf(criu);
         } catch (const Error&) {
         }
-        // Failures the operator has to act on stay until `lockcr status --clear` or a reboot.
+        // A container left frozen stays listed until the operator recovers it (or a reboot).
         bool needsOperator = state.outcome == RestoreOutcome::failedFrozen;
         if (stillThere != state.key && !needsOperator) {
             std::error_code ignored;
             std::filesystem::remove_all(restoreDirectory(state.key), ignored);
         }
     }
+}
+
+namespace {
+
+std::string dumpsDirectory() { return runDirectory() + "/dumps"; }
+
+bool criuStillRuns(const std::string& key) {
+    pid_t criu = static_cast<pid_t>(std::atoi(key.c_str()));
+    try {
+        return criu > 0 && restoreKeyOf(criu) == key;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+}  // namespace
+
+bool dumpAlreadyRecorded(const std::string& criuKey) {
+    struct stat info {};
+    int error = 0;
+    return sys::tryStatAt(AT_FDCWD, dumpsDirectory() + "/" + criuKey, info, error);
+}
+
+void markDumpRecorded(const std::string& criuKey) {
+    makeDirectory(runDirectory());
+    makeDirectory(dumpsDirectory());
+    std::vector<std::string> marks;
+    int error = 0;
+    if (sys::tryListDirectory(AT_FDCWD, dumpsDirectory(), marks, error))
+        for (const std::string& mark : marks)
+            if (mark != criuKey && !criuStillRuns(mark)) (void)::unlink((dumpsDirectory() + "/" + mark).c_str());
+    writeFileAtomically(dumpsDirectory() + "/" + criuKey, "");
 }
 
 }  // namespace lockcr

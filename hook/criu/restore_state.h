@@ -45,6 +45,12 @@ std::vector<RestoreState> listRestoreStates();
 // or died): called at pre-restore, so /run does not fill up.
 void pruneFinishedRestores();
 
+// CRIU 4.1 runs post-dump twice: the first run marks /run/lockcr/dumps/KEY (KEY: the dumping CRIU
+// process, restoreKeyOf) once the checkpoint's record is complete, and the second finds the mark.
+// Marks of CRIU processes that are gone are removed by the next mark.
+bool dumpAlreadyRecorded(const std::string& criuKey);
+void markDumpRecorded(const std::string& criuKey);
+
 // Pure: /proc/PID/stat text to the process's start time (field 22), nullopt if malformed.
 std::optional<unsigned long long> startTimeFromStat(const std::string& text);
 

@@ -83,6 +83,8 @@ std::string snapshotIdFor(const std::string& containerId, pid_t initPid) {
 std::string recordCheckpoint(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
     pid_t initPid = requireInitPid(environment);
     const std::string& directory = requireImageDirectory(environment);
+    std::string criuKey = restoreKeyOf(::getppid());
+    if (dumpAlreadyRecorded(criuKey) && checkpointHasLockcrRecord(directory)) return "already recorded";  // CRIU 4.1's second run
     std::optional<Registration> registration = registrationOfPid(initPid);
     CheckpointRecord record;
     if (registration) {
@@ -116,6 +118,7 @@ std::string recordCheckpoint(const CriuEnvironment& environment, const Policies&
     record.created = image.createdAt;
     // Written last: a checkpoint has a lockcr record only once everything it names is in place.
     writeCheckpointRecord(directory, record);
+    markDumpRecorded(criuKey);
     return describeImage(image) + " recorded" + snapshotDone;
 }
 
@@ -178,8 +181,12 @@ std::string checkFilesAtSources(const std::string& imageDirectory, const Checkpo
 }
 
 std::string prepareRestore(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
-    pruneFinishedRestores();
     const std::string& directory = requireImageDirectory(environment);
+    if (std::optional<RestoreState> done = readRestoreState(restoreKeyOf(::getppid()))) {  // CRIU 4.1's second run
+        if (done->outcome == RestoreOutcome::aborted) throwFailure("restore already refused: " + done->detail);
+        return "already prepared";
+    }
+    pruneFinishedRestores();
     if (!checkpointHasLockcrRecord(directory)) return "the checkpoint has no lockcr record: CRIU restores it alone";
     CheckpointRecord record = readCheckpointRecord(directory);
     name = containerName(record.containerId, 0);

@@ -67,10 +67,7 @@ std::string digestOfFile(int fd, const std::string& name) {
     return text;
 }
 
-SnapshotFile describeFile(int fd, const std::string& path) {
-    struct stat status {};
-    if (::fstat(fd, &status) != 0) throwErrno("stat " + path);
-    if (!S_ISREG(status.st_mode)) throwFailure("snapshot: " + path + ": not a regular file");
+SnapshotFile describeStatus(const struct stat& status, const std::string& path, const std::string& digest) {
     SnapshotFile file;
     file.path = path;
     file.size = static_cast<uint64_t>(status.st_size);
@@ -81,8 +78,15 @@ SnapshotFile describeFile(int fd, const std::string& path) {
     file.mtimeNanoseconds = static_cast<uint32_t>(status.st_mtim.tv_nsec);
     file.device = status.st_dev;
     file.inode = status.st_ino;
-    file.digest = digestOfFile(fd, path);
+    file.digest = digest;
     return file;
+}
+
+SnapshotFile describeFile(int fd, const std::string& path) {
+    struct stat status {};
+    if (::fstat(fd, &status) != 0) throwErrno("stat " + path);
+    if (!S_ISREG(status.st_mode)) throwFailure("snapshot: " + path + ": not a regular file");
+    return describeStatus(status, path, digestOfFile(fd, path));
 }
 
 std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks) {

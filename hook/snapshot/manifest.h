@@ -4,6 +4,7 @@
 // the snapshot's data directory.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <string>
@@ -18,6 +19,8 @@ std::string digestOfFile(int fd, const std::string& nameForErrors);
 
 // The record of one open regular file (fstat and digest); PATH is its path inside the container.
 SnapshotFile describeFile(int fd, const std::string& path);
+// The same from a stat already made, with DIGEST as given (kNoDigest: the bytes were not read).
+SnapshotFile describeStatus(const struct stat& status, const std::string& path, const std::string& digest);
 
 // A regular file some task has open, by the path the task sees (its root is the container's).
 struct OpenFile {

@@ -117,7 +117,8 @@ SnapshotFile fileFromJson(const json& value, const std::string& place) {
     file.device = fields.unsignedNumber("dev");
     file.inode = fields.unsignedNumber("ino");
     file.digest = fields.string("digest");
-    if (!isHexDigest(file.digest)) fields.fail("digest", "expected \"xxh3-128:\" and 32 lowercase hex digits");
+    if (!isHexDigest(file.digest) && file.digest != kNoDigest)
+        fields.fail("digest", "expected \"xxh3-128:\" and 32 lowercase hex digits, or \"none\"");
     file.copy = fields.string("copy");
     // A copy path is opened inside the part's data directory; "..", an absolute path or a NUL is
     // refused here as well, so a forged record cannot even ask for one.

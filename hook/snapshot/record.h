@@ -18,6 +18,10 @@ namespace lockcr {
 constexpr const char* kSnapshotRecordSchemaId = "https://lockcr.dev/schema/snapshot-record/v1";
 constexpr const char* kSnapshotRecordFileName = "lockcr-snapshot.json";
 
+// A file whose bytes were not read at checkpoint: it is leased, and no container process has it open
+// for reading (an open of ours would break the lease). Its metadata is still recorded and checked.
+constexpr const char* kNoDigest = "none";
+
 // One regular file as it was at the checkpoint.
 struct SnapshotFile {
     std::string path;  // absolute, inside the container
@@ -29,7 +33,8 @@ struct SnapshotFile {
     uint32_t mtimeNanoseconds = 0;
     uint64_t device = 0;  // st_dev: an inode number is compared only on the same device
     uint64_t inode = 0;
-    std::string digest;  // "xxh3-128:" and 32 lowercase hex digits
+    std::string digest;  // "xxh3-128:" and 32 lowercase hex digits, or kNoDigest
+
     std::string copy;    // where its bytes are, relative to the part's data directory; empty: nowhere
 };
 

@@ -4,8 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ctime>
+#include <sys/sysmacros.h>
 
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "collect/proc_locks.h"
 #include "snapshot/btrfs.h"
 #include "snapshot/file_copy.h"
 #include "snapshot/manifest.h"
@@ -18,6 +23,8 @@ namespace lockcr {
 
 namespace {
 
+using FileKey = std::pair<uint64_t, uint64_t>;  // st_dev, st_ino
+
 // What one part is taken from, and where it goes.
 struct PartContext {
     int rootFd;                      // the container's root
@@ -27,7 +34,45 @@ struct PartContext {
     size_t index;
     const std::vector<MountInfoEntry>& hostMounts;
     PendingSnapshot& pending;
+    const std::set<FileKey>& leased;                   // files with a lease on them (/proc/locks)
+    const std::map<std::string, OpenFile>& holders;    // a container process's fd of each open path
 };
+
+// Every file some lease is on, from /proc/locks.
+std::set<FileKey> leasedFiles() {
+    std::set<FileKey> leased;
+    for (const LockLine& line : parseProcLocks(sys::readFile("/proc/locks")).held)
+        if (line.lock.kind == LockKind::lease && line.hasInode)
+            leased.emplace(makedev(line.device.major, line.device.minor), line.inode);
+    return leased;
+}
+
+// The file at PATH, open for reading its bytes without touching a lease: an open starts breaking
+// a lease on the file (a non-blocking one signals the lease's owner at once, a blocking one waits
+// lease-break-time), so a leased file is read through a duplicate of a container process's own fd
+// (pidfd_getfd: no open), which the digest and the copy read with pread and copy_file_range at
+// explicit offsets, leaving that description's file offset as it is. Null when the file is leased
+// and no container process has it open for reading: its metadata is recorded without its bytes.
+UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::string& path, struct stat& status) {
+    UniqueFd pathFd = sys::openInRoot(context.rootFd, path, O_PATH | O_NOFOLLOW);
+    int error = 0;
+    if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("stat " + path, error);
+    if (!context.leased.contains({status.st_dev, status.st_ino}))
+        return sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    auto holder = context.holders.find(path);
+    if (holder != context.holders.end()) {
+        // A process's pid, or one of its threads when its leader exited (snapshotTargetOf).
+        UniqueFd pidFd;
+        try {
+            pidFd = sys::pidfdOpen(holder->second.pid);
+        } catch (const Error&) {
+            pidFd = sys::pidfdOpenThread(holder->second.pid);
+        }
+        UniqueFd duplicate = sys::pidfdGetfd(pidFd.get(), holder->second.fd, holder->second.pid);
+        if ((sys::fcntlInteger(duplicate.get(), F_GETFL, 0) & O_ACCMODE) != O_WRONLY) return duplicate;
+    }
+    return UniqueFd();
+}
 
 std::string relativeTo(const std::string& path, const std::string& mountPoint) {
     return mountPoint == "/" ? path.substr(1) : path.substr(mountPoint.size() + 1);
@@ -51,13 +96,21 @@ void describeFiles(const PartContext& context, const std::vector<std::string>& p
     std::string filesDirectory = context.directory + "/files";
     for (const std::string& path : paths) {
         UniqueFd fd;
+        struct stat status {};
         try {
-            fd = sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+            fd = readableWithoutBreakingLeases(context, path, status);
         } catch (const Error& error) {
             // A task whose root is not the container's (a runtime helper joining it) shows paths
             // that mean nothing inside the root: they are not the container's files.
             if (error.errnoValue() != ENOENT) throw;
             logWarning("snapshot: " + path + " is open but not found inside the container root: not recorded");
+            continue;
+        }
+        if (!fd) {
+            if (!S_ISREG(status.st_mode)) throwFailure("snapshot: " + path + ": not a regular file");
+            logWarning("snapshot: " + path + " is leased and no container process has it open for reading: "
+                       "recorded without its bytes (reading it would break the lease)");
+            part.files.push_back(describeStatus(status, path, kNoDigest));
             continue;
         }
         SnapshotFile file = describeFile(fd.get(), path);
@@ -177,6 +230,9 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
     std::vector<ContainerMount> mounts = writableContainerMounts(containerMounts);
     UniqueFd rootFd = sys::openAt(AT_FDCWD, proc + "/root", O_PATH | O_DIRECTORY);
     std::vector<OpenFile> openFiles = openRegularFiles(target.tasks);
+    std::map<std::string, OpenFile> holders;
+    for (const OpenFile& file : openFiles) holders.emplace(file.path, file);
+    std::set<FileKey> leased = leasedFiles();
 
     SnapshotRecord record;
     record.checkpointId = options.checkpointId.empty() ? defaultCheckpointId(target.initPid) : options.checkpointId;
@@ -194,7 +250,7 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
                 if (const MountInfoEntry* on = mountOfPath(file.path, containerMounts); on && on->mountId == mounts[i].mount.mountId)
                     openPaths.push_back(file.path);
             PartContext context{rootFd.get(), mounts[i], pending.directory() + "/part-" + std::to_string(i),
-                                record.checkpointId, i, hostMounts, pending};
+                                record.checkpointId, i, hostMounts, pending, leased, holders};
             try {
                 record.parts.push_back(takePart(context, openPaths, options.wholeVolumes));
             } catch (const Error& error) {

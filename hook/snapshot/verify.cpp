@@ -62,7 +62,7 @@ std::vector<std::string> differencesOf(int rootFd, const SnapshotFile& file, boo
     if ((status.st_mode & 07777) != (file.mode & 07777)) changes.push_back("mode " + octalMode(file.mode) + " -> " + octalMode(status.st_mode));
     if (status.st_uid != file.uid || status.st_gid != file.gid)
         changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
-    if (static_cast<uint64_t>(status.st_size) == file.size) {
+    if (static_cast<uint64_t>(status.st_size) == file.size && file.digest != kNoDigest) {
         UniqueFd readable = sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
         if (digestOfFile(readable.get(), file.path) != file.digest) {
             bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds && status.st_mtim.tv_nsec == file.mtimeNanoseconds;

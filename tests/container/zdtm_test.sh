@@ -477,7 +477,7 @@ run_action_group() {  # RESTORE SCENARIO...
     mkdir -p "$group/criu"
     bounded "runc checkpoint --file-locks ${checkpoint_flags[*]} $name ($*)" "$group/criu" \
         "${with_config[@]}" checkpoint --file-locks "${checkpoint_flags[@]}" --image-path "$group/criu" "$name" >"$group/checkpoint.out" 2>&1 ||
-        abort "runc checkpoint --file-locks with lockcr as action script ($*): $(criu_error "$group/criu/dump.log") $(tail -n 1 "$group/checkpoint.out") $(tail -n 1 "$group/lockcr.log" 2>/dev/null)"
+        abort "runc checkpoint --file-locks with lockcr as action script ($*): $(criu_error "$group/criu/dump.log") $(tail -n 1 "$group/checkpoint.out"); lockcr: $(grep -v " ms)$" "$group/lockcr.log" 2>/dev/null | tail -n 1)"
     pass "runc checkpoint --file-locks, lockcr as CRIU's action script"
     local file
     for file in lockcr.locks.json lockcr.checkpoint.json; do
