@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds libsimdjson.a from Debian's own simdjson source package (the same version as the
-# installed libsimdjson-dev header), for `cmake -DLOCKCR_STATIC=ON`: Debian 12 ships no static
+# installed libsimdjson-dev header), for lockcr-static (CMakeLists.txt): Debian 12 ships no static
 # simdjson archive. Nothing is installed system-wide: apt reads a private sources list (deb-src,
 # URIs copied from the machine's own /etc/apt/sources.list.d/debian.sources) and the archive is
 # written to OUTPUT_DIR/libsimdjson.a.
