@@ -6,6 +6,7 @@
 //   - the command line for people (modes/cli).
 #include <sys/resource.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -20,6 +21,12 @@ using namespace lockcr;
 namespace {
 
 int runMode(int argc, char** argv) {
+    // Asked of every installed copy by scripts and by `lockcr setup --check`: no argument parser
+    // built, no exception thrown.
+    if (argc == 2 && std::strcmp(argv[1], "--version") == 0 && !std::getenv("CRTOOLS_SCRIPT_ACTION")) {
+        std::printf("lockcr %s\n", LOCKCR_VERSION);
+        return 0;
+    }
     // CRIU runs an action script without arguments; the variable decides before any parsing, so a
     // CRIU that ever passed arguments would still get the action it asked for.
     if (const char* action = std::getenv("CRTOOLS_SCRIPT_ACTION")) return runCriuAction(action);
