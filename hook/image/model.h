@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,7 +29,7 @@ enum class LeaseState { none, active, breaking, breaker };
 struct DeviceNumber {
     uint32_t major = 0;
     uint32_t minor = 0;
-    bool operator==(const DeviceNumber&) const = default;
+    auto operator<=>(const DeviceNumber&) const = default;
 };
 
 // The range of a byte-range lock, both ends inclusive as /proc/locks prints them; no end = EOF.

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <map>
+#include <set>
+
 #include "util/error.h"
 #include "util/sys.h"
 
@@ -47,35 +50,47 @@ std::optional<LockLine> byteRangeHolder(int fd, const WantedLock& want) {
 PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const Container* container) {
     PrecheckReport report;
     ProcLocksTable table = parseProcLocks(sys::readFile("/proc/locks"));
-    for (WantedLock want : wantedLocksOf(image)) {
-        if (want.path.empty()) {
+    std::set<std::pair<DeviceNumber, uint64_t>> leased;
+    for (const LockLine& held : table.held)
+        if (held.lock.kind == LockKind::lease) leased.emplace(held.device, held.inode);
+    // Per file, not per lock: an image of 20,000 locks names far fewer files, and each file is
+    // opened, stat'ed and matched against /proc/locks once.
+    std::map<std::string, std::vector<WantedLock>> byFile;
+    for (WantedLock& want : wantedLocksOf(image)) {
+        if (want.path.empty())
             report.unreachable.push_back("pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) +
                                          ": the image names no path");
-            continue;
-        }
+        else
+            byFile[want.path].push_back(std::move(want));
+    }
+    for (auto& [path, wants] : byFile) {
         UniqueFd file;
         try {
-            file = sys::openInRoot(rootDirectoryFd, want.path, O_PATH);
+            file = sys::openInRoot(rootDirectoryFd, path, O_PATH);
         } catch (const Error& error) {
             report.unreachable.push_back(error.what());
             continue;
         }
         struct stat info {};
         int err = 0;
-        if (!sys::tryStatFd(file.get(), info, err)) throwErrno("stat " + want.path, err);
-        want.inode = info.st_ino;
-        want.device = {major(info.st_dev), minor(info.st_dev)};
+        if (!sys::tryStatFd(file.get(), info, err)) throwErrno("stat " + path, err);
+        for (WantedLock& want : wants) {
+            want.inode = info.st_ino;
+            want.device = {major(info.st_dev), minor(info.st_dev)};
+        }
         // /proc/locks first: it sees flocks and leases, and it tells whether opening the file to ask
         // F_OFD_GETLK would start breaking somebody's lease (an open does that).
-        auto listed = findConflicts({want}, table, container);
-        bool leased = false;
-        for (const LockLine& held : table.held) leased |= held.inode == want.inode && held.lock.kind == LockKind::lease;
-        if (!listed.empty() || leased || want.lock.kind == LockKind::flock || want.lock.kind == LockKind::lease) {
+        std::vector<Conflict> listed = findConflicts(wants, table, container);
+        if (!listed.empty() || leased.contains({wants.front().device, wants.front().inode})) {
             report.conflicts.insert(report.conflicts.end(), listed.begin(), listed.end());
             continue;
         }
-        UniqueFd readable = sys::openInRoot(rootDirectoryFd, want.path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-        if (auto held = byteRangeHolder(readable.get(), want)) report.conflicts.push_back(describeConflict(want, *held, container));
+        UniqueFd readable;
+        for (const WantedLock& want : wants) {
+            if (want.lock.kind == LockKind::flock || want.lock.kind == LockKind::lease) continue;  // F_GETLK can't see them
+            if (!readable) readable = sys::openInRoot(rootDirectoryFd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+            if (auto held = byteRangeHolder(readable.get(), want)) report.conflicts.push_back(describeConflict(want, *held, container));
+        }
     }
     return report;
 }
