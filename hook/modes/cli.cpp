@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "modes/show_cli.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -122,6 +123,9 @@ int runCommandLine(int argc, char** argv) {
         app.add_subcommand("recover", "finish a restore left frozen: replay its locks again, then thaw");
     recoverCommand->add_option("key", recover.key, "the restore, as lockcr status names it")->required();
 
+    ShowOptions show;
+    addShowCommand(app, show);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& help) {
@@ -139,6 +143,7 @@ int runCommandLine(int argc, char** argv) {
 
     configureLog({true, logFile, false, verbose});
     const std::string command = app.get_subcommands().front()->get_name();
+    if (command == "show") return runShow(show);  // drops its own capabilities
     dropCapabilitiesFor(command);
     if (command == "inspect") return runInspect(inspect);
     if (command == "status") return runStatus(status);
