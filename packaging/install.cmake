@@ -66,5 +66,6 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 # criu 3.17 fails on kernels >= 6.13 and runs no config-file action script over RPC; a CRIU >= 4
 # comes from elsewhere (see the README), so it is only suggested.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_STRIP_FILES ON)  # the debug info stays in the build tree
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "criu (>= 4.0), runc")
 include(CPack)
