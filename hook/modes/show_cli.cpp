@@ -15,13 +15,22 @@
 
 namespace lockcr {
 
-void addShowCommand(CLI::App& app, ShowOptions& options) {
-    CLI::App* command = app.add_subcommand(
-        "show", "show the file locks a checkpoint recorded (archive or CRIU image directory), lockcr's and CRIU's");
+namespace {
+
+// The same arguments for `lockcr show` and for checkpointctl-locks.
+void addShowArguments(CLI::App* command, ShowOptions& options) {
     command->add_option("checkpoint", options.checkpoint,
                         "podman --export or CRI-O/kubelet archive (tar, gzip, zstd), or CRIU image directory")
         ->required();
     command->add_flag("--json", options.json, "print one JSON document");
+}
+
+}  // namespace
+
+void addShowCommand(CLI::App& app, ShowOptions& options) {
+    addShowArguments(app.add_subcommand("show", "show the file locks a checkpoint recorded (archive or CRIU image "
+                                                "directory), lockcr's and CRIU's"),
+                     options);
 }
 
 int runShow(const ShowOptions& options) {
@@ -43,10 +52,7 @@ int runCheckpointctlPlugin(int argc, char** argv) {
     CLI::App app{"checkpointctl locks: the file locks a checkpoint recorded (lockcr show)", kCheckpointctlPluginName};
     app.set_version_flag("--version", std::string("lockcr ") + LOCKCR_VERSION);
     ShowOptions options;
-    app.add_option("checkpoint", options.checkpoint,
-                   "podman --export or CRI-O/kubelet archive (tar, gzip, zstd), or CRIU image directory")
-        ->required();
-    app.add_flag("--json", options.json, "print one JSON document");
+    addShowArguments(&app, options);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& help) {
