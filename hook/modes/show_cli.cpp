@@ -34,8 +34,13 @@ void addShowCommand(CLI::App& app, ShowOptions& options) {
 }
 
 int runShow(const ShowOptions& options) {
-    // Reading files is all it does; root may need to read 0600 images of other owners.
-    keepOnlyCapabilities({CAP_DAC_READ_SEARCH});
+    // Reading files is all it does; root may need to read 0600 images of other owners. A container
+    // started without CAP_DAC_READ_SEARCH (podman's default set) cannot keep it: it keeps none then.
+    try {
+        keepOnlyCapabilities({CAP_DAC_READ_SEARCH});
+    } catch (const Error&) {
+        keepOnlyCapabilities({});
+    }
     CheckpointView view = readCheckpointView(options.checkpoint);
     std::string out = options.json ? checkpointReportToJson(view).dump(2) + "\n" : formatCheckpointReport(view);
     std::fwrite(out.data(), 1, out.size(), stdout);
