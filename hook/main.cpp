@@ -3,6 +3,7 @@
 // printed:
 //   - a CRIU action script: CRIU sets CRTOOLS_SCRIPT_ACTION and passes no arguments (modes/criu_action);
 //   - an OCI runtime hook: `lockcr oci-hook STAGE`, the runtime-spec state JSON on stdin (modes/oci_hook);
+//   - checkpointctl's plugin `checkpointctl-locks` (a link to lockcr; modes/show_cli);
 //   - the command line for people (modes/cli).
 #include <sys/resource.h>
 
@@ -13,6 +14,7 @@
 #include "modes/cli.h"
 #include "modes/criu_action.h"
 #include "modes/oci_hook.h"
+#include "modes/show_cli.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -31,6 +33,9 @@ int runMode(int argc, char** argv) {
     // CRIU that ever passed arguments would still get the action it asked for.
     if (const char* action = std::getenv("CRTOOLS_SCRIPT_ACTION")) return runCriuAction(action);
     if (argc >= 2 && std::strcmp(argv[1], "oci-hook") == 0) return runOciHook(argc - 1, argv + 1);
+    const char* slash = argc >= 1 ? std::strrchr(argv[0], '/') : nullptr;
+    if (argc >= 1 && std::strcmp(slash ? slash + 1 : argv[0], kCheckpointctlPluginName) == 0)
+        return runCheckpointctlPlugin(argc, argv);
     return runCommandLine(argc, argv);
 }
 

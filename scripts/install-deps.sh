@@ -19,6 +19,15 @@ packages=(
     nlohmann-json3-dev libsimdjson-dev libcap-ng-dev doctest-dev libcli11-dev libyaml-cpp-dev
     # The snapshot stage: btrfs subvolume snapshots and XXH3 digests; mkfs.btrfs for its tests.
     libbtrfsutil-dev libxxhash-dev btrfs-progs
+    # lockcr show: checkpoint archives (libarchive) and CRIU's protobuf images (protoc-c generates
+    # the decoders from hook/criu/images/*.proto at build time).
+    libarchive-dev protobuf-c-compiler libprotobuf-c-dev
+    # The man page lockcr(1) is generated from man/lockcr.1.scd; `man -l` checks the installed one.
+    scdoc man-db
+    # The Debian package (CPack: dpkg-deb, dpkg-shlibdeps from dpkg-dev) and the container image
+    # test (podman build from a base made with debootstrap; podman pulls in Debian's criu 3.17 at
+    # /usr/sbin/criu, which the CRIU tests never use: see scripts/provision-criu.sh).
+    dpkg-dev debootstrap
     # The aarch64 injection code is compiled (not run) by tests/arch/compile_aarch64.sh.
     g++-aarch64-linux-gnu
     # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python); yaml reads

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "modes/snapshot_cli.h"
 #include "modes/setup_cli.h"
+#include "modes/show_cli.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -140,6 +141,8 @@ int runCommandLine(int argc, char** argv) {
 
     SetupArguments setup;
     addSetupCommand(app, setup);
+    ShowOptions show;
+    addShowCommand(app, show);
 
     try {
         app.parse(argc, argv);
@@ -159,6 +162,7 @@ int runCommandLine(int argc, char** argv) {
     configureLog({true, logFile, false, verbose});
     const std::string command = app.get_subcommands().front()->get_name();
     if (int exitStatus = 0; runSnapshotCommand(command, snapshot, exitStatus)) return exitStatus;
+    if (command == "show") return runShow(show);  // drops its own capabilities
     dropCapabilitiesFor(command);
     if (command == "inspect") return printResult(runInspect(inspect));
     if (command == "status") return printResult(runStatus(status));
