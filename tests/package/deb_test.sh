@@ -27,11 +27,14 @@ echo "package: $(basename "$deb"), $(stat -c %s "$deb") bytes"
 
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
+# lockcr links its C++ libraries from their archives (start-up: only libc is bound), and dlopens
+# libarchive for `show`: shlibdeps sees libc6, the package adds libarchive13.
 missing=()
-for library in libarchive13 libprotobuf-c1 libcap-ng0 libyaml-cpp0.7 libsimdjson14 libc6 libstdc++6; do
+for library in libarchive13 libc6; do
     [[ $depends == *"$library"* ]] || missing+=("$library")
 done
-[[ ${#missing[@]} -eq 0 ]] && pass "Depends names every library the binary links to (shlibdeps)" ||
+linked=$(ldd "$build/lockcr" | awk '/=>/ { print $1 }' | tr '\n' ' ')
+[[ ${#missing[@]} -eq 0 ]] && pass "Depends names libc6 (shlibdeps; the binary links $linked) and libarchive13 (dlopen)" ||
     fail "Depends lacks ${missing[*]}"
 grep -Eq '(^|[ ,])criu([ ,(]|$)' <<<"$depends" && fail "Depends names criu" || pass "Depends does not name criu"
 
