@@ -17,6 +17,8 @@ packages=(
     # Build.
     build-essential cmake pkg-config
     nlohmann-json3-dev libsimdjson-dev libcap-ng-dev doctest-dev libcli11-dev libyaml-cpp-dev
+    # Fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+    clang libclang-rt-14-dev
     # The aarch64 injection code is compiled (not run) by tests/arch/compile_aarch64.sh.
     g++-aarch64-linux-gnu
     # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python).
