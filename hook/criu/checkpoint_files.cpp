@@ -52,7 +52,8 @@ CheckpointRecord checkpointRecordFromText(const std::string& text, const std::st
         if (!known.contains(key)) throwBadInput(source + ": unknown field " + key);
     CheckpointRecord record;
     const nlohmann::json& version = field(document, "version", source);
-    if (!version.is_number_integer() || version.get<int>() != kCheckpointRecordVersion)
+    // Compared as 64 bits: get<int> of 4294967297 is 1 (tests/samples/checkpoint_record_version_wraps.json).
+    if (!version.is_number_integer() || version.get<int64_t>() != kCheckpointRecordVersion)
         throwBadInput(source + ": version: this lockcr reads version " + std::to_string(kCheckpointRecordVersion));
     record.tool = stringField(document, "tool", source);
     record.created = stringField(document, "created", source);

@@ -88,3 +88,8 @@ TEST_CASE("a registration's pid is a pid: no float, no wrap, no zero (fuzz findi
         CHECK_THROWS_WITH_AS(registrationFromText(std::string(R"({"id":"web","pid":)") + pid + R"(,"bundle":"","annotations":{},"stage":""})", "r"),
                              Contains("pid"), Error);
 }
+
+TEST_CASE("a checkpoint record's version is compared whole, not as an int (fuzz finding)") {
+    CHECK_THROWS_WITH_AS(checkpointRecordFromText(sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record_version_wraps.json"), "r"),
+                         Contains("r: version: this lockcr reads version 1"), Error);
+}
