@@ -100,6 +100,15 @@ void writeCheckpointRecord(const std::string& imageDirectory, const CheckpointRe
     writeFileAtomically(checkpointFile(imageDirectory, kCheckpointRecordFileName), checkpointRecordToText(record));
 }
 
+void checkImageMatchesRecord(const LockImage& image, const CheckpointRecord& record, const std::string& imageDirectory) {
+    auto named = [](const std::string& id) { return id.empty() ? std::string("an unregistered container") : "container " + id; };
+    if (image.container.id == record.containerId && image.createdAt == record.created) return;
+    throwBadInput(checkpointFile(imageDirectory, kLockImageFileName) + " is the lock image of " + named(image.container.id) +
+                  " taken " + image.createdAt + ", but " + kCheckpointRecordFileName + " is the checkpoint of " +
+                  named(record.containerId) + " taken " + record.created +
+                  ": refusing to restore locks recorded for other processes");
+}
+
 bool setAsideCriuLocks(const std::string& imageDirectory) {
     std::string criu = checkpointFile(imageDirectory, kCriuLocksFileName);
     std::string aside = checkpointFile(imageDirectory, kCriuLocksSetAsideFileName);

@@ -93,3 +93,23 @@ TEST_CASE("a checkpoint record's version is compared whole, not as an int (fuzz 
     CHECK_THROWS_WITH_AS(checkpointRecordFromText(sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record_version_wraps.json"), "r"),
                          Contains("r: version: this lockcr reads version 1"), Error);
 }
+
+TEST_CASE("an image copied in from another checkpoint is refused, naming both") {
+    CheckpointRecord record = checkpointRecordFromText(sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record.json"), "r");
+    LockImage image;
+    image.container.id = record.containerId;
+    image.createdAt = record.created;
+    CHECK_NOTHROW(checkImageMatchesRecord(image, record, "/images"));
+    LockImage other = image;
+    other.container.id = "db";
+    CHECK_THROWS_WITH_AS(checkImageMatchesRecord(other, record, "/images"),
+                         Contains("/images/lockcr.locks.json is the lock image of container db taken 2026-12-06T21:00:00Z, "
+                                  "but lockcr.checkpoint.json is the checkpoint of container web taken 2026-12-06T21:00:00Z"),
+                         Error);
+    LockImage earlier = image;  // the same container, another dump
+    earlier.createdAt = "2026-12-06T20:59:59.5Z";
+    CHECK_THROWS_WITH_AS(checkImageMatchesRecord(earlier, record, "/images"), Contains("taken 2026-12-06T20:59:59.5Z"), Error);
+    record.containerId.clear();
+    image.container.id.clear();
+    CHECK_NOTHROW(checkImageMatchesRecord(image, record, "/images"));
+}
