@@ -67,10 +67,12 @@ for target in $run; do
         done
     done
     echo "fuzz: $target for ${seconds}s (corpus $(ls "$corpus" | wc -l) inputs)"
+    dictionary=()
+    [[ ${seeds[${target}_fuzz]} == *.json* ]] && dictionary=(-dict="$repo/fuzz/json.dict")
     log=$build/fuzz/$target.log
     # -max_len: every input lockcr reads whole is bounded far above this; larger inputs only slow it.
     if "$build/fuzz/${target}_fuzz" "$corpus" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" >"$log" 2>&1; then
+        -rss_limit_mb=2048 "${dictionary[@]}" -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" >"$log" 2>&1; then
         grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$log" | tail -1 | sed "s/^/fuzz: $target: /"
     else
         status=1
