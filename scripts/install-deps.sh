@@ -28,6 +28,8 @@ packages=(
     # test (podman build from a base made with debootstrap; podman pulls in Debian's criu 3.17 at
     # /usr/sbin/criu, which the CRIU tests never use: see scripts/provision-criu.sh).
     dpkg-dev debootstrap
+    # Fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+    clang libclang-rt-14-dev
     # The aarch64 injection code is compiled (not run) by tests/arch/compile_aarch64.sh.
     g++-aarch64-linux-gnu
     # Schema checks in the tests (run with /usr/bin/python3, not a pyenv python); yaml reads

@@ -53,7 +53,8 @@ CheckpointRecord checkpointRecordFromText(const std::string& text, const std::st
         if (!known.contains(key)) throwBadInput(source + ": unknown field " + key);
     CheckpointRecord record;
     const nlohmann::json& version = field(document, "version", source);
-    if (!version.is_number_integer() || version.get<int>() != kCheckpointRecordVersion)
+    // Compared as 64 bits: get<int> of 4294967297 is 1 (tests/samples/checkpoint_record_version_wraps.json).
+    if (!version.is_number_integer() || version.get<int64_t>() != kCheckpointRecordVersion)
         throwBadInput(source + ": version: this lockcr reads version " + std::to_string(kCheckpointRecordVersion));
     record.tool = stringField(document, "tool", source);
     record.created = stringField(document, "created", source);
@@ -98,6 +99,15 @@ CheckpointRecord readCheckpointRecord(const std::string& imageDirectory) {
 
 void writeCheckpointRecord(const std::string& imageDirectory, const CheckpointRecord& record) {
     writeFileAtomically(checkpointFile(imageDirectory, kCheckpointRecordFileName), checkpointRecordToText(record));
+}
+
+void checkImageMatchesRecord(const LockImage& image, const CheckpointRecord& record, const std::string& imageDirectory) {
+    auto named = [](const std::string& id) { return id.empty() ? std::string("an unregistered container") : "container " + id; };
+    if (image.container.id == record.containerId && image.createdAt == record.created) return;
+    throwBadInput(checkpointFile(imageDirectory, kLockImageFileName) + " is the lock image of " + named(image.container.id) +
+                  " taken " + image.createdAt + ", but " + kCheckpointRecordFileName + " is the checkpoint of " +
+                  named(record.containerId) + " taken " + record.created +
+                  ": refusing to restore locks recorded for other processes");
 }
 
 bool setAsideCriuLocks(const std::string& imageDirectory) {

@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 
+#include "image/model.h"
+
 namespace lockcr {
 
 constexpr const char* kLockImageFileName = "lockcr.locks.json";
@@ -40,6 +42,11 @@ CheckpointRecord checkpointRecordFromText(const std::string& text, const std::st
 std::string checkpointRecordToText(const CheckpointRecord& record);
 CheckpointRecord readCheckpointRecord(const std::string& imageDirectory);
 void writeCheckpointRecord(const std::string& imageDirectory, const CheckpointRecord& record);
+
+// The image and the record are written together at post-dump (the record's "created" is the image's);
+// an image copied in from another checkpoint (another container, or another dump of this one) is
+// refused with badInput naming both: its locks would be set on whatever processes carry its pids.
+void checkImageMatchesRecord(const LockImage& image, const CheckpointRecord& record, const std::string& imageDirectory);
 
 // Idempotent (CRIU 4.1 runs every action twice). Returns whether CRIU's file is now set aside.
 bool setAsideCriuLocks(const std::string& imageDirectory);

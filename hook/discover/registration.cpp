@@ -49,7 +49,14 @@ Registration registrationFromText(const std::string& text, const std::string& so
     try {
         Registration registration;
         registration.id = document.at("id").get<std::string>();
-        registration.pid = document.at("pid").get<pid_t>();
+        // Range-checked before the conversion: get<pid_t> of 1e20 is undefined behaviour and of
+        // 4294967297 wraps to pid 1 (tests/samples/registration_pid_*.json).
+        const nlohmann::json& pid = document.at("pid");
+        bool inRange = pid.is_number_unsigned() ? pid.get<uint64_t>() >= 1 && pid.get<uint64_t>() <= 4194304
+                                                : pid.is_number_integer() && pid.get<int64_t>() >= 1 && pid.get<int64_t>() <= 4194304;
+        if (!inRange)
+            throwBadInput(source + ": pid: expected a pid from 1 to 4194304");
+        registration.pid = pid.get<pid_t>();
         registration.bundle = document.at("bundle").get<std::string>();
         registration.annotations = document.at("annotations").get<std::map<std::string, std::string>>();
         registration.stage = document.at("stage").get<std::string>();

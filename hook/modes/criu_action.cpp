@@ -193,6 +193,7 @@ std::string prepareRestore(const CriuEnvironment& environment, const Policies& h
     if (!applyAnnotations(hostPolicies, record.annotations).enabled) return "disabled by io.lockcr.enabled";
     // Refuse a damaged image now, before anything is restored.
     LockImage image = readLockImage(checkpointFile(directory, kLockImageFileName));
+    checkImageMatchesRecord(image, record, directory);
     RestoreState state;
     state.key = restoreKeyOf(::getppid());
     state.stage = "pre-restore";

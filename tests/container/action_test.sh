@@ -23,6 +23,9 @@
 #                 with its tasks in ptrace stops): the kernel kills them (PTRACE_O_EXITKILL), the
 #                 waiter never took the free lock, `lockcr status` says so, the checkpoint restores
 #                 again
+#   damaged       the checkpoint's lock image truncated, corrupted, from an earlier checkpoint, or
+#                 from another container: refused at pre-restore naming the file (and both
+#                 checkpoints), no container started; the intact image then restores
 # Kernel truth: the host's /proc/locks mapped to container pids (lock_table.py), freezer.state.
 #
 # Usage: tests/container/action_test.sh LOCKCR BUILD_DIR (root). Exits 0 if all passed, 1 if a
@@ -327,6 +330,54 @@ else
     fail "rollback did not restore the checkpoint's bytes"
 fi
 same_table_as_before "after the rollback, the locks are on the restored files"
+
+# --- damaged or foreign lock images: refused at pre-restore -------------------------------------
+# Each is a restore of one checkpoint whose lockcr.locks.json was replaced; pre-restore must refuse
+# it before CRIU restores anything (no container, running or frozen), in one line of lockcr's log
+# naming the file and what is wrong, and leave the checkpoint as it was (the intact image restores).
+refused_at_pre_restore() {  # WHAT EXPECTED_TEXT
+    : >"$work/lockcr.log"
+    restore "$work/damaged"
+    local message
+    message=$(grep -m 1 -E "pre-restore: .*lockcr\.locks\.json" "$work/lockcr.log" || true)
+    if [[ $status -ne 0 && $message == *"$work/damaged"*"lockcr.locks.json"* && $message == *"$2"* ]]; then
+        pass "$1: the restore is refused (exit $status): ${message#*lockcr: }"
+    else
+        fail "$1: restore exit $status, lockcr said: ${message:-nothing}"
+        sed 's/^/  /' "$work/lockcr.log"
+    fi
+    if ! timeout -k 5 "$call_seconds" runc state "$name" >/dev/null 2>&1 && [[ $(freezer_state_of "$name") == gone ]]; then
+        pass "$1: no container $name was started, running or frozen"
+    else
+        fail "$1: runc state: $(runc state "$name" 2>&1 | tr '\n' ' '), freezer $(freezer_state_of "$name")"
+        timeout -k 5 "$call_seconds" runc delete --force "$name" >/dev/null 2>&1 || true
+    fi
+    [[ -e $work/damaged/filelocks.img && ! -e $work/damaged/lockcr.criu-filelocks.img ]] ||
+        fail "$1: CRIU's filelocks.img was moved: $(ls "$work/damaged" | tr '\n' ' ')"
+}
+echo "== truncated, corrupted and foreign lock images at restore"
+checkpoint "$work/damaged"
+image=$work/damaged/lockcr.locks.json
+cp -p "$image" "$work/intact.locks.json"
+head -c "$(($(stat -c %s "$image") / 2))" "$work/intact.locks.json" >"$image"
+refused_at_pre_restore "a truncated image" "malformed JSON"
+sed 's/"posix"/"posiz"/' "$work/intact.locks.json" >"$image"
+refused_at_pre_restore "a corrupted image (an unknown lock kind)" "posiz"
+# Another checkpoint's image (the --leave-running one, taken earlier from this container).
+cp "$work/running/lockcr.locks.json" "$image"
+refused_at_pre_restore "the image of an earlier checkpoint" "is the lock image of container $name taken"
+# Another container's image: the same processes' image, as recorded for a container named other.
+"$python" -c '
+import json, sys
+image = json.load(open(sys.argv[1]))
+image["container"]["id"] = "lockcr-test-other"
+json.dump(image, open(sys.argv[2], "w"))' "$work/intact.locks.json" "$image"
+refused_at_pre_restore "another container's image" "is the lock image of container lockcr-test-other taken"
+cp -p "$work/intact.locks.json" "$image"
+restore "$work/damaged"
+[[ $status -eq 0 ]] && pass "the checkpoint with its own image restores" ||
+    abort "restoring with the intact image: exit $status: $(tail -n 1 "$work/damaged/restore.out")"
+same_table_as_before "restored with its own image after the refused ones"
 
 if ((failures > 0)); then
     echo "action_test: $failures check(s) FAILED"

@@ -78,3 +78,40 @@ TEST_CASE("a restore is keyed by its CRIU's start time, read past a hostile comm
     CHECK_FALSE(startTimeFromStat("4242 (a) S 1 2 3"));
     CHECK_FALSE(startTimeFromStat(""));
 }
+
+TEST_CASE("a registration's pid is a pid: no float, no wrap, no zero (fuzz findings)") {
+    auto sample = [](const char* name) { return sys::readFile(std::string(LOCKCR_SAMPLES) + "/" + name); };
+    CHECK(registrationFromText(sample("registration.json"), "r").pid == 4242);
+    for (const char* name : {"registration_pid_float.json", "registration_pid_wraps.json"}) {
+        std::string expected = std::string(name) + ": pid: expected a pid from 1 to 4194304";
+        CHECK_THROWS_WITH_AS(registrationFromText(sample(name), name), Contains(expected.c_str()), Error);
+    }
+    for (const char* pid : {"0", "-1", "4194305", "1.5", "\"7\""})
+        CHECK_THROWS_WITH_AS(registrationFromText(std::string(R"({"id":"web","pid":)") + pid + R"(,"bundle":"","annotations":{},"stage":""})", "r"),
+                             Contains("pid"), Error);
+}
+
+TEST_CASE("a checkpoint record's version is compared whole, not as an int (fuzz finding)") {
+    CHECK_THROWS_WITH_AS(checkpointRecordFromText(sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record_version_wraps.json"), "r"),
+                         Contains("r: version: this lockcr reads version 1"), Error);
+}
+
+TEST_CASE("an image copied in from another checkpoint is refused, naming both") {
+    CheckpointRecord record = checkpointRecordFromText(sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record.json"), "r");
+    LockImage image;
+    image.container.id = record.containerId;
+    image.createdAt = record.created;
+    CHECK_NOTHROW(checkImageMatchesRecord(image, record, "/images"));
+    LockImage other = image;
+    other.container.id = "db";
+    CHECK_THROWS_WITH_AS(checkImageMatchesRecord(other, record, "/images"),
+                         Contains("/images/lockcr.locks.json is the lock image of container db taken 2026-12-06T21:00:00Z, "
+                                  "but lockcr.checkpoint.json is the checkpoint of container web taken 2026-12-06T21:00:00Z"),
+                         Error);
+    LockImage earlier = image;  // the same container, another dump
+    earlier.createdAt = "2026-12-06T20:59:59.5Z";
+    CHECK_THROWS_WITH_AS(checkImageMatchesRecord(earlier, record, "/images"), Contains("taken 2026-12-06T20:59:59.5Z"), Error);
+    record.containerId.clear();
+    image.container.id.clear();
+    CHECK_NOTHROW(checkImageMatchesRecord(image, record, "/images"));
+}
