@@ -25,6 +25,8 @@ declare -A seeds=(
     [registration_fuzz]="registration*.json"
     [config_fuzz]="config*.yaml"
     [proc_stat_fuzz]="proc_stat*.txt"
+    [mountinfo_fuzz]="mountinfo*.txt"
+    [snapshot_record_fuzz]="snapshot_record*.json"
 )
 targets=$(printf '%s\n' "${!seeds[@]}" | sed 's/_fuzz$//' | sort)
 

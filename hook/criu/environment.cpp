@@ -1,8 +1,11 @@
 #include "criu/environment.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include "util/error.h"
+#include "util/sys.h"
 #include "util/text.h"
 
 namespace lockcr {
@@ -49,7 +52,19 @@ CriuEnvironment criuEnvironmentOfThisProcess() {
     std::map<std::string, std::string> variables;
     for (const char* name : {"CRTOOLS_SCRIPT_ACTION", "CRTOOLS_IMAGE_DIR", "CRTOOLS_INIT_PID"})
         if (const char* value = std::getenv(name)) variables[name] = value;
-    return parseCriuEnvironment(variables);
+    CriuEnvironment environment = parseCriuEnvironment(variables);
+    // CRIU names its image directory by its own fd (/proc/CRIU/fd/N); messages and files are better
+    // named by the directory itself, which an operator knows, when it is the same directory.
+    std::string resolved;
+    int error = 0;
+    struct stat viaFd {}, viaPath {};
+    if (environment.imageDirectory.starts_with("/proc/") &&
+        sys::tryReadLinkAt(AT_FDCWD, environment.imageDirectory, resolved, error) && resolved.starts_with('/') &&
+        sys::tryStatAt(AT_FDCWD, environment.imageDirectory, viaFd, error) &&
+        sys::tryStatAt(AT_FDCWD, resolved, viaPath, error) && viaFd.st_dev == viaPath.st_dev &&
+        viaFd.st_ino == viaPath.st_ino && S_ISDIR(viaPath.st_mode))
+        environment.imageDirectory = resolved;
+    return environment;
 }
 
 }  // namespace lockcr

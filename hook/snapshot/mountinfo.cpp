@@ -67,6 +67,9 @@ MountInfoEntry parseLine(std::string_view line) {
     entry.source = std::string(separator[2]);
     entry.superOptions = std::string(separator[3]);
     if (entry.fsType.empty()) throwBadInput("empty filesystem type");
+    // The kernel prints absolute paths; anything else would make every path below it meaningless.
+    if (!entry.mountPoint.starts_with('/') || !entry.root.starts_with('/'))
+        throwBadInput("mount point or root is not an absolute path: " + quotedForMessage(fields[4]));
     return entry;
 }
 

@@ -54,9 +54,11 @@ class Fields {
 public:
     Fields(const json& value, std::string place, std::initializer_list<const char*> keys) : value_(value), place_(std::move(place)) {
         if (!value.is_object()) fail("", "expected an object");
-        for (const auto& [key, unused] : value.items())
+        for (const auto& item : value.items()) {
+            const std::string& key = item.key();  // not a structured binding: clang 14 can't capture one
             if (std::find_if(keys.begin(), keys.end(), [&](const char* k) { return key == k; }) == keys.end())
                 fail("", "unknown key \"" + key + "\"");
+        }
     }
 
     const json& at(const char* key) const {
