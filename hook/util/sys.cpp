@@ -152,8 +152,6 @@ UniqueFd tryDuplicate(int fd, int& errnoOut) {
 
 pid_t processGroupOf(pid_t pid) { return ::getpgid(pid); }
 
-void closeRange(unsigned first, unsigned last) noexcept { ::syscall(SYS_close_range, first, last, 0U); }
-
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut) {
     char buffer[4096];
     ssize_t n = ::readlinkat(dirFd, path.c_str(), buffer, sizeof buffer);

@@ -60,9 +60,6 @@ UniqueFd tryDuplicate(int fd, int& errnoOut);
 // getpgid(2): the process group of PID, or -1 (errno set) if it is gone.
 pid_t processGroupOf(pid_t pid);
 
-// close_range(2) of [FIRST, LAST]; errors are ignored. Async-signal-safe: the freeze watchdog calls
-// it in its forked child.
-void closeRange(unsigned first, unsigned last) noexcept;
 
 // readlink; returns false (errnoOut set) on failure.
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
