@@ -300,6 +300,16 @@ run_restore_scenario() {  # SCENARIO [--file-locks]
     else
         fail "the archive has no checkpoint/lockcr.locks.json among its $(wc -l <"$archive.list") entries"
     fi
+    # lockcr show on podman's own --export archive (zstd tar): lockcr's record beside CRIU's, and the
+    # two POSIX locks the children took on inherited fds, which CRIU alone would drop.
+    if "$lockcr" show "$archive" >"$archive.show" 2>&1 &&
+        grep -q "^lockcr's record (lockcr.locks.json): 7 lock(s), 1 waiter(s), 4 process(es)" "$archive.show" &&
+        grep -q "only in lockcr's record (2): a restore by CRIU alone would drop these" "$archive.show"; then
+        pass "lockcr show reads podman's --export archive: 7 locks and the waiter, 2 of them only in lockcr's record"
+    else
+        fail "lockcr show $archive:"
+        sed 's/^/  /' "$archive.show"
+    fi
     restore "$archive" "$@"
     if ((restore_status == 124)); then
         abort "podman container restore --import${*:+ $*} hung: killed after $call_seconds s"
