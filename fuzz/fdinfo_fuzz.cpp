@@ -6,8 +6,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace lockcr;
     fuzz::expectOnlyLockcrErrors([&] {
         FdInfo info = parseFdInfo(fuzz::textOf(data, size));
-        for (const LockLine& lock : info.locks)
-            fuzz::require(lock.blockedLevel == 0, "fdinfo: only held locks");
+        for (const LockLine& lock : info.locks) fuzz::require(lock.blockedLevel == 0, "fdinfo: only held locks");
     });
     return 0;
 }

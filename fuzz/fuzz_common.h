@@ -15,9 +15,7 @@
 
 namespace lockcr::fuzz {
 
-inline std::string_view textOf(const uint8_t* data, size_t size) {
-    return {reinterpret_cast<const char*>(data), size};
-}
+inline std::string_view textOf(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
 
 // A property every accepted input must keep (a round trip, a bound): abort, so libFuzzer saves it.
 inline void require(bool holds, const char* property) {

@@ -9,7 +9,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::expectOnlyLockcrErrors([&] {
         std::vector<MountInfoEntry> mounts = parseMountInfo(fuzz::textOf(data, size));
         for (const MountInfoEntry& mount : mounts)
-            fuzz::require(!mount.mountPoint.empty() && mount.mountPoint.front() == '/', "mountinfo: a mount point is absolute");
+            fuzz::require(!mount.mountPoint.empty() && mount.mountPoint.front() == '/',
+                          "mountinfo: a mount point is absolute");
         (void)writableContainerMounts(mounts);
     });
     return 0;

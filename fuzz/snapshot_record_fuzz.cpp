@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         SnapshotRecord record = snapshotRecordFromText(fuzz::textOf(data, size));
         for (const SnapshotPart& part : record.parts)
             for (const SnapshotFile& file : part.files)
-                fuzz::require(!climbsOut(file.copy), "snapshot record: a copy path stays inside the part's data directory");
+                fuzz::require(!climbsOut(file.copy),
+                              "snapshot record: a copy path stays inside the part's data directory");
         std::string written = snapshotRecordToText(record);
         fuzz::require(snapshotRecordToText(snapshotRecordFromText(written)) == written,
                       "snapshot record: write(read(write(record))) == write(record)");

@@ -66,8 +66,9 @@ CommandResult runReplay(const ReplayOptions& options) {
     clock.lap("container discovered");
     ReplayResult result = replayImage(image, container, options.settings);
     return {"replay: " + std::to_string(result.posixLocksSet) + " POSIX lock(s) in " +
-                std::to_string(result.processesInjected) + " process(es), " + std::to_string(result.descriptionLocksSet) +
-                " description lock(s) set, " + std::to_string(result.alreadyInPlace) + " already in place; verified\n",
+                std::to_string(result.processesInjected) + " process(es), " +
+                std::to_string(result.descriptionLocksSet) + " description lock(s) set, " +
+                std::to_string(result.alreadyInPlace) + " already in place; verified\n",
             std::nullopt};
 }
 
@@ -98,7 +99,8 @@ CommandResult runPrecheck(const PrecheckOptions& options) {
         root = sys::openAt(AT_FDCWD, *options.root, O_PATH | O_DIRECTORY);
     } else {
         Container container = discoverContainer(options.container);
-        root = sys::openAt(AT_FDCWD, "/proc/" + std::to_string(container.identity.initHostPid) + "/root", O_PATH | O_DIRECTORY);
+        root = sys::openAt(AT_FDCWD, "/proc/" + std::to_string(container.identity.initHostPid) + "/root",
+                           O_PATH | O_DIRECTORY);
     }
     PrecheckReport report = precheckImage(image, root.get());
     std::vector<std::string> conflicts;
@@ -113,7 +115,8 @@ CommandResult runPrecheck(const PrecheckOptions& options) {
             result.output += "precheck: no lock of " + options.image + " is held outside\n";
     }
     if (!conflicts.empty())
-        result.failure = Error("precheck: " + std::to_string(conflicts.size()) + " lock(s) held outside; first: " + conflicts.front());
+        result.failure = Error("precheck: " + std::to_string(conflicts.size()) +
+                               " lock(s) held outside; first: " + conflicts.front());
     else if (!report.unreachable.empty())
         result.failure = Error("precheck: " + std::to_string(report.unreachable.size()) +
                                " file(s) could not be checked; first: " + report.unreachable.front());
@@ -128,7 +131,8 @@ std::string restoreCondition(const RestoreState& state, bool& frozen) {
     frozen = false;
     if (!state.cgroupDirectory.empty()) {
         try {
-            frozen = isCgroupFrozen(state.cgroupVersion == "v1" ? CgroupVersion::v1 : CgroupVersion::v2, state.cgroupDirectory);
+            frozen = isCgroupFrozen(state.cgroupVersion == "v1" ? CgroupVersion::v1 : CgroupVersion::v2,
+                                    state.cgroupDirectory);
         } catch (const Error&) {  // the cgroup is gone with the container
         }
     }
@@ -137,8 +141,7 @@ std::string restoreCondition(const RestoreState& state, bool& frozen) {
     std::string now;
     try {
         now = restoreKeyOf(criu);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     return now == state.key ? "in-progress" : "interrupted";
 }
 
@@ -151,16 +154,22 @@ CommandResult runStatus(const StatusOptions& options) {
     for (const RestoreState& state : states) {
         bool frozen = false;
         std::string condition = restoreCondition(state, frozen);
-        list.push_back({{"key", state.key}, {"container", state.containerId}, {"init_pid", state.initPid},
-                        {"stage", state.stage}, {"condition", condition}, {"frozen", frozen},
-                        {"detail", state.detail}, {"updated", state.updated}});
+        list.push_back({{"key", state.key},
+                        {"container", state.containerId},
+                        {"init_pid", state.initPid},
+                        {"stage", state.stage},
+                        {"condition", condition},
+                        {"frozen", frozen},
+                        {"detail", state.detail},
+                        {"updated", state.updated}});
         text += state.key + " " + (state.containerId.empty() ? "-" : state.containerId) + " init " +
                 std::to_string(state.initPid) + ": " + condition + " after " + state.stage +
                 (frozen ? ", container FROZEN" : "") + (state.detail.empty() ? "" : ": " + state.detail) + "\n";
         if (frozen && condition != "restored")
             text += "  to finish it: lockcr recover " + state.key + "   (or kill the container)\n";
         else if (condition == "interrupted" || condition == "failed-killed")
-            text += "  its tasks were killed rather than run without their locks: restore it again from the checkpoint\n";
+            text +=
+                "  its tasks were killed rather than run without their locks: restore it again from the checkpoint\n";
     }
     if (options.json) return {list.dump(2) + "\n"};
     return {text.empty() ? "status: no restore recorded in " + runDirectory() + "/restores\n" : text};
@@ -168,8 +177,10 @@ CommandResult runStatus(const StatusOptions& options) {
 
 CommandResult runRecover(const RecoverOptions& options) {
     std::optional<RestoreState> state = readRestoreState(options.key);
-    if (!state) throwBadInput("recover: no restore " + options.key + " in " + runDirectory() + "/restores (see lockcr status)");
-    if (state->outcome == RestoreOutcome::restored) throwBadInput("recover: restore " + options.key + " already finished");
+    if (!state)
+        throwBadInput("recover: no restore " + options.key + " in " + runDirectory() + "/restores (see lockcr status)");
+    if (state->outcome == RestoreOutcome::restored)
+        throwBadInput("recover: restore " + options.key + " already finished");
     std::string directory = restoreDirectory(options.key);
     LockImage image = readLockImage(directory + "/" + kLockImageFileName);
     CheckpointRecord record = readCheckpointRecord(directory);
@@ -182,8 +193,8 @@ CommandResult runRecover(const RecoverOptions& options) {
     ReplayResult result = replayImage(image, container, settings);
     writeFreezeState(container.cgroupVersion, container.cgroupDirectory, false);
     state->outcome = RestoreOutcome::restored;
-    state->detail = "recovered: " + std::to_string(result.posixLocksSet + result.descriptionLocksSet) + " lock(s) set, " +
-                    std::to_string(result.alreadyInPlace) + " already in place; verified";
+    state->detail = "recovered: " + std::to_string(result.posixLocksSet + result.descriptionLocksSet) +
+                    " lock(s) set, " + std::to_string(result.alreadyInPlace) + " already in place; verified";
     writeRestoreState(*state);
     return {"recover: " + options.key + ": " + state->detail + "; thawed\n"};
 }

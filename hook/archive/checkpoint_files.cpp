@@ -65,7 +65,8 @@ CheckpointFiles readDirectory(const std::string& path, const std::vector<std::st
         shown = path + "/" + kImageDirectory;
         for (const std::string& name : wanted) {
             std::string bytes;
-            if (name.rfind("../", 0) == 0 && readRegularFileAt(top.get(), name.substr(3), path + "/" + name.substr(3), bytes))
+            if (name.rfind("../", 0) == 0 &&
+                readRegularFileAt(top.get(), name.substr(3), path + "/" + name.substr(3), bytes))
                 result.files[name] = std::move(bytes);
         }
     } else {
@@ -108,8 +109,7 @@ CheckpointFiles readArchive(const std::string& path, const std::vector<std::stri
     CheckpointFiles result{path, "tar", {}, false};
     struct archive_entry* entry = nullptr;
     int status = ARCHIVE_OK;
-    while ((status = libArchive().nextHeader(reader.get(), &entry)) == ARCHIVE_OK ||
-           status == ARCHIVE_WARN) {
+    while ((status = libArchive().nextHeader(reader.get(), &entry)) == ARCHIVE_OK || status == ARCHIVE_WARN) {
         result.format = archiveFormat(reader.get());
         const char* entryPath = libArchive().entryPathname(entry);
         std::string original = entryPath ? entryPath : "";

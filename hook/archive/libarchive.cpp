@@ -23,8 +23,8 @@ LibArchive load() {
     void* library = ::dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
     if (!library) {
         const char* why = ::dlerror();
-        throwFailure(std::string("reading checkpoint archives needs ") + kLibrary + " (Debian: libarchive13): " +
-                     (why ? why : "not found"));
+        throwFailure(std::string("reading checkpoint archives needs ") + kLibrary +
+                     " (Debian: libarchive13): " + (why ? why : "not found"));
     }
     LibArchive functions{};
     bind(library, functions.readNew, "archive_read_new");

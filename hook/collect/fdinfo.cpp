@@ -25,8 +25,7 @@ void markSeen(bool& seen, std::string_view key) {
 
 uint64_t parseNumber(std::string_view key, std::string_view value, int base, uint64_t limit) {
     std::optional<uint64_t> number = parseUnsignedNumber(value, base);
-    if (!number || *number > limit)
-        throwBadInput("bad " + std::string(key) + " " + quotedForMessage(value));
+    if (!number || *number > limit) throwBadInput("bad " + std::string(key) + " " + quotedForMessage(value));
     return *number;
 }
 
@@ -45,8 +44,7 @@ void parseLine(std::string_view line, FdInfo& out, SeenKeys& seen) {
     bool known = key == "pos" || key == "flags" || key == "mnt_id" || key == "ino" || key == "lock";
     if (!known) return;
     if (line.size() > kMaxKnownLineLength)
-        throwBadInput(std::string(key) + " line longer than " +
-                      std::to_string(kMaxKnownLineLength) + " bytes");
+        throwBadInput(std::string(key) + " line longer than " + std::to_string(kMaxKnownLineLength) + " bytes");
     std::string_view value = line.substr(colon + 1);
     value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
     if (key == "pos") {

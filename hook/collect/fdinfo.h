@@ -22,9 +22,9 @@ struct FdInfo {
     // f_pos, printed signed: files with FMODE_UNSIGNED_OFFSET (/proc/PID/mem, /dev/mem) can show
     // a negative value, kept here as the same 64 bits.
     uint64_t position = 0;
-    unsigned flags = 0;  // octal in the text
-    int mountId = -1;    // -1 if absent (kernels before 3.15)
-    uint64_t inode = 0;  // 0 if absent (older kernels)
+    unsigned flags = 0;           // octal in the text
+    int mountId = -1;             // -1 if absent (kernels before 3.15)
+    uint64_t inode = 0;           // 0 if absent (older kernels)
     std::vector<LockLine> locks;  // each one held (blockedLevel 0)
 };
 

@@ -129,8 +129,8 @@ struct ReadResult {
 };
 
 // Reads the fdinfo of items [begin, end) of the work list. An fd closed meanwhile is skipped.
-void readLockedFds(const Source& source, const std::vector<std::pair<size_t, size_t>>& work, size_t begin,
-                   size_t end, const CollectOptions& options, ReadResult& out) {
+void readLockedFds(const Source& source, const std::vector<std::pair<size_t, size_t>>& work, size_t begin, size_t end,
+                   const CollectOptions& options, ReadResult& out) {
     std::string text;
     int err = 0;
     for (size_t i = begin; i < end; ++i) {
@@ -261,7 +261,8 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             entry.file.device = locked.info.locks.front().device;
             entry.file.inode = locked.info.locks.front().inode;
             entry.file.path = stripDeleted(std::move(locked.path), entry.file.deleted);
-            DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd, {}, locked.leaseOwner};
+            DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd,
+                                           {},           locked.leaseOwner};
             bool shared = fdsPerInode[{entry.file.device.major, entry.file.device.minor, entry.file.inode}] > 1;
             for (const LockLine& line : locked.info.locks) {
                 if (isDescriptionLock(line.lock.kind)) {
@@ -298,9 +299,8 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
     auto sameGroup = [&](const DescriptionCandidate& a, const DescriptionCandidate& b) {
         return fileKey(fileOf(a)) == fileKey(fileOf(b)) && a.locks == b.locks;
     };
-    std::stable_sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
-        return fileKey(fileOf(a)) < fileKey(fileOf(b));
-    });
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [&](const auto& a, const auto& b) { return fileKey(fileOf(a)) < fileKey(fileOf(b)); });
     for (size_t begin = 0; begin < candidates.size();) {
         size_t end = begin + 1;
         while (end < candidates.size() && fileKey(fileOf(candidates[end])) == fileKey(fileOf(candidates[begin]))) ++end;
@@ -313,8 +313,8 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
         for (size_t i = begin; i < end; ++i) {
             const DescriptionCandidate& candidate = candidates[i];
             bool sameAsPrevious = i > begin && sameGroup(candidates[i - 1], candidate) &&
-                                  sys::kcmpFile(candidates[i - 1].hostPid, candidates[i - 1].fd,
-                                                candidate.hostPid, candidate.fd) == 0;
+                                  sys::kcmpFile(candidates[i - 1].hostPid, candidates[i - 1].fd, candidate.hostPid,
+                                                candidate.fd) == 0;
             ProcessFd& fd = image.processes[candidate.processIndex].fds[candidate.fdIndex];
             if (!sameAsPrevious) {
                 OpenFileDescription description;
@@ -323,7 +323,8 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
                 description.openFlags = fd.openFlags;
                 description.locks = candidate.locks;
                 // Its first holder's view: the owner lives on the shared struct file.
-                if (candidate.leaseOwner) description.signalOwner = recordedSignalOwner(container, *candidate.leaseOwner);
+                if (candidate.leaseOwner)
+                    description.signalOwner = recordedSignalOwner(container, *candidate.leaseOwner);
                 image.descriptions.push_back(std::move(description));
                 setterFirst = false;
             }

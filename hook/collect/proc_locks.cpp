@@ -14,7 +14,7 @@ namespace {
 
 // Room for ~130,000 nested waiters: every level of nesting indents the line by one space.
 constexpr size_t kMaxLockLineLength = 1 << 17;
-constexpr uint64_t kPidLimit = 4194304;  // PID_MAX_LIMIT on 64-bit kernels
+constexpr uint64_t kPidLimit = 4194304;       // PID_MAX_LIMIT on 64-bit kernels
 constexpr uint64_t kOffsetLimit = INT64_MAX;  // loff_t; the kernel prints OFFSET_MAX as EOF
 
 [[noreturn]] void rejectLine(std::string_view line, const std::string& why) {
@@ -25,8 +25,7 @@ constexpr uint64_t kOffsetLimit = INT64_MAX;  // loff_t; the kernel prints OFFSE
 // kernels print "READ " with a trailing space), so any run of spaces separates two fields.
 class Fields {
 public:
-    explicit Fields(std::string_view text)
-        : cursor_(text.data()), end_(text.data() + text.size()) {}
+    explicit Fields(std::string_view text) : cursor_(text.data()), end_(text.data() + text.size()) {}
 
     // Plain loops rather than find(): fields are a few bytes long and this runs 20,000 times a
     // /proc/locks on busy hosts.
@@ -49,36 +48,28 @@ private:
     const char* end_;
 };
 
-void parseKind(std::string_view kind, std::string_view qualifier, LockLine& out,
-               std::string_view line) {
+void parseKind(std::string_view kind, std::string_view qualifier, LockLine& out, std::string_view line) {
     if (kind == "POSIX" || kind == "OFDLCK" || kind == "ACCESS") {
         out.lock.kind = kind == "OFDLCK" ? LockKind::ofd : LockKind::posix;
         out.accessCheck = kind == "ACCESS";
-        if (qualifier == "MANDATORY")
-            out.mandatory = true;
-        else if (qualifier == "*NOINODE*")
-            out.hasInode = false;
+        if (qualifier == "MANDATORY") out.mandatory = true;
+        else if (qualifier == "*NOINODE*") out.hasInode = false;
         else if (qualifier != "ADVISORY")
-            rejectLine(line, "bad qualifier " + quotedForMessage(qualifier) +
-                                 " (expected ADVISORY, MANDATORY or *NOINODE*)");
+            rejectLine(line,
+                       "bad qualifier " + quotedForMessage(qualifier) + " (expected ADVISORY, MANDATORY or *NOINODE*)");
     } else if (kind == "FLOCK") {
         out.lock.kind = LockKind::flock;
-        if (qualifier == "MSNFS")
-            rejectLine(line, "LOCK_MAND flocks (Samba, kernels before 5.15) are not supported");
-        if (qualifier != "ADVISORY")
-            rejectLine(line, "bad flock qualifier " + quotedForMessage(qualifier));
+        if (qualifier == "MSNFS") rejectLine(line, "LOCK_MAND flocks (Samba, kernels before 5.15) are not supported");
+        if (qualifier != "ADVISORY") rejectLine(line, "bad flock qualifier " + quotedForMessage(qualifier));
     } else if (kind == "LEASE" || kind == "DELEG") {
         out.lock.kind = LockKind::lease;
         out.delegation = kind == "DELEG";
-        if (qualifier == "ACTIVE")
-            out.lock.leaseState = LeaseState::active;
-        else if (qualifier == "BREAKING")
-            out.lock.leaseState = LeaseState::breaking;
-        else if (qualifier == "BREAKER")
-            out.lock.leaseState = LeaseState::breaker;
+        if (qualifier == "ACTIVE") out.lock.leaseState = LeaseState::active;
+        else if (qualifier == "BREAKING") out.lock.leaseState = LeaseState::breaking;
+        else if (qualifier == "BREAKER") out.lock.leaseState = LeaseState::breaker;
         else
-            rejectLine(line, "bad lease state " + quotedForMessage(qualifier) +
-                                 " (expected ACTIVE, BREAKING or BREAKER)");
+            rejectLine(line,
+                       "bad lease state " + quotedForMessage(qualifier) + " (expected ACTIVE, BREAKING or BREAKER)");
     } else {
         rejectLine(line, "unknown lock kind " + quotedForMessage(kind) +
                              " (expected POSIX, OFDLCK, ACCESS, FLOCK, LEASE or DELEG)");
@@ -86,15 +77,10 @@ void parseKind(std::string_view kind, std::string_view qualifier, LockLine& out,
 }
 
 void parseType(std::string_view type, LockLine& out, std::string_view line) {
-    if (type == "READ")
-        out.lock.type = LockType::read;
-    else if (type == "WRITE")
-        out.lock.type = LockType::write;
-    else if (type == "UNLCK")
-        out.lock.type = LockType::unlock;
-    else
-        rejectLine(line, "bad lock type " + quotedForMessage(type) +
-                             " (expected READ, WRITE or UNLCK)");
+    if (type == "READ") out.lock.type = LockType::read;
+    else if (type == "WRITE") out.lock.type = LockType::write;
+    else if (type == "UNLCK") out.lock.type = LockType::unlock;
+    else rejectLine(line, "bad lock type " + quotedForMessage(type) + " (expected READ, WRITE or UNLCK)");
     // A lease being broken prints the type it is breaking to (target_leasetype()); nothing else
     // on a lock list can be F_UNLCK.
     if (out.lock.type == LockType::unlock && out.lock.leaseState != LeaseState::breaking)
@@ -120,11 +106,9 @@ void parseFile(std::string_view text, LockLine& out, std::string_view line) {
     }
     if (!out.hasInode) rejectLine(line, "*NOINODE* with a device and inode");
     size_t colon = text.rfind(':');
-    std::optional<uint64_t> inode = colon == std::string_view::npos
-                                        ? std::nullopt
-                                        : parseUnsignedNumber(text.substr(colon + 1));
-    if (!inode)
-        rejectLine(line, "bad file " + quotedForMessage(text) + " (expected MAJOR:MINOR:INODE)");
+    std::optional<uint64_t> inode = colon == std::string_view::npos ? std::nullopt
+                                                                    : parseUnsignedNumber(text.substr(colon + 1));
+    if (!inode) rejectLine(line, "bad file " + quotedForMessage(text) + " (expected MAJOR:MINOR:INODE)");
     try {
         out.device = deviceNumberFromString(text.substr(0, colon));
     } catch (const Error& error) {
@@ -133,17 +117,15 @@ void parseFile(std::string_view text, LockLine& out, std::string_view line) {
     out.inode = *inode;
 }
 
-void parseRange(std::string_view start, std::string_view end, LockLine& out,
-                std::string_view line) {
+void parseRange(std::string_view start, std::string_view end, LockLine& out, std::string_view line) {
     std::optional<uint64_t> first = parseUnsignedNumber(start);
-    if (!first || *first > kOffsetLimit)
-        rejectLine(line, "bad start offset " + quotedForMessage(start));
+    if (!first || *first > kOffsetLimit) rejectLine(line, "bad start offset " + quotedForMessage(start));
     out.lock.range.start = *first;
     if (end != "EOF") {
         std::optional<uint64_t> last = parseUnsignedNumber(end);
         if (!last || *last > kOffsetLimit || *last < *first)
-            rejectLine(line, "bad end offset " + quotedForMessage(end) +
-                                 " (expected \"EOF\" or a number >= the start)");
+            rejectLine(line,
+                       "bad end offset " + quotedForMessage(end) + " (expected \"EOF\" or a number >= the start)");
         out.lock.range.end = *last;
     }
     // Only POSIX and OFD locks have ranges: the kernel prints "0 EOF" for the others.
@@ -159,8 +141,8 @@ LockLine parseLockLine(std::string_view line) {
         rejectLine(line, "longer than " + std::to_string(kMaxLockLineLength) + " bytes");
     LockLine out;
     size_t colon = line.find(':');
-    std::optional<uint64_t> id =
-        colon == std::string_view::npos ? std::nullopt : parseUnsignedNumber(line.substr(0, colon));
+    std::optional<uint64_t> id = colon == std::string_view::npos ? std::nullopt
+                                                                 : parseUnsignedNumber(line.substr(0, colon));
     if (!id || *id < 1 || *id > INT_MAX) rejectLine(line, "bad id (expected \"N: \", N >= 1)");
     out.id = static_cast<int>(*id);
 
@@ -175,9 +157,8 @@ LockLine parseLockLine(std::string_view line) {
     }
 
     Fields fields(rest);
-    std::string_view kind = fields.next(), qualifier = fields.next(), type = fields.next(),
-                     pid = fields.next(), file = fields.next(), start = fields.next(),
-                     end = fields.next();
+    std::string_view kind = fields.next(), qualifier = fields.next(), type = fields.next(), pid = fields.next(),
+                     file = fields.next(), start = fields.next(), end = fields.next();
     if (end.empty()) rejectLine(line, "missing fields (expected 8 after the id)");
     if (!fields.atEnd()) rejectLine(line, "junk after the end offset");
     parseKind(kind, qualifier, out, line);
@@ -192,8 +173,7 @@ ProcLocksTable parseProcLocks(std::string_view text) {
     // Reserving for every line in both vectors costs only address space: pages that are never
     // written are never faulted in, and growing by doubling would copy and fault them all.
     size_t lines = 0;
-    for (size_t at = text.find('\n'); at != std::string_view::npos; at = text.find('\n', at + 1))
-        ++lines;
+    for (size_t at = text.find('\n'); at != std::string_view::npos; at = text.find('\n', at + 1)) ++lines;
     ProcLocksTable table;
     table.held.reserve(lines);
     table.waits.reserve(lines);

@@ -49,7 +49,7 @@ struct LockWait {
 };
 
 struct ProcLocksTable {
-    std::vector<LockLine> held;  // every line of depth 0, in order
+    std::vector<LockLine> held;   // every line of depth 0, in order
     std::vector<LockWait> waits;  // every "->" line with what it is blocked on, in order
 };
 

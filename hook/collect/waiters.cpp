@@ -24,8 +24,8 @@ namespace lockcr {
 namespace {
 
 // From include/uapi/asm-generic/fcntl.h: the same numbers on every architecture.
-constexpr unsigned long kSetLockWait = 7;       // F_SETLKW (== F_SETLKW64 on 64-bit)
-constexpr unsigned long kOfdSetLockWait = 38;   // F_OFD_SETLKW
+constexpr unsigned long kSetLockWait = 7;      // F_SETLKW (== F_SETLKW64 on 64-bit)
+constexpr unsigned long kOfdSetLockWait = 38;  // F_OFD_SETLKW
 
 // The next space-separated word of TEXT, taken off it.
 std::string_view nextWord(std::string_view& text) {
@@ -148,7 +148,8 @@ std::optional<BlockedCall> findBlockedLockCall(pid_t pid, pid_t threadId, const 
         blocked.fd = static_cast<int>(call->arguments[0]);
         blocked.requested.kind = LockKind::flock;
         if ((operation & ~static_cast<unsigned long>(LOCK_NB)) == LOCK_SH) blocked.requested.type = LockType::read;
-        else if ((operation & ~static_cast<unsigned long>(LOCK_NB)) == LOCK_EX) blocked.requested.type = LockType::write;
+        else if ((operation & ~static_cast<unsigned long>(LOCK_NB)) == LOCK_EX)
+            blocked.requested.type = LockType::write;
         else return std::nullopt;
         return blocked;
     }
@@ -172,7 +173,8 @@ bool sameOwner(const LockLine& held, const Lock& request, pid_t waiterPid) {
     return held.lock.kind == LockKind::posix && request.kind == LockKind::posix && held.pid == waiterPid;
 }
 
-std::optional<LockLine> findBlocker(const std::vector<LockLine>& heldLocks, uint64_t inode, const Lock& request, pid_t waiterPid) {
+std::optional<LockLine> findBlocker(const std::vector<LockLine>& heldLocks, uint64_t inode, const Lock& request,
+                                    pid_t waiterPid) {
     for (const LockLine& held : heldLocks)
         if (held.inode == inode && !sameOwner(held, request, waiterPid) && locksConflict(held.lock, request))
             return held;
@@ -191,11 +193,13 @@ void addWaiter(const Container& container, LockImage& image, pid_t hostPid, pid_
         waiter.path = entry->file.path;
     } else {
         int err = 0;
-        sys::tryReadLinkAt(AT_FDCWD, sys::threadDirectory(hostPid, threadId) + "/fd/" + std::to_string(fd), waiter.path, err);
+        sys::tryReadLinkAt(AT_FDCWD, sys::threadDirectory(hostPid, threadId) + "/fd/" + std::to_string(fd), waiter.path,
+                           err);
     }
     waiter.blockedOn = blocker.lock;
     waiter.blockedOnContainerPid = blocker.lock.kind == LockKind::posix || blocker.lock.kind == LockKind::flock
-                                       ? containerPidOf(container, blocker.pid) : 0;
+                                       ? containerPidOf(container, blocker.pid)
+                                       : 0;
     image.waiters.push_back(std::move(waiter));
 }
 
@@ -206,7 +210,8 @@ std::vector<LockLine> containerLocks(const Container& container, const LockImage
     std::vector<LockLine> held;
     for (const Process& process : image.processes)
         for (const ProcessFd& fd : process.fds)
-            for (const Lock& lock : fd.posixLocks) held.push_back({0, 0, lock, process.hostPid, fd.file.device, fd.file.inode});
+            for (const Lock& lock : fd.posixLocks)
+                held.push_back({0, 0, lock, process.hostPid, fd.file.device, fd.file.inode});
     for (const OpenFileDescription& description : image.descriptions) {
         const ContainerTask* first = container.taskByContainerPid(description.holders.front().containerPid);
         for (const Lock& lock : description.locks)
@@ -241,7 +246,8 @@ void recordWaiters(const Container& container, LockImage& image, const PendingSy
                 blocker = findBlocker(*outside, target.st_ino, call->requested, task.hostPid);
             }
             if (!blocker) continue;
-            addWaiter(container, image, task.hostPid, threadId, call->fd, target.st_ino, blocker->device, call->requested, *blocker);
+            addWaiter(container, image, task.hostPid, threadId, call->fd, target.st_ino, blocker->device,
+                      call->requested, *blocker);
         }
     }
 }

@@ -72,34 +72,48 @@ struct Key {
 
 const std::vector<Key>& keys() {
     static const std::vector<Key> table = {
-        {"enabled", [](Policies& p, const std::string& w, const std::string& v) { p.enabled = parseBoolean(w, "enabled", v); },
+        {"enabled",
+         [](Policies& p, const std::string& w, const std::string& v) { p.enabled = parseBoolean(w, "enabled", v); },
          [](const Policies& p) { return std::string(p.enabled ? "true" : "false"); }},
         {"conflict",
          [](Policies& p, const std::string& w, const std::string& v) {
-             p.conflict = parseChoice<ConflictPolicy>(w, "conflict", v, {{"fail", ConflictPolicy::fail}, {"wait", ConflictPolicy::wait}});
+             p.conflict = parseChoice<ConflictPolicy>(w, "conflict", v,
+                                                      {{"fail", ConflictPolicy::fail}, {"wait", ConflictPolicy::wait}});
          },
          [](const Policies& p) { return std::string(conflictPolicyName(p.conflict)); }},
-        {"conflict-wait", [](Policies& p, const std::string& w, const std::string& v) { p.conflictWait = parseSeconds(w, "conflict-wait", v); },
+        {"conflict-wait",
+         [](Policies& p, const std::string& w, const std::string& v) {
+             p.conflictWait = parseSeconds(w, "conflict-wait", v);
+         },
          [](const Policies& p) { return std::to_string(p.conflictWait.count()) + "ms"; }},
         {"on-failure",
          [](Policies& p, const std::string& w, const std::string& v) {
-             p.onFailure = parseChoice<FailurePolicy>(w, "on-failure", v,
-                                       {{"resume", FailurePolicy::resume}, {"freeze", FailurePolicy::freeze}, {"kill", FailurePolicy::kill}});
+             p.onFailure = parseChoice<FailurePolicy>(
+                 w, "on-failure", v,
+                 {{"resume", FailurePolicy::resume}, {"freeze", FailurePolicy::freeze}, {"kill", FailurePolicy::kill}});
          },
          [](const Policies& p) { return std::string(failurePolicyName(p.onFailure)); }},
-        {"snapshot", [](Policies& p, const std::string& w, const std::string& v) { p.snapshot = parseBoolean(w, "snapshot", v); },
+        {"snapshot",
+         [](Policies& p, const std::string& w, const std::string& v) { p.snapshot = parseBoolean(w, "snapshot", v); },
          [](const Policies& p) { return std::string(p.snapshot ? "true" : "false"); }},
         {"filesystem",
          [](Policies& p, const std::string& w, const std::string& v) {
              p.filesystem = parseChoice<FilesystemPolicy>(w, "filesystem", v,
-                                        {{"strict", FilesystemPolicy::strict}, {"rollback", FilesystemPolicy::rollback}, {"off", FilesystemPolicy::off}});
+                                                          {{"strict", FilesystemPolicy::strict},
+                                                           {"rollback", FilesystemPolicy::rollback},
+                                                           {"off", FilesystemPolicy::off}});
          },
          [](const Policies& p) { return std::string(filesystemPolicyName(p.filesystem)); }},
-        {"snapshot-store", [](Policies& p, const std::string& w, const std::string& v) { p.snapshotStore = parsePath(w, "snapshot-store", v, false); },
+        {"snapshot-store",
+         [](Policies& p, const std::string& w, const std::string& v) {
+             p.snapshotStore = parsePath(w, "snapshot-store", v, false);
+         },
          [](const Policies& p) { return p.snapshotStore; }},
-        {"log-file", [](Policies& p, const std::string& w, const std::string& v) { p.logFile = parsePath(w, "log-file", v, true); },
+        {"log-file",
+         [](Policies& p, const std::string& w, const std::string& v) { p.logFile = parsePath(w, "log-file", v, true); },
          [](const Policies& p) { return p.logFile; }},
-        {"syslog", [](Policies& p, const std::string& w, const std::string& v) { p.syslog = parseBoolean(w, "syslog", v); },
+        {"syslog",
+         [](Policies& p, const std::string& w, const std::string& v) { p.syslog = parseBoolean(w, "syslog", v); },
          [](const Policies& p) { return std::string(p.syslog ? "true" : "false"); }},
     };
     return table;

@@ -48,7 +48,8 @@ bool checkpointHasLockcrRecord(const std::string& imageDirectory) {
 CheckpointRecord checkpointRecordFromText(const std::string& text, const std::string& source) {
     nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
     if (document.is_discarded() || !document.is_object()) throwBadInput(source + ": not a JSON object");
-    static const std::set<std::string> known = {"$schema", "version", "tool", "created", "container", "snapshot_record"};
+    static const std::set<std::string> known = {"$schema", "version",   "tool",
+                                                "created", "container", "snapshot_record"};
     for (const auto& [key, value] : document.items())
         if (!known.contains(key)) throwBadInput(source + ": unknown field " + key);
     CheckpointRecord record;
@@ -101,12 +102,15 @@ void writeCheckpointRecord(const std::string& imageDirectory, const CheckpointRe
     writeFileAtomically(checkpointFile(imageDirectory, kCheckpointRecordFileName), checkpointRecordToText(record));
 }
 
-void checkImageMatchesRecord(const LockImage& image, const CheckpointRecord& record, const std::string& imageDirectory) {
-    auto named = [](const std::string& id) { return id.empty() ? std::string("an unregistered container") : "container " + id; };
+void checkImageMatchesRecord(const LockImage& image, const CheckpointRecord& record,
+                             const std::string& imageDirectory) {
+    auto named = [](const std::string& id) {
+        return id.empty() ? std::string("an unregistered container") : "container " + id;
+    };
     if (image.container.id == record.containerId && image.createdAt == record.created) return;
-    throwBadInput(checkpointFile(imageDirectory, kLockImageFileName) + " is the lock image of " + named(image.container.id) +
-                  " taken " + image.createdAt + ", but " + kCheckpointRecordFileName + " is the checkpoint of " +
-                  named(record.containerId) + " taken " + record.created +
+    throwBadInput(checkpointFile(imageDirectory, kLockImageFileName) + " is the lock image of " +
+                  named(image.container.id) + " taken " + image.createdAt + ", but " + kCheckpointRecordFileName +
+                  " is the checkpoint of " + named(record.containerId) + " taken " + record.created +
                   ": refusing to restore locks recorded for other processes");
 }
 

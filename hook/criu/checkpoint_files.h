@@ -27,9 +27,9 @@ constexpr int kCheckpointRecordVersion = 1;
 
 struct CheckpointRecord {
     int version = kCheckpointRecordVersion;
-    std::string tool;         // "lockcr 0.1.0"
-    std::string created;      // UTC, ISO 8601
-    std::string containerId;  // empty when no OCI hook registered the container
+    std::string tool;                                // "lockcr 0.1.0"
+    std::string created;                             // UTC, ISO 8601
+    std::string containerId;                         // empty when no OCI hook registered the container
     std::map<std::string, std::string> annotations;  // its io.lockcr.* annotations
     std::optional<std::string> snapshotRecord;       // file name in the image directory, if one was taken
 };

@@ -125,7 +125,8 @@ std::optional<Version> parseVersionPrefix(std::string_view text) {
 
 CriuConfigText parseCriuConfig(std::string_view text, const std::string& source) {
     CriuConfigText config;
-    if (text.find('\0') != std::string_view::npos) throwBadInput(source + ": contains a NUL byte: not a CRIU config file");
+    if (text.find('\0') != std::string_view::npos)
+        throwBadInput(source + ": contains a NUL byte: not a CRIU config file");
     config.endsWithNewline = text.empty() || text.back() == '\n';
     size_t position = 0;
     while (position < text.size()) {
@@ -169,12 +170,9 @@ CriuConfigText parseCriuConfig(std::string_view text, const std::string& source)
 CriuEffectiveOptions effectiveCriuOptions(const CriuConfigText& config) {
     CriuEffectiveOptions options;
     for (const CriuStatement& statement : config.statements) {
-        if (statement.option == "action-script")
-            options.actionScripts.push_back(statement);
-        else if (statement.option == "file-locks" || statement.option == "no-file-locks")
-            options.fileLocks = statement;
-        else if (statement.option == "file-validation")
-            options.fileValidation = statement;
+        if (statement.option == "action-script") options.actionScripts.push_back(statement);
+        else if (statement.option == "file-locks" || statement.option == "no-file-locks") options.fileLocks = statement;
+        else if (statement.option == "file-validation") options.fileValidation = statement;
     }
     return options;
 }
@@ -234,7 +232,8 @@ std::optional<Version> parseCriuVersionOutput(std::string_view text) {
     size_t position = 0;
     while (position < text.size()) {
         size_t newline = text.find('\n', position);
-        std::string_view line = trimmed(text.substr(position, newline == std::string_view::npos ? text.npos : newline - position));
+        std::string_view line = trimmed(
+            text.substr(position, newline == std::string_view::npos ? text.npos : newline - position));
         if (line.starts_with("Version:")) return parseVersionPrefix(trimmed(line.substr(8)));
         if (newline == std::string_view::npos) break;
         position = newline + 1;
@@ -267,11 +266,11 @@ std::optional<Engine> engineFromName(std::string_view name) {
 
 const char* engineName(Engine engine) {
     switch (engine) {
-    case Engine::runc: return "runc";
-    case Engine::crun: return "crun";
-    case Engine::podman: return "podman";
-    case Engine::crio: return "crio";
-    case Engine::containerd: return "containerd";
+        case Engine::runc: return "runc";
+        case Engine::crun: return "crun";
+        case Engine::podman: return "podman";
+        case Engine::crio: return "crio";
+        case Engine::containerd: return "containerd";
     }
     return "runc";
 }

@@ -27,7 +27,7 @@ constexpr const char* kDefaultActionScript = "/usr/sbin/lockcr";
 struct CriuStatement {
     size_t line = 0;  // 1-based
     std::string option;
-    std::string value;  // empty for a boolean option
+    std::string value;     // empty for a boolean option
     bool managed = false;  // inside lockcr's marker block
 };
 

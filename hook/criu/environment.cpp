@@ -14,9 +14,9 @@ namespace {
 
 CriuAction actionNamed(const std::string& name) {
     static const std::map<std::string, CriuAction> actions = {
-        {"pre-dump", CriuAction::preDump},           {"post-dump", CriuAction::postDump},
-        {"pre-restore", CriuAction::preRestore},     {"setup-namespaces", CriuAction::setupNamespaces},
-        {"post-restore", CriuAction::postRestore},   {"pre-resume", CriuAction::preResume},
+        {"pre-dump", CriuAction::preDump},         {"post-dump", CriuAction::postDump},
+        {"pre-restore", CriuAction::preRestore},   {"setup-namespaces", CriuAction::setupNamespaces},
+        {"post-restore", CriuAction::postRestore}, {"pre-resume", CriuAction::preResume},
         {"post-resume", CriuAction::postResume},
     };
     auto found = actions.find(name);
@@ -32,7 +32,8 @@ CriuEnvironment parseCriuEnvironment(const std::map<std::string, std::string>& v
         throwBadInput("CRIU action: CRTOOLS_SCRIPT_ACTION is not set");
     environment.actionName = action->second;
     environment.action = actionNamed(action->second);
-    if (auto directory = variables.find("CRTOOLS_IMAGE_DIR"); directory != variables.end() && !directory->second.empty()) {
+    if (auto directory = variables.find("CRTOOLS_IMAGE_DIR");
+        directory != variables.end() && !directory->second.empty()) {
         if (!directory->second.starts_with('/'))
             throwBadInput("CRIU action " + environment.actionName + ": CRTOOLS_IMAGE_DIR " +
                           quotedForMessage(directory->second) + " is not an absolute path");
@@ -57,7 +58,8 @@ CriuEnvironment criuEnvironmentOfThisProcess() {
     // named by the directory itself, which an operator knows, when it is the same directory.
     std::string resolved;
     int error = 0;
-    struct stat viaFd {}, viaPath {};
+    struct stat viaFd {
+    }, viaPath{};
     if (environment.imageDirectory.starts_with("/proc/") &&
         sys::tryReadLinkAt(AT_FDCWD, environment.imageDirectory, resolved, error) && resolved.starts_with('/') &&
         sys::tryStatAt(AT_FDCWD, environment.imageDirectory, viaFd, error) &&

@@ -26,11 +26,11 @@ struct EntryDeleter {
 
 std::optional<LockKind> CriuFileLock::kind() const {
     switch (flag) {
-    case kCriuLockPosix: return LockKind::posix;
-    case kCriuLockFlock: return LockKind::flock;
-    case kCriuLockOfd: return LockKind::ofd;
-    case kCriuLockLease: return LockKind::lease;
-    default: return std::nullopt;
+        case kCriuLockPosix: return LockKind::posix;
+        case kCriuLockFlock: return LockKind::flock;
+        case kCriuLockOfd: return LockKind::ofd;
+        case kCriuLockLease: return LockKind::lease;
+        default: return std::nullopt;
     }
 }
 
@@ -66,7 +66,8 @@ std::vector<CriuFileLock> criuFileLocksFromBytes(std::string_view bytes, const s
         uint32_t size = wordAt(bytes, offset);
         offset += 4;
         if (size > kMaxEntrySize) refuse(offset - 4, "entry of " + std::to_string(size) + " bytes, more than 4096");
-        if (size > bytes.size() - offset) refuse(offset - 4, "entry of " + std::to_string(size) + " bytes runs past the end");
+        if (size > bytes.size() - offset)
+            refuse(offset - 4, "entry of " + std::to_string(size) + " bytes runs past the end");
         std::unique_ptr<FileLockEntry, EntryDeleter> entry(
             file_lock_entry__unpack(nullptr, size, reinterpret_cast<const uint8_t*>(bytes.data() + offset)));
         if (!entry) refuse(offset, "not a FileLockEntry message");
@@ -80,18 +81,18 @@ std::vector<CriuFileLock> criuFileLocksFromBytes(std::string_view bytes, const s
 
 std::string criuKindName(const CriuFileLock& lock) {
     switch (lock.flag) {
-    case kCriuLockPosix: return "POSIX";
-    case kCriuLockFlock: return "FLOCK";
-    case kCriuLockOfd: return "OFDLCK";
-    case kCriuLockLease: return "LEASE";
-    default: return "flag " + std::to_string(lock.flag);
+        case kCriuLockPosix: return "POSIX";
+        case kCriuLockFlock: return "FLOCK";
+        case kCriuLockOfd: return "OFDLCK";
+        case kCriuLockLease: return "LEASE";
+        default: return "flag " + std::to_string(lock.flag);
     }
 }
 
 std::string criuTypeName(const CriuFileLock& lock) {
     std::optional<LockType> type = lock.lockType();
-    std::string name = !type ? "type " + std::to_string(lock.type)
-                       : *type == LockType::read ? "READ"
+    std::string name = !type                      ? "type " + std::to_string(lock.type)
+                       : *type == LockType::read  ? "READ"
                        : *type == LockType::write ? "WRITE"
                                                   : "UNLCK";
     return lock.breaking() ? name + " (breaking)" : name;

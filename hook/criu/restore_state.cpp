@@ -33,8 +33,9 @@ void makeDirectory(const std::string& path) {
 }
 
 RestoreOutcome outcomeNamed(const std::string& name, const std::string& source) {
-    for (RestoreOutcome outcome : {RestoreOutcome::inProgress, RestoreOutcome::restored, RestoreOutcome::failedFrozen,
-                                   RestoreOutcome::failedKilled, RestoreOutcome::failedRunning, RestoreOutcome::aborted})
+    for (RestoreOutcome outcome :
+         {RestoreOutcome::inProgress, RestoreOutcome::restored, RestoreOutcome::failedFrozen,
+          RestoreOutcome::failedKilled, RestoreOutcome::failedRunning, RestoreOutcome::aborted})
         if (name == restoreOutcomeName(outcome)) return outcome;
     throwBadInput(source + ": outcome: unknown " + quotedForMessage(name));
 }
@@ -148,8 +149,7 @@ void pruneFinishedRestores() {
         std::string stillThere;
         try {
             stillThere = restoreKeyOf(criu);
-        } catch (const Error&) {
-        }
+        } catch (const Error&) {}
         // A container left frozen stays listed until the operator recovers it (or a reboot).
         bool needsOperator = state.outcome == RestoreOutcome::failedFrozen;
         if (stillThere != state.key && !needsOperator) {

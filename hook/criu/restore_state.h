@@ -26,8 +26,8 @@ struct RestoreState {
     std::string cgroupDirectory;  // the freezer lockcr holds the container in, once it does
     std::string cgroupVersion;    // "v1", "v2" or ""
     RestoreOutcome outcome = RestoreOutcome::inProgress;
-    std::string detail;           // the error, or what was done
-    std::string updated;          // UTC time of the last write
+    std::string detail;   // the error, or what was done
+    std::string updated;  // UTC time of the last write
 };
 
 const char* restoreOutcomeName(RestoreOutcome outcome);

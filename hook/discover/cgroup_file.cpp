@@ -34,24 +34,20 @@ std::vector<std::string> parseControllers(std::string_view text) {
 }
 
 CgroupMembership parseLine(std::string_view line) {
-    if (line.size() > kMaxLineLength)
-        throwBadInput("longer than " + std::to_string(kMaxLineLength) + " bytes");
+    if (line.size() > kMaxLineLength) throwBadInput("longer than " + std::to_string(kMaxLineLength) + " bytes");
     size_t first = line.find(':');
     size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
-    if (second == std::string_view::npos)
-        throwBadInput("expected \"ID:CONTROLLERS:PATH\"");
+    if (second == std::string_view::npos) throwBadInput("expected \"ID:CONTROLLERS:PATH\"");
     CgroupMembership membership;
     membership.hierarchyId = parseHierarchyId(line.substr(0, first));
     membership.controllers = parseControllers(line.substr(first + 1, second - first - 1));
     membership.path = line.substr(second + 1);
-    if (membership.path.empty() || membership.path[0] != '/')
-        throwBadInput("the path does not start with '/'");
+    if (membership.path.empty() || membership.path[0] != '/') throwBadInput("the path does not start with '/'");
     // A v1 hierarchy always has controllers or a "name=" (cgroup1 mounts require one).
     if (membership.hierarchyId == 0 && !membership.controllers.empty())
         throwBadInput("hierarchy 0 (cgroup v2) with controllers");
     if (membership.hierarchyId != 0 && membership.controllers.empty())
-        throwBadInput("hierarchy " + std::to_string(membership.hierarchyId) +
-                      " (cgroup v1) without controllers");
+        throwBadInput("hierarchy " + std::to_string(membership.hierarchyId) + " (cgroup v1) without controllers");
     return membership;
 }
 
@@ -73,8 +69,7 @@ std::vector<CgroupMembership> parseProcCgroup(std::string_view text) {
 std::optional<std::string> freezerPathV1(const std::vector<CgroupMembership>& memberships) {
     for (const CgroupMembership& membership : memberships) {
         const auto& names = membership.controllers;
-        if (membership.hierarchyId != 0 &&
-            std::find(names.begin(), names.end(), "freezer") != names.end())
+        if (membership.hierarchyId != 0 && std::find(names.begin(), names.end(), "freezer") != names.end())
             return membership.path;
     }
     return std::nullopt;

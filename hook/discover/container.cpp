@@ -100,7 +100,8 @@ void chooseCgroup(Container& container, pid_t initPid) {
     if (!sys::tryReadFileAt(AT_FDCWD, "/proc/" + std::to_string(initPid) + "/cgroup", text, err))
         throwErrno("pid " + std::to_string(initPid) + ": read cgroup", err);
     auto memberships = parseProcCgroup(text);
-    if (auto path = freezerPathV1(memberships); path && *path != "/" && isFilesystem(kFreezerV1Mount, CGROUP_SUPER_MAGIC)) {
+    if (auto path = freezerPathV1(memberships);
+        path && *path != "/" && isFilesystem(kFreezerV1Mount, CGROUP_SUPER_MAGIC)) {
         container.cgroupVersion = CgroupVersion::v1;
         container.cgroupDirectory = std::string(kFreezerV1Mount) + *path;
         container.cgroupMount = kFreezerV1Mount;
@@ -132,10 +133,8 @@ const ContainerTask* Container::taskByContainerPid(pid_t containerPid) const {
 
 void refreshTasks(Container& container) {
     std::vector<pid_t> pids;
-    if (container.identity.membership == "cgroup")
-        collectCgroupMembers(container.cgroupDirectory, pids, 0);
-    else
-        pids = pidNamespaceMembers(container.identity.pidNamespace);
+    if (container.identity.membership == "cgroup") collectCgroupMembers(container.cgroupDirectory, pids, 0);
+    else pids = pidNamespaceMembers(container.identity.pidNamespace);
     std::sort(pids.begin(), pids.end());
     pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
 
@@ -254,7 +253,8 @@ pid_t hostThreadOf(const Container& container, pid_t containerTid) {
     return 0;
 }
 
-pid_t mapProcessGroup(const std::vector<std::vector<pid_t>>& memberGroups, size_t fromLevel, size_t toLevel, pid_t group) {
+pid_t mapProcessGroup(const std::vector<std::vector<pid_t>>& memberGroups, size_t fromLevel, size_t toLevel,
+                      pid_t group) {
     if (group <= 0) return 0;
     for (const std::vector<pid_t>& groups : memberGroups)
         if (fromLevel < groups.size() && toLevel < groups.size() && groups[fromLevel] == group) return groups[toLevel];

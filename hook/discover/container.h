@@ -53,7 +53,8 @@ pid_t containerProcessGroupOf(const Container& container, pid_t hostGroup);
 pid_t hostProcessGroupOf(const Container& container, pid_t containerGroup);
 // The mapping itself: MEMBER_GROUPS holds the NSpgid of each member; the id at TO_LEVEL of the
 // first member whose id at FROM_LEVEL is GROUP (0 where the group is not visible), else 0.
-pid_t mapProcessGroup(const std::vector<std::vector<pid_t>>& memberGroups, size_t fromLevel, size_t toLevel, pid_t group);
+pid_t mapProcessGroup(const std::vector<std::vector<pid_t>>& memberGroups, size_t fromLevel, size_t toLevel,
+                      pid_t group);
 
 // How the user or runtime named the container: exactly one of these is set.
 struct ContainerSelector {

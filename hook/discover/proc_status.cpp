@@ -11,13 +11,13 @@ namespace lockcr {
 
 namespace {
 
-constexpr uint64_t kPidLimit = 4194304;        // PID_MAX_LIMIT on 64-bit kernels
-constexpr size_t kMaxKnownLineLength = 4096;   // names are 64 bytes at most, escaped 128
-constexpr size_t kMaxNamespaceDepth = 33;      // MAX_PID_NS_LEVEL nested namespaces + the first
+constexpr uint64_t kPidLimit = 4194304;       // PID_MAX_LIMIT on 64-bit kernels
+constexpr size_t kMaxKnownLineLength = 4096;  // names are 64 bytes at most, escaped 128
+constexpr size_t kMaxNamespaceDepth = 33;     // MAX_PID_NS_LEVEL nested namespaces + the first
 
 struct SeenKeys {
-    bool name = false, state = false, tgid = false, tracerPid = false, threads = false,
-         namespacePids = false, namespaceProcessGroups = false;
+    bool name = false, state = false, tgid = false, tracerPid = false, threads = false, namespacePids = false,
+         namespaceProcessGroups = false;
 };
 
 void markSeen(bool& seen, std::string_view key) {
@@ -58,10 +58,8 @@ std::string unescapeName(std::string_view text) {
 
 char parseState(std::string_view value) {
     // "S (sleeping)": one letter, then its name in parentheses.
-    bool letter = !value.empty() && ((value[0] >= 'A' && value[0] <= 'Z') ||
-                                     (value[0] >= 'a' && value[0] <= 'z'));
-    if (!letter || (value.size() > 1 && value[1] != ' '))
-        throwBadInput("bad State " + quotedForMessage(value));
+    bool letter = !value.empty() && ((value[0] >= 'A' && value[0] <= 'Z') || (value[0] >= 'a' && value[0] <= 'z'));
+    if (!letter || (value.size() > 1 && value[1] != ' ')) throwBadInput("bad State " + quotedForMessage(value));
     return value[0];
 }
 
@@ -96,8 +94,7 @@ void parseLine(std::string_view line, ProcessStatus& out, SeenKeys& seen) {
     if (seenKey == nullptr) return;
     markSeen(*seenKey, key);
     if (line.size() > kMaxKnownLineLength)
-        throwBadInput(std::string(key) + " line longer than " +
-                      std::to_string(kMaxKnownLineLength) + " bytes");
+        throwBadInput(std::string(key) + " line longer than " + std::to_string(kMaxKnownLineLength) + " bytes");
     std::string_view value = line.substr(colon + 1);
     if (key == "Name") {
         // Exactly one tab: a name may itself start with spaces or tabs.
@@ -106,18 +103,12 @@ void parseLine(std::string_view line, ProcessStatus& out, SeenKeys& seen) {
         return;
     }
     value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
-    if (key == "State")
-        out.state = parseState(value);
-    else if (key == "Tgid")
-        out.tgid = parseCount(key, value, 1);
-    else if (key == "TracerPid")
-        out.tracerPid = parseCount(key, value, 0);
-    else if (key == "Threads")
-        out.threads = parseCount(key, value, 0);
-    else if (key == "NSpid")
-        out.namespacePids = parseNamespaceIds(key, value, 1);
-    else
-        out.namespaceProcessGroups = parseNamespaceIds(key, value, 0);
+    if (key == "State") out.state = parseState(value);
+    else if (key == "Tgid") out.tgid = parseCount(key, value, 1);
+    else if (key == "TracerPid") out.tracerPid = parseCount(key, value, 0);
+    else if (key == "Threads") out.threads = parseCount(key, value, 0);
+    else if (key == "NSpid") out.namespacePids = parseNamespaceIds(key, value, 1);
+    else out.namespaceProcessGroups = parseNamespaceIds(key, value, 0);
 }
 
 }  // namespace
@@ -132,8 +123,7 @@ ProcessStatus parseProcStatus(std::string_view text) {
                           : !seen.tracerPid ? "TracerPid"
                           : !seen.threads   ? "Threads"
                                             : nullptr;
-    if (missing != nullptr)
-        throwBadInput(std::string("/proc/PID/status: no \"") + missing + "\" line");
+    if (missing != nullptr) throwBadInput(std::string("/proc/PID/status: no \"") + missing + "\" line");
     return out;
 }
 

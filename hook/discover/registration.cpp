@@ -29,8 +29,11 @@ void makeDirectory(const std::string& path) {
 
 void checkContainerId(const std::string& id) {
     bool valid = !id.empty() && id.size() <= 1024 && std::isalnum(static_cast<unsigned char>(id[0]));
-    for (char c : id) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' || c == '-');
-    if (!valid) throwBadInput("container id " + quotedForMessage(id) + ": not a name lockcr can register (letters, digits, _ . + -)");
+    for (char c : id)
+        valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' || c == '-');
+    if (!valid)
+        throwBadInput("container id " + quotedForMessage(id) +
+                      ": not a name lockcr can register (letters, digits, _ . + -)");
 }
 
 std::string registrationToText(const Registration& registration) {
@@ -52,10 +55,10 @@ Registration registrationFromText(const std::string& text, const std::string& so
         // Range-checked before the conversion: get<pid_t> of 1e20 is undefined behaviour and of
         // 4294967297 wraps to pid 1 (tests/samples/registration_pid_*.json).
         const nlohmann::json& pid = document.at("pid");
-        bool inRange = pid.is_number_unsigned() ? pid.get<uint64_t>() >= 1 && pid.get<uint64_t>() <= 4194304
-                                                : pid.is_number_integer() && pid.get<int64_t>() >= 1 && pid.get<int64_t>() <= 4194304;
-        if (!inRange)
-            throwBadInput(source + ": pid: expected a pid from 1 to 4194304");
+        bool inRange = pid.is_number_unsigned()
+                           ? pid.get<uint64_t>() >= 1 && pid.get<uint64_t>() <= 4194304
+                           : pid.is_number_integer() && pid.get<int64_t>() >= 1 && pid.get<int64_t>() <= 4194304;
+        if (!inRange) throwBadInput(source + ": pid: expected a pid from 1 to 4194304");
         registration.pid = pid.get<pid_t>();
         registration.bundle = document.at("bundle").get<std::string>();
         registration.annotations = document.at("annotations").get<std::map<std::string, std::string>>();

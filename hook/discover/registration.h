@@ -15,10 +15,10 @@ namespace lockcr {
 
 struct Registration {
     std::string id;
-    pid_t pid = 0;           // the init's host pid when registered
+    pid_t pid = 0;  // the init's host pid when registered
     std::string bundle;
     std::map<std::string, std::string> annotations;  // io.lockcr.* only
-    std::string stage;       // the hook stage that wrote it
+    std::string stage;                               // the hook stage that wrote it
 };
 
 // Container ids become file names: [A-Za-z0-9][A-Za-z0-9_.+-]* up to 1024 bytes (runc's own rule

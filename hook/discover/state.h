@@ -15,7 +15,7 @@ struct OciState {
     std::string id;
     std::string status;  // creating, created, running, stopped or paused
     std::string bundle;
-    pid_t pid = 0;       // the container's init in the reader's pid namespace
+    pid_t pid = 0;  // the container's init in the reader's pid namespace
     std::map<std::string, std::string> annotations;
     std::string rootfs;  // only in `runc state` output; empty otherwise
 };

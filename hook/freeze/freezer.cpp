@@ -57,10 +57,8 @@ bool isCgroupFrozen(CgroupVersion version, const std::string& directory) {
 }
 
 void writeFreezeState(CgroupVersion version, const std::string& directory, bool frozen) {
-    if (version == CgroupVersion::v1)
-        writeSmallFile(directory + "/freezer.state", frozen ? "FROZEN" : "THAWED");
-    else if (version == CgroupVersion::v2)
-        writeSmallFile(directory + "/cgroup.freeze", frozen ? "1" : "0");
+    if (version == CgroupVersion::v1) writeSmallFile(directory + "/freezer.state", frozen ? "FROZEN" : "THAWED");
+    else if (version == CgroupVersion::v2) writeSmallFile(directory + "/cgroup.freeze", frozen ? "1" : "0");
 }
 
 void thawSoKilledTasksDie(CgroupVersion version, const std::string& directory) {
@@ -105,13 +103,17 @@ void waitUntilFrozen(CgroupVersion version, const std::string& directory, std::c
 }
 
 FrozenCgroup::FrozenCgroup(FrozenCgroup&& other) noexcept
-    : version_(other.version_), directory_(std::move(other.directory_)),
-      owned_(std::exchange(other.owned_, false)), alreadyFrozen_(other.alreadyFrozen_) {}
+        : version_(other.version_),
+          directory_(std::move(other.directory_)),
+          owned_(std::exchange(other.owned_, false)),
+          alreadyFrozen_(other.alreadyFrozen_) {}
 
 FrozenCgroup& FrozenCgroup::operator=(FrozenCgroup&& other) noexcept {
     if (this != &other) {
         if (owned_) {
-            try { thaw(); } catch (...) {}
+            try {
+                thaw();
+            } catch (...) {}
         }
         version_ = other.version_;
         directory_ = std::move(other.directory_);

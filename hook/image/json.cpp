@@ -23,7 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-
 // ---- Writing ----------------------------------------------------------------------------------
 
 std::string octalFlags(unsigned flags) {

@@ -16,7 +16,7 @@ namespace lockcr {
 // Throws Error (failure) if the image cannot be written faithfully: a path that is not valid
 // UTF-8, an unknown signal owner type. Commands (comm) are informational: bytes that are not
 // UTF-8 (comm is cut at 15 bytes, possibly inside a character) become U+FFFD.
-std::string lockImageToText(const LockImage& image);  // compact JSON text, streamed
+std::string lockImageToText(const LockImage& image);     // compact JSON text, streamed
 nlohmann::json lockImageToJson(const LockImage& image);  // the same, parsed (for tests and tools)
 
 // Throws Error(badInput) naming the first violation. Beyond types and ranges it checks that each

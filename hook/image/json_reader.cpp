@@ -270,8 +270,8 @@ std::vector<Lock> readCountedLocks(const ObjectReader& object) {
 }
 
 ProcessFd readProcessFd(Element value, const Place& place, size_t descriptionCount) {
-    ObjectReader object(value, place,
-                        {"fd", "description", "flags", "path", "deleted", "mnt_id", "dev", "ino", "lock_count", "locks"});
+    ObjectReader object(
+        value, place, {"fd", "description", "flags", "path", "deleted", "mnt_id", "dev", "ino", "lock_count", "locks"});
     ProcessFd fd;
     fd.fd = static_cast<int>(object.integer("fd", 0, INT_MAX));
     if (!object.at("description").is_null()) {
@@ -312,23 +312,19 @@ SignalOwner readSignalOwner(Element value, const Place& place) {
     ObjectReader object(value, place, {"type", "pid", "signal"});
     SignalOwner owner;
     std::string type = object.string("type");
-    if (type == "tid")
-        owner.ownerType = F_OWNER_TID;
-    else if (type == "pid")
-        owner.ownerType = F_OWNER_PID;
-    else if (type == "pgrp")
-        owner.ownerType = F_OWNER_PGRP;
-    else
-        object.place("type").reject("expected \"tid\", \"pid\" or \"pgrp\", got " + shown(type));
+    if (type == "tid") owner.ownerType = F_OWNER_TID;
+    else if (type == "pid") owner.ownerType = F_OWNER_PID;
+    else if (type == "pgrp") owner.ownerType = F_OWNER_PGRP;
+    else object.place("type").reject("expected \"tid\", \"pid\" or \"pgrp\", got " + shown(type));
     owner.containerPid = static_cast<pid_t>(object.integer("pid", 0, kPidLimit));
     owner.signal = static_cast<int>(object.integer("signal", 0, kSignalLimit));
     return owner;
 }
 
 OpenFileDescription readDescription(Element value, const Place& place) {
-    ObjectReader object(value, place,
-                        {"id", "path", "deleted", "mnt_id", "dev", "ino", "flags", "holders", "lock_count", "locks",
-                         "signal_owner"});
+    ObjectReader object(
+        value, place,
+        {"id", "path", "deleted", "mnt_id", "dev", "ino", "flags", "holders", "lock_count", "locks", "signal_owner"});
     OpenFileDescription description;
     description.id = static_cast<int>(object.integer("id", 0, INT_MAX));
     description.file = readFileIdentity(object);
@@ -346,7 +342,8 @@ OpenFileDescription readDescription(Element value, const Place& place) {
     description.locks = readCountedLocks(object);
     for (size_t j = 0; j < description.locks.size(); ++j)
         if (description.locks[j].kind == LockKind::posix)
-            place.field("locks").index(j).field("kind").reject("POSIX locks belong to a process fd, not to a description");
+            place.field("locks").index(j).field("kind").reject(
+                "POSIX locks belong to a process fd, not to a description");
     if (object.has("signal_owner"))
         description.signalOwner = readSignalOwner(object.at("signal_owner"), object.place("signal_owner"));
     return description;
@@ -384,15 +381,16 @@ ContainerIdentity readContainer(Element value, const Place& place) {
     container.cgroup = object.string("cgroup");
     container.membership = object.string("membership");
     if (container.membership != "cgroup" && container.membership != "pid-namespace")
-        object.place("membership").reject("expected \"cgroup\" or \"pid-namespace\", got " + shown(container.membership));
+        object.place("membership")
+            .reject("expected \"cgroup\" or \"pid-namespace\", got " + shown(container.membership));
     return container;
 }
 
 void checkVersion(const ObjectReader& top) {
     Element version = top.at("version");
     if (!version.is_int64() || version.get_int64().value_unsafe() != kLockImageVersion)
-        top.place("version").reject("unsupported lock image version " + shown(version) + " (this lockcr reads version " +
-                                    std::to_string(kLockImageVersion) + ")");
+        top.place("version").reject("unsupported lock image version " + shown(version) +
+                                    " (this lockcr reads version " + std::to_string(kLockImageVersion) + ")");
     if (top.string("$schema") != kLockImageSchemaId)
         top.place("$schema").reject(std::string("expected \"") + kLockImageSchemaId + "\"");
 }
@@ -416,8 +414,9 @@ std::vector<OpenFileDescription> readDescriptions(const ObjectReader& top) {
 }
 
 LockImage lockImageFromDocument(Element document) {
-    ObjectReader top(document, Place(),
-                     {"$schema", "version", "created", "tool", "host", "container", "processes", "descriptions", "waiters"});
+    ObjectReader top(
+        document, Place(),
+        {"$schema", "version", "created", "tool", "host", "container", "processes", "descriptions", "waiters"});
     checkVersion(top);
     LockImage image;
     image.createdAt = top.string("created");

@@ -64,8 +64,7 @@ const char* nameOf(LeaseState state) {
 LockKind lockKindFromString(std::string_view name) {
     for (LockKind kind : {LockKind::posix, LockKind::ofd, LockKind::flock, LockKind::lease})
         if (name == nameOf(kind)) return kind;
-    throwBadInput("unknown lock kind \"" + printable(name) +
-                  "\" (expected posix, ofd, flock or lease)");
+    throwBadInput("unknown lock kind \"" + printable(name) + "\" (expected posix, ofd, flock or lease)");
 }
 
 LockType lockTypeFromString(std::string_view name) {
@@ -75,11 +74,9 @@ LockType lockTypeFromString(std::string_view name) {
 }
 
 LeaseState leaseStateFromString(std::string_view name) {
-    for (LeaseState state :
-         {LeaseState::none, LeaseState::active, LeaseState::breaking, LeaseState::breaker})
+    for (LeaseState state : {LeaseState::none, LeaseState::active, LeaseState::breaking, LeaseState::breaker})
         if (name == nameOf(state)) return state;
-    throwBadInput("unknown lease state \"" + printable(name) +
-                  "\" (expected none, active, breaking or breaker)");
+    throwBadInput("unknown lease state \"" + printable(name) + "\" (expected none, active, breaking or breaker)");
 }
 
 std::string deviceNumberToString(DeviceNumber device) {
@@ -93,17 +90,16 @@ DeviceNumber deviceNumberFromString(std::string_view text) {
     constexpr uint32_t kMajorLimit = 1u << 12, kMinorLimit = 1u << 20;
     DeviceNumber device;
     size_t colon = text.find(':');
-    if (colon == std::string_view::npos ||
-        !parseHexField(text.substr(0, colon), kMajorLimit, device.major) ||
+    if (colon == std::string_view::npos || !parseHexField(text.substr(0, colon), kMajorLimit, device.major) ||
         !parseHexField(text.substr(colon + 1), kMinorLimit, device.minor))
-        throwBadInput("bad device number \"" + printable(text) +
-                      "\" (expected hex MAJOR:MINOR like \"fe:00\")");
+        throwBadInput("bad device number \"" + printable(text) + "\" (expected hex MAJOR:MINOR like \"fe:00\")");
     return device;
 }
 
 std::string nameOf(const FileIdentity& file) {
     if (!file.path.empty()) return file.path;
-    return std::to_string(file.device.major) + ":" + std::to_string(file.device.minor) + ":" + std::to_string(file.inode);
+    return std::to_string(file.device.major) + ":" + std::to_string(file.device.minor) + ":" +
+           std::to_string(file.inode);
 }
 
 size_t countLocks(const LockImage& image) {
@@ -120,9 +116,11 @@ std::string describeLock(const Lock& lock) {
     std::string type = nameOf(lock.type);
     std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::toupper(c); });
     std::string text = kind + " " + type;
-    if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active) text += std::string(" (") + nameOf(lock.leaseState) + ")";
+    if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active)
+        text += std::string(" (") + nameOf(lock.leaseState) + ")";
     if (lock.kind == LockKind::posix || lock.kind == LockKind::ofd)
-        text += " [" + std::to_string(lock.range.start) + "," + (lock.range.end ? std::to_string(*lock.range.end) : "EOF") + "]";
+        text += " [" + std::to_string(lock.range.start) + "," +
+                (lock.range.end ? std::to_string(*lock.range.end) : "EOF") + "]";
     return text;
 }
 

@@ -89,9 +89,9 @@ struct Holder {
 
 // F_GETOWN_EX / F_GETSIG of a description: whom a lease break signals, and with what.
 struct SignalOwner {
-    int ownerType = 0;           // F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP
-    pid_t containerPid = 0;      // the owner in the container's namespace; 0 = none
-    int signal = 0;              // 0 = SIGIO
+    int ownerType = 0;       // F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP
+    pid_t containerPid = 0;  // the owner in the container's namespace; 0 = none
+    int signal = 0;          // 0 = SIGIO
     bool operator==(const SignalOwner&) const = default;
 };
 
@@ -112,19 +112,19 @@ struct Waiter {
     Lock requested;
     DeviceNumber device;
     uint64_t inode = 0;
-    std::string path;  // when a recorded fd refers to the same file, else empty
-    Lock blockedOn;    // the lock it waits for
+    std::string path;                 // when a recorded fd refers to the same file, else empty
+    Lock blockedOn;                   // the lock it waits for
     pid_t blockedOnContainerPid = 0;  // its holder; 0 = OFD/flock whose holder is a description
 };
 
 struct ContainerIdentity {
-    std::string id;               // OCI state "id", empty in --pid mode
-    std::string bundle;           // OCI state "bundle"
-    std::string rootPath;         // the container's root as seen from the host, if known
+    std::string id;        // OCI state "id", empty in --pid mode
+    std::string bundle;    // OCI state "bundle"
+    std::string rootPath;  // the container's root as seen from the host, if known
     pid_t initHostPid = 0;
-    uint64_t pidNamespace = 0;    // inode of /proc/PID/ns/pid
-    std::string cgroup;           // the cgroup whose members are the container's tasks
-    std::string membership;       // "cgroup" or "pid-namespace": how tasks were found
+    uint64_t pidNamespace = 0;  // inode of /proc/PID/ns/pid
+    std::string cgroup;         // the cgroup whose members are the container's tasks
+    std::string membership;     // "cgroup" or "pid-namespace": how tasks were found
 };
 
 struct HostInfo {

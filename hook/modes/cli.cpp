@@ -64,8 +64,7 @@ void dropCapabilitiesFor(const std::string& command) {
         keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_LEASE, CAP_FOWNER, CAP_KILL});
     else if (command == "setup")  // writes /etc/criu and /etc/lockcr, keeps the files' modes
         keepOnlyCapabilities({CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER});
-    else
-        keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH});
+    else keepOnlyCapabilities({CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH});
 }
 
 }  // namespace
@@ -132,8 +131,8 @@ int runCommandLine(int argc, char** argv) {
     statusCommand->add_flag("--json", status.json, "print JSON");
 
     RecoverOptions recover;
-    CLI::App* recoverCommand =
-        app.add_subcommand("recover", "finish a restore left frozen: replay its locks again, then thaw");
+    CLI::App* recoverCommand = app.add_subcommand("recover",
+                                                  "finish a restore left frozen: replay its locks again, then thaw");
     recoverCommand->add_option("key", recover.key, "the restore, as lockcr status names it")->required();
 
     SnapshotCommandLine snapshot;

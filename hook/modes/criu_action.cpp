@@ -47,8 +47,7 @@ namespace lockcr {
 namespace {
 
 pid_t requireInitPid(const CriuEnvironment& environment) {
-    if (!environment.initPid)
-        throwBadInput("CRIU did not set CRTOOLS_INIT_PID at " + environment.actionName);
+    if (!environment.initPid) throwBadInput("CRIU did not set CRTOOLS_INIT_PID at " + environment.actionName);
     return *environment.initPid;
 }
 
@@ -84,7 +83,8 @@ std::string recordCheckpoint(const CriuEnvironment& environment, const Policies&
     pid_t initPid = requireInitPid(environment);
     const std::string& directory = requireImageDirectory(environment);
     std::string criuKey = restoreKeyOf(::getppid());
-    if (dumpAlreadyRecorded(criuKey) && checkpointHasLockcrRecord(directory)) return "already recorded";  // CRIU 4.1's second run
+    if (dumpAlreadyRecorded(criuKey) && checkpointHasLockcrRecord(directory))
+        return "already recorded";  // CRIU 4.1's second run
     std::optional<Registration> registration = registrationOfPid(initPid);
     CheckpointRecord record;
     if (registration) {
@@ -158,8 +158,9 @@ void refuseChangedFiles(const std::vector<std::string>& changes, RestoreState& s
     state.outcome = RestoreOutcome::aborted;
     state.detail = changes.front();
     writeRestoreState(state);
-    throwFailure(std::to_string(changes.size()) + " file(s) changed since the checkpoint (filesystem: strict), restore refused; first: " +
-                 changes.front());
+    throwFailure(
+        std::to_string(changes.size()) +
+        " file(s) changed since the checkpoint (filesystem: strict), restore refused; first: " + changes.front());
 }
 
 // The filesystem stage at restore, before CRIU opens anything: the snapshot's files checked (or
@@ -176,8 +177,11 @@ std::string checkFilesAtSources(const std::string& imageDirectory, const Checkpo
     size_t files = 0;
     for (const SnapshotPart& part : snapshot.parts) files += part.files.size();
     return "; " + std::to_string(files) + " recorded file(s) " +
-           (checked.check.restored.empty() ? "checked" : std::to_string(checked.check.restored.size()) + " rolled back") +
-           (checked.remaining.parts.empty() ? "" : ", " + std::to_string(checked.remaining.parts.size()) + " filesystem(s) left for post-restore");
+           (checked.check.restored.empty() ? "checked"
+                                           : std::to_string(checked.check.restored.size()) + " rolled back") +
+           (checked.remaining.parts.empty()
+                ? ""
+                : ", " + std::to_string(checked.remaining.parts.size()) + " filesystem(s) left for post-restore");
 }
 
 std::string prepareRestore(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
@@ -202,7 +206,8 @@ std::string prepareRestore(const CriuEnvironment& environment, const Policies& h
     writeRestoreState(state);
     writeLockImage(restoreDirectory(state.key) + "/" + kLockImageFileName, image);
     writeCheckpointRecord(restoreDirectory(state.key), record);
-    std::string filesDone = checkFilesAtSources(directory, record, applyAnnotations(hostPolicies, record.annotations), state);
+    std::string filesDone = checkFilesAtSources(directory, record, applyAnnotations(hostPolicies, record.annotations),
+                                                state);
     bool setAside = setAsideCriuLocks(directory);
     return describeImage(image) + " to restore" + filesDone +
            (setAside ? "; CRIU's filelocks.img set aside (lockcr sets every lock)" : "");
@@ -233,8 +238,9 @@ std::string checkOutsideHolders(const CriuEnvironment& environment, Restore& res
             restore.state.detail = report.conflicts.front().line();
             writeRestoreState(restore.state);
             throwFailure(std::to_string(report.conflicts.size()) + " lock(s) held outside" +
-                         (restore.policies.conflict == ConflictPolicy::wait ? " after waiting " +
-                          std::to_string(restore.policies.conflictWait.count()) + " ms" : "") +
+                         (restore.policies.conflict == ConflictPolicy::wait
+                              ? " after waiting " + std::to_string(restore.policies.conflictWait.count()) + " ms"
+                              : "") +
                          ", restore aborted; first: " + report.conflicts.front().line());
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -248,7 +254,8 @@ std::string checkOutsideHolders(const CriuEnvironment& environment, Restore& res
 std::string holdBeforeResume(const CriuEnvironment& environment, Restore& restore) {
     Container container = discoverContainerOfPid(requireInitPid(environment));
     if (container.cgroupVersion == CgroupVersion::none)
-        throwFailure("the container has no cgroup freezer: lockcr cannot keep it from running before its locks are back");
+        throwFailure(
+            "the container has no cgroup freezer: lockcr cannot keep it from running before its locks are back");
     // CRIU must stay outside the freeze to detach, and so must we to return to it.
     bool movedCriu = moveOutOfCgroup(container.cgroupMount, container.cgroupDirectory, ::getppid());
     moveOutOfCgroup(container.cgroupMount, container.cgroupDirectory, ::getpid());
@@ -347,7 +354,10 @@ int runCriuAction(const char* action) {
                           CAP_CHOWN, CAP_SYS_ADMIN});
     std::string name = "container";
     auto took = [&] {
-        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()) + " ms";
+        return std::to_string(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                       .count()) +
+               " ms";
     };
     try {
         std::string done = runAction(environment, hostPolicies, name);

@@ -32,7 +32,8 @@ int runOciHook(int argc, char** argv) {
     configureLog({true, "", true, false});
     if (argc != 2) throwBadInput("oci-hook: usage: lockcr oci-hook STAGE (the OCI state JSON on stdin)");
     const std::string stage = argv[1];
-    static const std::set<std::string> registering = {"prestart", "createRuntime", "createContainer", "startContainer", "poststart"};
+    static const std::set<std::string> registering = {"prestart", "createRuntime", "createContainer", "startContainer",
+                                                      "poststart"};
     if (!registering.contains(stage) && stage != "poststop")
         throwBadInput("oci-hook: unknown stage " + stage +
                       " (prestart, createRuntime, createContainer, startContainer, poststart, poststop)");

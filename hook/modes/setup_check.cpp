@@ -66,8 +66,7 @@ std::optional<std::string> outputOf(const std::string& program, const char* argu
         output.clear();
     }
     int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
     if (!WIFEXITED(status) || WEXITSTATUS(status) == 127) return std::nullopt;
     return output;
 }
@@ -115,22 +114,22 @@ bool exists(const std::string& path) {
 }
 
 // The files CRIU will be given, as host paths; empty when the annotation turns the file off.
-std::vector<std::string> configFilesToCheck(const SetupArguments& arguments, Engine engine, const CheckedContainer& container,
-                                            Findings& findings) {
+std::vector<std::string> configFilesToCheck(const SetupArguments& arguments, Engine engine,
+                                            const CheckedContainer& container, Findings& findings) {
     if (!arguments.files.empty()) return arguments.files;
     auto annotation = container.annotations.find("org.criu.config");
     if (annotation != container.annotations.end()) {
         if (annotation->second.empty()) {
-            findings.error("the container's org.criu.config annotation is \"\": the runtime passes CRIU no config file, "
-                           "so no action-script line reaches CRIU and lockcr never runs");
+            findings.error(
+                "the container's org.criu.config annotation is \"\": the runtime passes CRIU no config file, "
+                "so no action-script line reaches CRIU and lockcr never runs");
             return {};
         }
         findings.ok("the container's org.criu.config annotation names " + annotation->second);
         return {annotation->second};
     }
     bool crunConfig = exists(underRoot(arguments.root, kCrunConfigFile));
-    if (engine == Engine::runc || engine == Engine::crun)
-        return {defaultConfigFileFor(engine, false, crunConfig)};
+    if (engine == Engine::runc || engine == Engine::crun) return {defaultConfigFileFor(engine, false, crunConfig)};
     // podman, CRI-O, containerd: the runtime may be either; check each file one of them reads.
     std::vector<std::string> files = {kRuncConfigFile};
     if (crunConfig) files.push_back(kCrunConfigFile);
@@ -142,8 +141,9 @@ void checkConfigFile(const SetupArguments& arguments, Engine engine, const std::
     int error = 0;
     UniqueFd fd = sys::tryOpenAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, error);
     if (!fd) {
-        findings.error(path + ": " + (error == ENOENT ? std::string("does not exist (CRIU ignores a missing config file)")
-                                                      : "cannot be read: " + std::string(std::strerror(error))) +
+        findings.error(path + ": " +
+                       (error == ENOENT ? std::string("does not exist (CRIU ignores a missing config file)")
+                                        : "cannot be read: " + std::string(std::strerror(error))) +
                        ": no action-script, lockcr never runs (run `lockcr setup`)");
         return;
     }
@@ -164,25 +164,28 @@ void checkConfigFile(const SetupArguments& arguments, Engine engine, const std::
         if (::access(binary.c_str(), X_OK) != 0)
             findings.error(path + ": line " + std::to_string(script.line) + ": action-script " + script.value +
                            ": not an executable file: CRIU fails every checkpoint and restore");
-        else
-            findings.ok(path + ": line " + std::to_string(script.line) + ": action-script " + script.value);
+        else findings.ok(path + ": line " + std::to_string(script.line) + ": action-script " + script.value);
     }
     if (!runs) findings.error(path + ": no action-script line runs lockcr: lockcr never runs (run `lockcr setup`)");
     bool fileLocks = options.fileLocks && options.fileLocks->option == "file-locks";
-    std::string lockLine = options.fileLocks ? "line " + std::to_string(options.fileLocks->line) + ": no-file-locks" : "no file-locks line";
+    std::string lockLine = options.fileLocks ? "line " + std::to_string(options.fileLocks->line) + ": no-file-locks"
+                                             : "no file-locks line";
     if (fileLocks) {
         findings.ok(path + ": line " + std::to_string(options.fileLocks->line) + ": file-locks");
     } else if (engine == Engine::containerd) {
-        findings.error(path + ": " + lockLine + ": containerd never passes --file-locks, so CRIU refuses to checkpoint "
+        findings.error(path + ": " + lockLine +
+                       ": containerd never passes --file-locks, so CRIU refuses to checkpoint "
                        "a container holding a lock");
     } else {
-        findings.warning(path + ": " + lockLine + ": a checkpoint of a container holding a lock fails unless the "
+        findings.warning(path + ": " + lockLine +
+                         ": a checkpoint of a container holding a lock fails unless the "
                          "caller passes --file-locks");
     }
     if (options.fileValidation && options.fileValidation->value == "filesize")
         findings.ok(path + ": line " + std::to_string(options.fileValidation->line) + ": file-validation filesize");
     else
-        findings.warning(path + ": file-validation is " + (options.fileValidation ? options.fileValidation->value : "buildid (the default)") +
+        findings.warning(path + ": file-validation is " +
+                         (options.fileValidation ? options.fileValidation->value : "buildid (the default)") +
                          ": a checkpoint of a container holding a write lease on a file of 5 bytes or more stalls for "
                          "lease-break-time (45 s) and the lease is lost");
 }
@@ -193,7 +196,8 @@ void checkCriu(const SetupArguments& arguments, Engine engine, Findings& finding
     if (::uname(&name) == 0) kernel = parseKernelRelease(name.release);
     std::optional<std::string> output = outputOf(arguments.criu, "--version");
     if (!output) {
-        findings.error(arguments.criu + ": cannot be run: the runtime needs CRIU to checkpoint (--criu PATH names another)");
+        findings.error(arguments.criu +
+                       ": cannot be run: the runtime needs CRIU to checkpoint (--criu PATH names another)");
         return;
     }
     std::optional<Version> version = parseCriuVersionOutput(*output);
@@ -203,24 +207,24 @@ void checkCriu(const SetupArguments& arguments, Engine engine, Findings& finding
     }
     std::string line = "CRIU " + version->text();
     if (*version < Version{3, 19, 0}) {
-        findings.error(line + ": older than 3.19, which runs the config file's action scripts in RPC mode (runc, crun)");
+        findings.error(line +
+                       ": older than 3.19, which runs the config file's action scripts in RPC mode (runc, crun)");
     } else if (engine == Engine::crun && *version < Version{4, 2, 0}) {
         findings.error(line + ": crun passes the config file through libcriu, which takes it from CRIU 4.2");
     } else {
         findings.ok(line);
     }
     if (version->major == 3 && version->minor == 17 && kernel && *kernel >= Version{6, 13, 0})
-        findings.error(line + " on kernel " + kernel->text() + ": Debian 12's CRIU 3.17 fails on kernels >= 6.13 "
+        findings.error(line + " on kernel " + kernel->text() +
+                       ": Debian 12's CRIU 3.17 fails on kernels >= 6.13 "
                        "(\"Unexpected rt vDSO area bounds\")");
 }
 
 void checkCrun(const SetupArguments& arguments, Engine engine, Findings& findings) {
     std::optional<std::string> output = outputOf(arguments.crun, "--version");
     auto report = [&](const std::string& line) {
-        if (engine == Engine::crun)
-            findings.error(line);
-        else
-            findings.warning(line + " (only containers run with crun)");
+        if (engine == Engine::crun) findings.error(line);
+        else findings.warning(line + " (only containers run with crun)");
     };
     if (!output) {
         if (engine == Engine::crun) findings.error(arguments.crun + ": cannot be run");
@@ -228,12 +232,10 @@ void checkCrun(const SetupArguments& arguments, Engine engine, Findings& finding
     }
     CrunVersionInfo info = parseCrunVersionOutput(*output);
     std::string name = "crun " + (info.version ? info.version->text() : std::string("(version unknown)"));
-    if (!info.criu)
-        report(name + ": built without CRIU (no +CRIU in `crun --version`): it cannot checkpoint at all");
+    if (!info.criu) report(name + ": built without CRIU (no +CRIU in `crun --version`): it cannot checkpoint at all");
     else if (!info.version || *info.version < Version{1, 26, 0})
         report(name + ": older than 1.26, which passes no CRIU config file: lockcr never runs");
-    else
-        findings.ok(name + " +CRIU");
+    else findings.ok(name + " +CRIU");
 }
 
 void checkPolicies(const SetupArguments& arguments, const CheckedContainer& container, Findings& findings) {

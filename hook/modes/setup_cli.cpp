@@ -79,9 +79,9 @@ std::vector<std::string> targetFiles(const SetupArguments& arguments, Engine eng
     if (!arguments.files.empty()) return arguments.files;
     std::vector<std::string> files;
     // --undo looks in every file an engine may read: a block left in crun.conf is lockcr's too.
-    std::vector<std::string> hostFiles =
-        undo ? std::vector<std::string>{kRuncConfigFile, kCrunConfigFile}
-             : setupFilesFor(engine, fileExists(underRoot(arguments.root, kCrunConfigFile)));
+    std::vector<std::string> hostFiles = undo ? std::vector<std::string>{kRuncConfigFile, kCrunConfigFile}
+                                              : setupFilesFor(engine,
+                                                              fileExists(underRoot(arguments.root, kCrunConfigFile)));
     for (const std::string& file : hostFiles) files.push_back(underRoot(arguments.root, file));
     return files;
 }
@@ -167,21 +167,26 @@ std::string underRoot(const std::string& root, const std::string& path) {
 
 void addSetupCommand(CLI::App& app, SetupArguments& arguments) {
     CLI::App* setup = app.add_subcommand("setup", "wire lockcr into CRIU's config file (--undo, --check)");
-    setup->add_option("--engine", arguments.engine, "runc | crun | podman | crio | containerd: the files to write or check")
+    setup
+        ->add_option("--engine", arguments.engine,
+                     "runc | crun | podman | crio | containerd: the files to write or check")
         ->check(CLI::IsMember({"runc", "crun", "podman", "crio", "containerd"}));
     setup->add_option("--file", arguments.files, "a CRIU config file to write instead (an org.criu.config file)");
     setup->add_option("--root", arguments.root, "treat this directory as / for every host path");
-    setup->add_option("--action-script", arguments.actionScript, "where lockcr is on the host (default /usr/sbin/lockcr)");
+    setup->add_option("--action-script", arguments.actionScript,
+                      "where lockcr is on the host (default /usr/sbin/lockcr)");
     setup->add_flag("--no-file-locks", arguments.noFileLocks, "do not add file-locks");
     setup->add_flag("--no-file-validation", arguments.noFileValidation, "do not add file-validation filesize");
     setup->add_flag("--no-config", arguments.noConfig, "do not install /etc/lockcr/lockcr.yaml");
-    setup->add_flag("--install-binary", arguments.installBinary, "copy this lockcr to the --action-script path under --root");
+    setup->add_flag("--install-binary", arguments.installBinary,
+                    "copy this lockcr to the --action-script path under --root");
     setup->add_flag("--undo", arguments.undo, "remove lockcr's lines, and only those");
     setup->add_flag("--check", arguments.check, "say whether lockcr will run; exit 1 if it will not");
     setup->add_option("--state", arguments.stateFile, "--check: the container's OCI state JSON");
     setup->add_option("--bundle", arguments.bundle, "--check: the container's bundle (config.json annotations)");
-    setup->add_option("--annotation-config", arguments.annotationConfig,
-                      "--check: the container's org.criu.config annotation (\"\" included)")
+    setup
+        ->add_option("--annotation-config", arguments.annotationConfig,
+                     "--check: the container's org.criu.config annotation (\"\" included)")
         ->expected(1)
         ->allow_extra_args(false);
     setup->add_option("--criu", arguments.criu, "--check: the criu binary the runtime runs (default: criu on PATH)");
@@ -190,7 +195,8 @@ void addSetupCommand(CLI::App& app, SetupArguments& arguments) {
 
 int runSetup(const SetupArguments& arguments) {
     if (arguments.undo && arguments.check) throwBadInput("setup: --undo and --check do not go together");
-    if (!arguments.root.empty() && !arguments.root.starts_with('/')) throwBadInput("setup: --root must be an absolute path");
+    if (!arguments.root.empty() && !arguments.root.starts_with('/'))
+        throwBadInput("setup: --root must be an absolute path");
     if (!arguments.actionScript.starts_with('/')) throwBadInput("setup: --action-script must be an absolute path");
     Engine engine = engineFromName(arguments.engine).value_or(Engine::runc);
     if (arguments.check) return runSetupCheck(arguments);
@@ -210,7 +216,8 @@ int runSetup(const SetupArguments& arguments) {
             continue;
         }
         writeConfigFile(path, edit.text, mode);
-        std::printf("%s: %s lockcr's block (%s)\n", path.c_str(), exists ? "merged" : "created with", describeBlock(settings).c_str());
+        std::printf("%s: %s lockcr's block (%s)\n", path.c_str(), exists ? "merged" : "created with",
+                    describeBlock(settings).c_str());
     }
     if (arguments.installBinary) installBinary(arguments);
     if (!arguments.noConfig) installExampleConfig(arguments);

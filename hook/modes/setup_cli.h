@@ -20,7 +20,7 @@ struct SetupArguments {
     std::string actionScript = "/usr/sbin/lockcr";
     bool noFileLocks = false;
     bool noFileValidation = false;
-    bool noConfig = false;  // do not install lockcr.yaml
+    bool noConfig = false;       // do not install lockcr.yaml
     bool installBinary = false;  // copy this binary to the action script's path (the DaemonSet)
     bool undo = false;
     bool check = false;

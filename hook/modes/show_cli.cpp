@@ -19,8 +19,9 @@ namespace {
 
 // The same arguments for `lockcr show` and for checkpointctl-locks.
 void addShowArguments(CLI::App* command, ShowOptions& options) {
-    command->add_option("checkpoint", options.checkpoint,
-                        "podman --export or CRI-O/kubelet archive (tar, gzip, zstd), or CRIU image directory")
+    command
+        ->add_option("checkpoint", options.checkpoint,
+                     "podman --export or CRI-O/kubelet archive (tar, gzip, zstd), or CRIU image directory")
         ->required();
     command->add_flag("--json", options.json, "print one JSON document");
 }
@@ -28,8 +29,9 @@ void addShowArguments(CLI::App* command, ShowOptions& options) {
 }  // namespace
 
 void addShowCommand(CLI::App& app, ShowOptions& options) {
-    addShowArguments(app.add_subcommand("show", "show the file locks a checkpoint recorded (archive or CRIU image "
-                                                "directory), lockcr's and CRIU's"),
+    addShowArguments(app.add_subcommand("show",
+                                        "show the file locks a checkpoint recorded (archive or CRIU image "
+                                        "directory), lockcr's and CRIU's"),
                      options);
 }
 
@@ -66,7 +68,8 @@ int runCheckpointctlPlugin(int argc, char** argv) {
         std::printf("lockcr %s\n", LOCKCR_VERSION);
         return 0;
     } catch (const CLI::ParseError& error) {
-        std::fprintf(stderr, "%s: %s (see %s --help)\n", kCheckpointctlPluginName, error.what(), kCheckpointctlPluginName);
+        std::fprintf(stderr, "%s: %s (see %s --help)\n", kCheckpointctlPluginName, error.what(),
+                     kCheckpointctlPluginName);
         return static_cast<int>(ExitStatus::badInput);
     }
     configureLog({true, "", false, false});

@@ -19,7 +19,8 @@ void addContainer(CLI::App* command, ContainerSelector& selector) {
 }
 
 void addRecordAndRoot(CLI::App* command, SnapshotCommandLine& parsed) {
-    command->add_option("--record", parsed.verify.record, "lockcr-snapshot.json, or the directory holding it")->required();
+    command->add_option("--record", parsed.verify.record, "lockcr-snapshot.json, or the directory holding it")
+        ->required();
     addContainer(command, parsed.verify.container);
     command->add_option("--root", parsed.verify.root, "the container's root as seen from the host (instead of --pid)");
     command->add_flag("--json", parsed.verify.json, "print the result as JSON");
@@ -36,28 +37,35 @@ std::chrono::seconds parseAge(const std::string& text) {
             digits.pop_back();
         }
     std::optional<uint64_t> value = parseUnsignedNumber(digits);
-    if (!value || *value > uint64_t{1} << 40) throwBadInput("--older-than " + quotedForMessage(text) + ": expected N, Ns, Nm, Nh or Nd");
+    if (!value || *value > uint64_t{1} << 40)
+        throwBadInput("--older-than " + quotedForMessage(text) + ": expected N, Ns, Nm, Nh or Nd");
     return std::chrono::seconds(static_cast<long>(*value) * unit);
 }
 
 }  // namespace
 
 void addSnapshotCommands(CLI::App& app, SnapshotCommandLine& parsed) {
-    CLI::App* snapshot = app.add_subcommand("snapshot", "filesystem snapshot of a container: create, verify, rollback, delete, prune");
+    CLI::App* snapshot = app.add_subcommand(
+        "snapshot", "filesystem snapshot of a container: create, verify, rollback, delete, prune");
     snapshot->require_subcommand(1);
     parsed.command = snapshot;
 
     CLI::App* create = snapshot->add_subcommand("create", "snapshot the filesystems a (frozen) container writes to");
     addContainer(create, parsed.create.container);
-    create->add_option("--record-dir", parsed.create.recordDirectory, "where to write lockcr-snapshot.json (CRIU's image directory)")->required();
+    create
+        ->add_option("--record-dir", parsed.create.recordDirectory,
+                     "where to write lockcr-snapshot.json (CRIU's image directory)")
+        ->required();
     create->add_option("--store", parsed.store, "where the snapshot data goes")->capture_default_str();
-    create->add_option("--checkpoint-id", parsed.checkpointId, "name of the snapshot in the store (default pid-PID-TIME)");
+    create->add_option("--checkpoint-id", parsed.checkpointId,
+                       "name of the snapshot in the store (default pid-PID-TIME)");
     create->add_flag("--whole-volumes", parsed.create.snapshot.wholeVolumes,
                      "record every file of volumes on neither btrfs nor overlay, not only the open ones");
 
     CLI::App* verify = snapshot->add_subcommand("verify", "compare a container's files with a snapshot record");
     addRecordAndRoot(verify, parsed);
-    verify->add_option("--policy", parsed.policy, "strict | rollback | off")->check(CLI::IsMember({"strict", "rollback", "off"}));
+    verify->add_option("--policy", parsed.policy, "strict | rollback | off")
+        ->check(CLI::IsMember({"strict", "rollback", "off"}));
 
     CLI::App* rollback = snapshot->add_subcommand("rollback", "put the snapshot's bytes back on every changed file");
     addRecordAndRoot(rollback, parsed);

@@ -9,16 +9,15 @@
 
 namespace lockcr {
 
-std::unique_ptr<StartBarrier> StartBarrier::hold(Container& container, bool useFreezer, std::chrono::milliseconds timeout,
-                                                bool frozenByUs) {
+std::unique_ptr<StartBarrier> StartBarrier::hold(Container& container, bool useFreezer,
+                                                 std::chrono::milliseconds timeout, bool frozenByUs) {
     std::unique_ptr<StartBarrier> barrier(new StartBarrier());
     barrier->container_ = &container;
     barrier->timeout_ = timeout;
     if (useFreezer && container.cgroupVersion != CgroupVersion::none) {
         if (frozenByUs && isCgroupFrozen(container.cgroupVersion, container.cgroupDirectory))
             barrier->frozen_ = FrozenCgroup::adopt(container.cgroupVersion, container.cgroupDirectory);
-        else
-            barrier->frozen_ = FrozenCgroup::freeze(container.cgroupVersion, container.cgroupDirectory, timeout);
+        else barrier->frozen_ = FrozenCgroup::freeze(container.cgroupVersion, container.cgroupDirectory, timeout);
         refreshTasks(container);  // nothing forks while frozen: this list is final
         return barrier;
     }

@@ -64,7 +64,8 @@ short leaseTypeToSet(const Lock& lock, unsigned openFlags) {
 
 int DescriptionLocks::pidFdOf(pid_t hostPid) {
     auto it = pidFds_.find(hostPid);
-    if (it == pidFds_.end()) it = pidFds_.emplace(hostPid, sys::pidfdOpenForFiles(hostPid, filesThreadOf(hostPid))).first;
+    if (it == pidFds_.end())
+        it = pidFds_.emplace(hostPid, sys::pidfdOpenForFiles(hostPid, filesThreadOf(hostPid))).first;
     return it->second.get();
 }
 
@@ -84,8 +85,7 @@ int DescriptionLocks::set(pid_t hostPid, int fd, const Lock& lock) {
         }
         case LockKind::flock:
         case LockKind::lease:
-        case LockKind::posix:
-            break;
+        case LockKind::posix: break;
     }
     throwFailure("replay: DescriptionLocks::set takes OFD locks only");
 }
@@ -104,16 +104,13 @@ int DescriptionLocks::finishLease(pid_t hostPid, int fd, const Lock& lock, const
 int DescriptionLocks::unset(pid_t hostPid, int fd, const Lock& lock) {
     int target = duplicate(hostPid, fd);
     switch (lock.kind) {
-        case LockKind::flock:
-            return resultOf(sys::flockCall(target, LOCK_UN));
+        case LockKind::flock: return resultOf(sys::flockCall(target, LOCK_UN));
         case LockKind::ofd: {
             struct flock request = byteRange(F_UNLCK, lock.range);
             return resultOf(sys::fcntlPointer(target, F_OFD_SETLK, &request));
         }
-        case LockKind::lease:
-            return resultOf(sys::fcntlInteger(target, F_SETLEASE, F_UNLCK));
-        case LockKind::posix:
-            break;
+        case LockKind::lease: return resultOf(sys::fcntlInteger(target, F_SETLEASE, F_UNLCK));
+        case LockKind::posix: break;
     }
     throwFailure("replay: a POSIX lock belongs to a process, not to a description");
 }
@@ -124,7 +121,8 @@ DescriptionLocks::SignalSetting DescriptionLocks::saveSignalSetting(pid_t hostPi
     if (sys::fcntlPointer(target, F_GETOWN_EX, &setting.owner) != 0)
         throwErrno("replay: pid " + std::to_string(hostPid) + " fd " + std::to_string(fd) + ": F_GETOWN_EX");
     setting.signal = sys::fcntlInteger(target, F_GETSIG, 0);
-    if (setting.signal < 0) throwErrno("replay: pid " + std::to_string(hostPid) + " fd " + std::to_string(fd) + ": F_GETSIG");
+    if (setting.signal < 0)
+        throwErrno("replay: pid " + std::to_string(hostPid) + " fd " + std::to_string(fd) + ": F_GETSIG");
     return setting;
 }
 

@@ -37,8 +37,9 @@ WantedLock wantedFor(pid_t hostPid, pid_t containerPid, int fd, const FileIdenti
         if (held.inode == want.inode) anyDevice.device = held.device;
     auto conflicts = findConflicts({anyDevice}, table, &container);
     if (!conflicts.empty()) throw HeldElsewhere(conflicts.front().line());
-    throw HeldElsewhere("pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) + " " + want.path +
-                        ": " + describeLock(want.lock) + ": refused by the kernel (EAGAIN), holder not found");
+    throw HeldElsewhere("pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) + " " +
+                        want.path + ": " + describeLock(want.lock) +
+                        ": refused by the kernel (EAGAIN), holder not found");
 }
 
 }  // namespace
@@ -56,8 +57,8 @@ bool isHeldElsewhere(const std::exception_ptr& failure) {
 ReplayResult ReplayExecutor::run(PhaseClock& clock) {
     pids_ = mapImagePids(image_, container_, pidMap_);
     std::set<FdKey> targets = imageFds(image_, pids_);
-    LockDifferences before =
-        compareLockTables(image_, collectLocks(container_, {.pathsOf = &targets, .paths = &livePaths_, .keep = &firstLook_}), pids_);
+    LockDifferences before = compareLockTables(
+        image_, collectLocks(container_, {.pathsOf = &targets, .paths = &livePaths_, .keep = &firstLook_}), pids_);
     result_.alreadyInPlace = countLocks(image_) - before.missingPosix.size() - before.missingDescription.size();
     clock.lap("live table compared");
     // No pre-check through /proc/locks here: every read of it takes the kernel's file_rwsem
@@ -131,7 +132,8 @@ void ReplayExecutor::setLocksInside(const CallsByProcess& byProcess) {
     std::vector<const std::vector<PlannedCall>*> plans;
     for (const auto& [host, planned] : byProcess) {
         StoppedProcess* process = barrier_.stoppedProcess(host);
-        if (!process) throwFailure("replay: pid " + std::to_string(planned.front().containerPid) + " is not held by the barrier");
+        if (!process)
+            throwFailure("replay: pid " + std::to_string(planned.front().containerPid) + " is not held by the barrier");
         InjectionJob& job = jobs.emplace_back();
         job.process = process;
         for (const PlannedCall& call : planned) job.calls.push_back(call.call);
@@ -151,8 +153,7 @@ void ReplayExecutor::setLocksInside(const CallsByProcess& byProcess) {
                 std::rethrow_exception(failure);
             } catch (const FailedAfterLoop& after) {
                 applied = after.applied();
-            } catch (...) {
-            }
+            } catch (...) {}
         }
         for (size_t i = 0; i < applied; ++i) {
             undo_.setInside(host, planned[i]);
@@ -215,7 +216,8 @@ pid_t ReplayExecutor::hostOwnerOf(const std::optional<SignalOwner>& owner) const
     if (!owner || owner->containerPid <= 0) return 0;
     if (owner->ownerType == F_OWNER_PGRP) {
         // Through the pid map while the leader lives (it honours --pid-map), else a member's.
-        if (pid_t leader = pids_.hostPid(owner->containerPid); leader && sys::processGroupOf(leader) == leader) return leader;
+        if (pid_t leader = pids_.hostPid(owner->containerPid); leader && sys::processGroupOf(leader) == leader)
+            return leader;
         return hostProcessGroupOf(container_, owner->containerPid);
     }
     if (pid_t host = pids_.hostPid(owner->containerPid)) return host;

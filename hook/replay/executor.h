@@ -37,7 +37,7 @@ class ReplayExecutor {
 public:
     ReplayExecutor(const LockImage& image, Container& container, const std::map<pid_t, pid_t>& pidMap,
                    StartBarrier& barrier)
-        : image_(image), container_(container), pidMap_(pidMap), barrier_(barrier) {}
+            : image_(image), container_(container), pidMap_(pidMap), barrier_(barrier) {}
     ReplayExecutor(const ReplayExecutor&) = delete;
     ReplayExecutor& operator=(const ReplayExecutor&) = delete;
 

@@ -30,8 +30,8 @@ uint64_t signalBit(int signal) { return 1ULL << (signal - 1); }
 // The signals the injected code itself may raise. The kernel forces them (force_sig_info_to_task)
 // and, if one is blocked or ignored, unblocks it and resets its handler to SIG_DFL for the whole
 // process: they stay deliverable. Every other signal waits, blocked, for the thread's own mask.
-const uint64_t kOwnSignals = signalBit(SIGTRAP) | signalBit(SIGSEGV) | signalBit(SIGBUS) |
-                             signalBit(SIGILL) | signalBit(SIGFPE) | signalBit(SIGSYS);
+const uint64_t kOwnSignals = signalBit(SIGTRAP) | signalBit(SIGSEGV) | signalBit(SIGBUS) | signalBit(SIGILL) |
+                             signalBit(SIGFPE) | signalBit(SIGSYS);
 
 // A rollback gets this long for each step that waits for the thread.
 constexpr std::chrono::milliseconds kRollbackTimeout{1000};
@@ -121,12 +121,12 @@ private:
 };
 
 Injection::Injection(pid_t pid, pid_t tid, std::chrono::milliseconds timeout)
-    : pid_(pid), tid_(tid), timeout_(timeout), deadline_(std::chrono::steady_clock::now() + timeout) {
+        : pid_(pid), tid_(tid), timeout_(timeout), deadline_(std::chrono::steady_clock::now() + timeout) {
     saved_ = sys::getRegisters(tid_);
     savedMask_ = sys::getSignalMask(tid_);
     memory_ = sys::openAt(AT_FDCWD, sys::threadDirectory(pid_, tid_) + "/mem", O_RDWR);
     sys::setSignalMask(tid_, ~kOwnSignals);  // the kernel never blocks SIGKILL and SIGSTOP
-    hijacked_ = true;  // last: a constructor that throws gets no destructor call
+    hijacked_ = true;                        // last: a constructor that throws gets no destructor call
 }
 
 Injection::~Injection() {
@@ -231,7 +231,8 @@ uint64_t Injection::findSyscallInstructionInVdso(const std::vector<Mapping>& map
         if (mapping.name != "[vdso]" || mapping.end <= mapping.start) continue;
         std::vector<unsigned char> bytes(mapping.end - mapping.start);
         if (sys::tryReadMemory(memory_.get(), mapping.start, bytes.data(), bytes.size()) != 0) continue;
-        for (size_t offset = 0; offset + instruction.size() <= bytes.size(); offset += inject_arch::instructionAlignment())
+        for (size_t offset = 0; offset + instruction.size() <= bytes.size();
+             offset += inject_arch::instructionAlignment())
             if (std::memcmp(bytes.data() + offset, instruction.data(), instruction.size()) == 0 &&
                 mapping.start + offset != avoid)
                 return mapping.start + offset;
@@ -347,8 +348,9 @@ void Injection::noteSignalStop(const sys::ThreadReport& report, bool throwIfOurs
     siginfo_t info = sys::getSignalInfo(tid_);
     if ((signalBit(report.signal) & kOwnSignals) && info.si_code > 0) {
         if (!throwIfOurs) return;
-        std::string detail = report.signal == SIGSYS ? " from a seccomp filter, syscall " + std::to_string(info.si_syscall)
-                                                     : " at " + hex(reinterpret_cast<uint64_t>(info.si_addr));
+        std::string detail = report.signal == SIGSYS
+                                 ? " from a seccomp filter, syscall " + std::to_string(info.si_syscall)
+                                 : " at " + hex(reinterpret_cast<uint64_t>(info.si_addr));
         throwFailure(where() + ": SIG" + ::sigabbrev_np(report.signal) + detail);
     }
     foreignSignals_.push_back(info);
@@ -372,8 +374,8 @@ void Injection::restoreThread() {
     hijacked_ = false;
     for (const siginfo_t& info : foreignSignals_)
         if (int err = sys::requeueSignal(pid_, tid_, info))
-            logError(where() + ": signal " + std::to_string(info.si_signo) + " that arrived meanwhile is lost: " +
-                     std::strerror(err));
+            logError(where() + ": signal " + std::to_string(info.si_signo) +
+                     " that arrived meanwhile is lost: " + std::strerror(err));
     foreignSignals_.clear();
 }
 
@@ -439,7 +441,7 @@ void Injection::rollBack() noexcept {
 }  // namespace
 
 InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockCall>& requests,
-                                 std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout) {
     if (requests.empty()) return {};
     Injection injection(process.pid(), process.injectionThread(), timeout);
     return injection.run(requests);

@@ -36,10 +36,10 @@ namespace lockcr {
 // POSIX: fcntl(fd, F_SETLK, {type, SEEK_SET, start, length}); flock: flock(fd, LOCK_SH, LOCK_EX
 // or LOCK_UN, with LOCK_NB); lease: fcntl(fd, F_SETLEASE, type).
 struct LockCall {
-    int fd;              // the target's descriptor number
-    short type;          // F_RDLCK, F_WRLCK or F_UNLCK
-    uint64_t start = 0;  // POSIX only
-    uint64_t length = 0; // POSIX only; 0 = to EOF
+    int fd;                           // the target's descriptor number
+    short type;                       // F_RDLCK, F_WRLCK or F_UNLCK
+    uint64_t start = 0;               // POSIX only
+    uint64_t length = 0;              // POSIX only; 0 = to EOF
     LockKind kind = LockKind::posix;  // posix, flock or lease
 };
 
@@ -69,15 +69,15 @@ struct InjectionResult {
 // throws FailedAfterLoop instead. Once the loop has run, its result is returned even if the
 // mapping could not be removed (logged; one PROT_READ|PROT_EXEC anonymous mapping stays behind).
 InjectionResult injectLockCalls(StoppedProcess& process, const std::vector<LockCall>& requests,
-                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // One process's share of injectLockCallsTogether: its calls, then what came of them.
 struct InjectionJob {
     StoppedProcess* process = nullptr;
     std::vector<LockCall> calls;
-    bool started = false;            // false: not tried (an earlier job failed first)
-    InjectionResult result;          // when it ran without failure
-    std::exception_ptr failure;      // what injectLockCalls would have thrown
+    bool started = false;        // false: not tried (an earlier job failed first)
+    InjectionResult result;      // when it ran without failure
+    std::exception_ptr failure;  // what injectLockCalls would have thrown
 };
 
 // injectLockCalls for several processes, with their lock loops running at once (each process's
@@ -85,6 +85,7 @@ struct InjectionJob {
 // other. Every job is tried in order until one fails before its loop starts; the loops already
 // started are always waited for and their threads put back. Never throws for a job: each job says
 // how it ended (a FailedAfterLoop failure counts calls that may have taken effect).
-void injectLockCallsTogether(std::vector<InjectionJob>& jobs, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+void injectLockCallsTogether(std::vector<InjectionJob>& jobs,
+                             std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace lockcr

@@ -40,8 +40,7 @@ lockcr_lock_loop_end:
     .popsection
 )");
 
-static_assert(SYS_gettid == 178 && SYS_tkill == 130 && SIGTRAP == 5,
-              "constants in the lock loop");
+static_assert(SYS_gettid == 178 && SYS_tkill == 130 && SIGTRAP == 5, "constants in the lock loop");
 
 namespace lockcr::inject_arch {
 
@@ -83,8 +82,7 @@ void prepareSyscall(sys::Registers& registers, uint64_t address, long number,
 
 int64_t syscallResult(const sys::Registers& registers) { return static_cast<int64_t>(registers.regs[0]); }
 
-void prepareLockLoop(sys::Registers& registers, uint64_t codeAddress, uint64_t entriesAddress,
-                     uint64_t count) {
+void prepareLockLoop(sys::Registers& registers, uint64_t codeAddress, uint64_t entriesAddress, uint64_t count) {
     registers.pc = codeAddress;
     registers.regs[19] = entriesAddress;
     registers.regs[20] = count;

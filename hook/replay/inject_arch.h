@@ -65,12 +65,10 @@ std::optional<SyscallLine> pendingSyscall(const sys::Registers& registers);
 
 // Registers that make the thread execute the syscall instruction at ADDRESS with NUMBER and
 // ARGUMENTS, and that keep the kernel's own restart logic off them (x86_64: orig_rax = -1).
-void prepareSyscall(sys::Registers& registers, uint64_t address, long number,
-                    const std::array<uint64_t, 6>& arguments);
+void prepareSyscall(sys::Registers& registers, uint64_t address, long number, const std::array<uint64_t, 6>& arguments);
 int64_t syscallResult(const sys::Registers& registers);
 
-void prepareLockLoop(sys::Registers& registers, uint64_t codeAddress, uint64_t entriesAddress,
-                     uint64_t count);
+void prepareLockLoop(sys::Registers& registers, uint64_t codeAddress, uint64_t entriesAddress, uint64_t count);
 // Whether a SIGTRAP stop is the loop's own end.
 bool atLockLoopEnd(const sys::Registers& registers, uint64_t codeAddress);
 struct LockLoopOutcome {

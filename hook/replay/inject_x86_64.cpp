@@ -42,8 +42,7 @@ lockcr_lock_loop_end:
     .popsection
 )");
 
-static_assert(SYS_gettid == 186 && SYS_tkill == 200 && SIGTRAP == 5,
-              "constants in the lock loop");
+static_assert(SYS_gettid == 186 && SYS_tkill == 200 && SIGTRAP == 5, "constants in the lock loop");
 
 namespace lockcr::inject_arch {
 
@@ -55,7 +54,7 @@ constexpr int64_t kRestartNoIntr = -513;
 constexpr int64_t kRestartNoHand = -514;
 constexpr int64_t kRestartRestartBlock = -516;
 constexpr uint64_t kX32SyscallBit = 0x40000000;
-constexpr uint64_t kNoSyscall = ~0ULL;  // orig_rax = -1
+constexpr uint64_t kNoSyscall = ~0ULL;           // orig_rax = -1
 constexpr uint64_t kSyscallInstructionSize = 2;  // 0f 05
 
 constexpr unsigned char kSyscall[] = {0x0f, 0x05};
@@ -77,7 +76,8 @@ std::optional<SyscallLine> pendingSyscall(const sys::Registers& registers) {
     if (static_cast<int64_t>(registers.orig_rax) >= 0) return std::nullopt;
     SyscallLine line;
     line.number = static_cast<long>(registers.rax);
-    const uint64_t arguments[6] = {registers.rdi, registers.rsi, registers.rdx, registers.r10, registers.r8, registers.r9};
+    const uint64_t arguments[6] = {registers.rdi, registers.rsi, registers.rdx,
+                                   registers.r10, registers.r8,  registers.r9};
     for (size_t i = 0; i < 6; ++i) line.arguments[i] = arguments[i];
     line.instructionPointer = registers.rip;
     return line;
@@ -100,8 +100,7 @@ void prepareSyscall(sys::Registers& registers, uint64_t address, long number,
 
 int64_t syscallResult(const sys::Registers& registers) { return static_cast<int64_t>(registers.rax); }
 
-void prepareLockLoop(sys::Registers& registers, uint64_t codeAddress, uint64_t entriesAddress,
-                     uint64_t count) {
+void prepareLockLoop(sys::Registers& registers, uint64_t codeAddress, uint64_t entriesAddress, uint64_t count) {
     registers.rip = codeAddress;
     registers.orig_rax = kNoSyscall;
     registers.rbx = entriesAddress;
@@ -127,17 +126,14 @@ sys::Registers resumableRegisters(const sys::Registers& stopped) {
     sys::Registers registers = stopped;
     if (static_cast<int64_t>(registers.orig_rax) < 0) return registers;
     switch (static_cast<int64_t>(registers.rax)) {
-    case kRestartSys:
-    case kRestartNoIntr:
-    case kRestartNoHand:
-        registers.rax = registers.orig_rax;
-        break;
-    case kRestartRestartBlock:
-        // restart_syscall(2) continues nanosleep & co with the time that is left.
-        registers.rax = SYS_restart_syscall | (registers.orig_rax & kX32SyscallBit);
-        break;
-    default:
-        return registers;
+        case kRestartSys:
+        case kRestartNoIntr:
+        case kRestartNoHand: registers.rax = registers.orig_rax; break;
+        case kRestartRestartBlock:
+            // restart_syscall(2) continues nanosleep & co with the time that is left.
+            registers.rax = SYS_restart_syscall | (registers.orig_rax & kX32SyscallBit);
+            break;
+        default: return registers;
     }
     registers.rip -= kSyscallInstructionSize;
     // Rewound, the thread is no longer in a syscall: nothing may apply a fix-up a second time.

@@ -23,12 +23,16 @@ std::string Conflict::line() const {
         holder = "pid " + std::to_string(holderContainerPid) + " (" + holderCommand + ", host pid " +
                  std::to_string(held.pid) + ", inside the container)";
     } else if (held.pid > 0) {
-        holder = "pid " + std::to_string(held.pid) + " (" + (holderCommand.empty() ? "?" : holderCommand) + ", outside the container)";
+        holder = "pid " + std::to_string(held.pid) + " (" + (holderCommand.empty() ? "?" : holderCommand) +
+                 ", outside the container)";
     } else {
         holder = held.lock.kind == LockKind::ofd ? "an OFD lock (OFD locks name no pid)" : "a task invisible from here";
     }
-    std::string where = wanted.fd >= 0 ? "pid " + std::to_string(wanted.containerPid) + " fd " + std::to_string(wanted.fd) + " " : "";
-    return where + wanted.path + ": " + describeLock(wanted.lock) + ": held by " + holder + " as " + describeLock(held.lock);
+    std::string where = wanted.fd >= 0
+                            ? "pid " + std::to_string(wanted.containerPid) + " fd " + std::to_string(wanted.fd) + " "
+                            : "";
+    return where + wanted.path + ": " + describeLock(wanted.lock) + ": held by " + holder + " as " +
+           describeLock(held.lock);
 }
 
 Conflict describeConflict(const WantedLock& wanted, const LockLine& held, const Container* container) {

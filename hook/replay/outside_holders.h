@@ -14,12 +14,12 @@
 namespace lockcr {
 
 struct WantedLock {
-    std::string path;         // for messages
+    std::string path;  // for messages
     uint64_t inode = 0;
     DeviceNumber device;
     Lock lock;
-    pid_t ownerHostPid = 0;   // POSIX: the process that will own it; its own locks never conflict
-    pid_t containerPid = 0;   // for messages
+    pid_t ownerHostPid = 0;  // POSIX: the process that will own it; its own locks never conflict
+    pid_t containerPid = 0;  // for messages
     int fd = -1;
 };
 

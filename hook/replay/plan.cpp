@@ -31,11 +31,13 @@ pid_t hostPidOf(const PidMapping& pids, pid_t containerPid, const std::string& c
 void checkSameFile(const FdPaths& live, pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file) {
     auto found = live.find({hostPid, fd});
     if (found == live.end())
-        throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " (" + file.path + ")", ENOENT);
+        throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " (" + file.path + ")",
+                   ENOENT);
     std::string expected = file.deleted ? file.path + " (deleted)" : file.path;
     if (!file.path.empty() && found->second != expected)
         throw Error("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + ": refers to " +
-                    found->second + ", the image has " + expected, 0, ExitStatus::failure);
+                        found->second + ", the image has " + expected,
+                    0, ExitStatus::failure);
 }
 
 void checkTargets(const LockDifferences& missing, const PidMapping& pids, const FdPaths& live) {
@@ -44,8 +46,8 @@ void checkTargets(const LockDifferences& missing, const PidMapping& pids, const 
         if (checked.insert({host, fd}).second) checkSameFile(live, host, containerPid, fd, file);
     };
     for (const MissingPosixLock& lock : missing.missingPosix)
-        check(hostPidOf(pids, lock.process->containerPid, lock.process->command), lock.process->containerPid, lock.fd->fd,
-              lock.fd->file);
+        check(hostPidOf(pids, lock.process->containerPid, lock.process->command), lock.process->containerPid,
+              lock.fd->fd, lock.fd->file);
     for (const MissingDescriptionLock& lock : missing.missingDescription) {
         const Holder& holder = holderFor(*lock.description, lock.lock, pids);
         check(pids.hostPid(holder.containerPid), holder.containerPid, holder.fd, lock.description->file);
@@ -58,17 +60,17 @@ CallsByProcess planCallsInside(const LockDifferences& missing, const PidMapping&
     // the lowest to place a new one, so ascending order would walk all that came before.
     for (const MissingPosixLock& lock : std::ranges::reverse_view(missing.missingPosix)) {
         pid_t host = pids.hostPid(lock.process->containerPid);
-        byProcess[host].push_back({requestFor(lock.fd->fd, lock.lock, fcntlType(lock.lock.type)), lock.process->containerPid,
-                                   &lock.fd->file, lock.lock, nullptr});
+        byProcess[host].push_back({requestFor(lock.fd->fd, lock.lock, fcntlType(lock.lock.type)),
+                                   lock.process->containerPid, &lock.fd->file, lock.lock, nullptr});
     }
     for (const MissingDescriptionLock& lock : missing.missingDescription) {
         if (lock.lock.kind == LockKind::ofd) continue;
         const Holder& holder = holderFor(*lock.description, lock.lock, pids);
         short type = lock.lock.kind == LockKind::lease ? leaseTypeToSet(lock.lock, lock.description->openFlags)
                                                        : fcntlType(lock.lock.type);
-        byProcess[pids.hostPid(holder.containerPid)].push_back(
-            {LockCall{holder.fd, type, 0, 0, lock.lock.kind}, holder.containerPid, &lock.description->file, lock.lock,
-             lock.description});
+        byProcess[pids.hostPid(holder.containerPid)].push_back({LockCall{holder.fd, type, 0, 0, lock.lock.kind},
+                                                                holder.containerPid, &lock.description->file, lock.lock,
+                                                                lock.description});
     }
     return byProcess;
 }
@@ -78,7 +80,8 @@ std::vector<PlannedOfdLock> planOfdLocks(const LockDifferences& missing, const P
     for (const MissingDescriptionLock& lock : missing.missingDescription) {
         if (lock.lock.kind != LockKind::ofd) continue;
         const Holder& holder = holderFor(*lock.description, lock.lock, pids);
-        locks.push_back({pids.hostPid(holder.containerPid), holder.containerPid, holder.fd, lock.lock, lock.description});
+        locks.push_back(
+            {pids.hostPid(holder.containerPid), holder.containerPid, holder.fd, lock.lock, lock.description});
     }
     return locks;
 }
@@ -91,7 +94,8 @@ const Holder& holderFor(const OpenFileDescription& description, const Lock& lock
             if (holder.containerPid == lock.setBy && pids.hostPid(holder.containerPid)) return holder;
     for (const Holder& holder : description.holders)
         if (pids.hostPid(holder.containerPid)) return holder;
-    throwFailure("replay: description of " + description.file.path + ": none of the processes sharing it is in the container");
+    throwFailure("replay: description of " + description.file.path +
+                 ": none of the processes sharing it is in the container");
 }
 
 std::set<FdKey> imageFds(const LockImage& image, const PidMapping& pids) {

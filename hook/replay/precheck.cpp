@@ -22,7 +22,12 @@ std::vector<WantedLock> wantedLocksOf(const LockImage& image) {
                 wanted.push_back({fd.file.path, 0, {}, lock, 0, process.containerPid, fd.fd});
     for (const OpenFileDescription& description : image.descriptions)
         for (const Lock& lock : description.locks)
-            wanted.push_back({description.file.path, 0, {}, lock, 0, description.holders.front().containerPid,
+            wanted.push_back({description.file.path,
+                              0,
+                              {},
+                              lock,
+                              0,
+                              description.holders.front().containerPid,
                               description.holders.front().fd});
     return wanted;
 }
@@ -60,8 +65,7 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const 
         if (want.path.empty())
             report.unreachable.push_back("pid " + std::to_string(want.containerPid) + " fd " + std::to_string(want.fd) +
                                          ": the image names no path");
-        else
-            byFile[want.path].push_back(std::move(want));
+        else byFile[want.path].push_back(std::move(want));
     }
     for (auto& [path, wants] : byFile) {
         UniqueFd file;
@@ -87,9 +91,11 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const 
         }
         UniqueFd readable;
         for (const WantedLock& want : wants) {
-            if (want.lock.kind == LockKind::flock || want.lock.kind == LockKind::lease) continue;  // F_GETLK can't see them
+            if (want.lock.kind == LockKind::flock || want.lock.kind == LockKind::lease)
+                continue;  // F_GETLK can't see them
             if (!readable) readable = sys::openInRoot(rootDirectoryFd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-            if (auto held = byteRangeHolder(readable.get(), want)) report.conflicts.push_back(describeConflict(want, *held, container));
+            if (auto held = byteRangeHolder(readable.get(), want))
+                report.conflicts.push_back(describeConflict(want, *held, container));
         }
     }
     return report;

@@ -20,7 +20,11 @@ public:
     // FROZEN_BY_US: an earlier attempt left the cgroup frozen for this one (see leftFrozen).
     Attempt(const LockImage& image, Container& container, const ReplaySettings& settings,
             std::chrono::steady_clock::time_point waitDeadline, bool frozenByUs)
-        : image_(image), container_(container), settings_(settings), waitDeadline_(waitDeadline), frozenByUs_(frozenByUs) {}
+            : image_(image),
+              container_(container),
+              settings_(settings),
+              waitDeadline_(waitDeadline),
+              frozenByUs_(frozenByUs) {}
 
     // Throws HeldElsewhere only when policy "wait" may try again; any other failure, after the
     // rollback and the --on-failure action, as one Error that says what became of the container.
@@ -63,9 +67,7 @@ private:
     // tracer's fds close microseconds before its tracees are let go, and a restarted F_SETLKW takes
     // a free lock at once: seen), so the kernel kills them instead (PTRACE_O_EXITKILL): fail closed.
     // The checkpoint can be restored again.
-    void killTraceesIfWeDie() {
-        sys::killTraceesIfTracerDies(settings_.onFailure != FailurePolicy::resume);
-    }
+    void killTraceesIfWeDie() { sys::killTraceesIfTracerDies(settings_.onFailure != FailurePolicy::resume); }
 
     // --on-failure: the container runs on as it was (resume), stays frozen so that it never runs
     // without its locks (freeze), or is killed (kill). Returns what became of it, for the message.
@@ -143,7 +145,8 @@ private:
 }  // namespace
 
 ReplayResult replayImage(const LockImage& image, Container& container, const ReplaySettings& settings) {
-    if (settings.onFailure == FailurePolicy::freeze && (!settings.useFreezer || container.cgroupVersion == CgroupVersion::none))
+    if (settings.onFailure == FailurePolicy::freeze &&
+        (!settings.useFreezer || container.cgroupVersion == CgroupVersion::none))
         throwBadInput("replay: --on-failure freeze needs the container's cgroup freezer (and no --no-freeze)");
     auto deadline = std::chrono::steady_clock::now() + settings.waitTimeout;
     bool frozenByUs = false;

@@ -77,8 +77,7 @@ bool StoppedProcess::seizeNewThreads() {
         if (err == EPERM) {
             char state = 0;
             pid_t tracer = 0;
-            if (!sys::readThreadState(pid_, tid, state, tracer) || state == 'Z' || state == 'X')
-                continue;
+            if (!sys::readThreadState(pid_, tid, state, tracer) || state == 'Z' || state == 'X') continue;
             std::string by = tracer > 0 ? " (already traced by pid " + std::to_string(tracer) + ")" : "";
             throwErrno("seize " + describe(pid_, tid) + by, err);
         }
@@ -147,11 +146,9 @@ void StoppedProcess::waitUntilStopped(std::chrono::milliseconds timeout) {
         if (collectStops()) {
             // Stopped threads create no threads; a listing with nothing new is final.
             if (seizeNewThreads()) continue;
-            if (threads_.empty())
-                throwErrno("stop pid " + std::to_string(pid_) + ": it exited", ESRCH);
-            bool injectable = std::any_of(threads_.begin(), threads_.end(), [](const Thread& thread) {
-                return thread.state == ThreadState::eventStop;
-            });
+            if (threads_.empty()) throwErrno("stop pid " + std::to_string(pid_) + ": it exited", ESRCH);
+            bool injectable = std::any_of(threads_.begin(), threads_.end(),
+                                          [](const Thread& thread) { return thread.state == ThreadState::eventStop; });
             if (injectable) return;
             deliverPendingSignalOfOneThread();
             continue;
@@ -202,7 +199,7 @@ void StoppedProcess::detach() {
 }
 
 StoppedProcess::StoppedProcess(StoppedProcess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), threads_(std::move(other.threads_)) {
+        : pid_(std::exchange(other.pid_, -1)), threads_(std::move(other.threads_)) {
     other.threads_.clear();
 }
 
@@ -241,8 +238,7 @@ pid_t StoppedProcess::injectionThread() const {
         if (thread.tid == pid_) return thread.tid;
         if (chosen < 0) chosen = thread.tid;
     }
-    if (chosen < 0)
-        throwFailure("pid " + std::to_string(pid_) + ": no thread in a ptrace event stop to inject into");
+    if (chosen < 0) throwFailure("pid " + std::to_string(pid_) + ": no thread in a ptrace event stop to inject into");
     return chosen;
 }
 

@@ -35,7 +35,9 @@ void UndoLog::rollBack() {
         StoppedProcess* process = barrier_.stoppedProcess(host);
         try {
             InjectionResult undone = process ? injectLockCalls(*process, unlocks) : InjectionResult{0, ESRCH};
-            if (undone.firstError) logError("replay: rollback of pid " + std::to_string(host) + " POSIX locks failed: " + std::strerror(undone.firstError));
+            if (undone.firstError)
+                logError("replay: rollback of pid " + std::to_string(host) +
+                         " POSIX locks failed: " + std::strerror(undone.firstError));
         } catch (const Error& error) {
             logError(std::string("replay: rollback: ") + error.what());
         }
@@ -44,8 +46,8 @@ void UndoLog::rollBack() {
     for (const SavedSignal& saved : savedSignals_) {
         try {
             if (int err = descriptions_.restoreSignalSetting(saved.hostPid, saved.fd, saved.setting))
-                logError("replay: rollback of pid " + std::to_string(saved.hostPid) + " fd " + std::to_string(saved.fd) +
-                         " lease signal owner failed: " + std::strerror(err));
+                logError("replay: rollback of pid " + std::to_string(saved.hostPid) + " fd " +
+                         std::to_string(saved.fd) + " lease signal owner failed: " + std::strerror(err));
         } catch (const Error& error) {
             logError(std::string("replay: rollback: ") + error.what());
         }
@@ -57,7 +59,8 @@ void UndoLog::rollBack() {
 void UndoLog::unsetDescriptionLock(const SetDescriptionLock& set) {
     std::vector<std::pair<pid_t, int>> through{{set.hostPid, set.fd}};
     for (const Holder& holder : set.description->holders)
-        if (pid_t host = pids_.hostPid(holder.containerPid); host && host != set.hostPid) through.push_back({host, holder.fd});
+        if (pid_t host = pids_.hostPid(holder.containerPid); host && host != set.hostPid)
+            through.push_back({host, holder.fd});
     std::string why;
     for (const auto& [host, fd] : through) {
         try {

@@ -18,7 +18,7 @@ class StartBarrier;
 class UndoLog {
 public:
     UndoLog(StartBarrier& barrier, DescriptionLocks& descriptions, const PidMapping& pids)
-        : barrier_(barrier), descriptions_(descriptions), pids_(pids) {}
+            : barrier_(barrier), descriptions_(descriptions), pids_(pids) {}
     ~UndoLog();
     UndoLog(const UndoLog&) = delete;
     UndoLog& operator=(const UndoLog&) = delete;

@@ -15,17 +15,18 @@ std::string rangeText(const LockRange& range) {
 
 std::string lockText(const Lock& lock) {
     std::string text = std::string(nameOf(lock.kind)) + " " + nameOf(lock.type);
-    if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active) text += " (" + std::string(nameOf(lock.leaseState)) + ")";
+    if (lock.kind == LockKind::lease && lock.leaseState != LeaseState::active)
+        text += " (" + std::string(nameOf(lock.leaseState)) + ")";
     if (lock.kind == LockKind::posix || lock.kind == LockKind::ofd) text += " " + rangeText(lock.range);
     return text;
 }
 
 std::string ownerTypeName(int type) {
     switch (type) {
-    case 0: return "thread";   // F_OWNER_TID
-    case 1: return "process";  // F_OWNER_PID
-    case 2: return "process group";  // F_OWNER_PGRP
-    default: return "owner type " + std::to_string(type);
+        case 0: return "thread";         // F_OWNER_TID
+        case 1: return "process";        // F_OWNER_PID
+        case 2: return "process group";  // F_OWNER_PGRP
+        default: return "owner type " + std::to_string(type);
     }
 }
 
@@ -45,7 +46,9 @@ std::string leaseOwners(const LockImage& image) {
 
 // Another stage owns the snapshot record's schema: shown generically, scalars first, then one line
 // per element of each list (its scalars, and the sizes of its own lists).
-std::string scalarText(const nlohmann::json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+std::string scalarText(const nlohmann::json& value) {
+    return value.is_string() ? value.get<std::string>() : value.dump();
+}
 
 std::string objectLine(const nlohmann::json& object) {
     std::string line;
@@ -80,7 +83,8 @@ std::string criuTable(const CheckpointView& view) {
     std::string out;
     for (const auto& row : rows) {
         std::string line;
-        for (size_t i = 0; i < row.size(); ++i) line += row[i] + (i + 1 < row.size() ? std::string(widths[i] - row[i].size() + 1, ' ') : "");
+        for (size_t i = 0; i < row.size(); ++i)
+            line += row[i] + (i + 1 < row.size() ? std::string(widths[i] - row[i].size() + 1, ' ') : "");
         out += line + "\n";
     }
     return out;
@@ -105,8 +109,8 @@ std::string comparisonText(const CheckpointView& view) {
     if (!comparison.onlyCriu.empty()) {
         out += "  only in CRIU's filelocks.img (" + std::to_string(comparison.onlyCriu.size()) + ")\n";
         for (const CriuFileLock& lock : comparison.onlyCriu)
-            out += "    pid " + std::to_string(lock.pid) + " fd " + std::to_string(lock.fd) + ": " + criuKindName(lock) +
-                   " " + criuTypeName(lock) + " start " + std::to_string(lock.start) + " len " +
+            out += "    pid " + std::to_string(lock.pid) + " fd " + std::to_string(lock.fd) + ": " +
+                   criuKindName(lock) + " " + criuTypeName(lock) + " start " + std::to_string(lock.start) + " len " +
                    (lock.length ? std::to_string(lock.length) : std::string("EOF")) + "\n";
     }
     return out;
@@ -134,11 +138,13 @@ std::string formatCheckpointReport(const CheckpointView& view) {
     std::string out = "Checkpoint " + view.source + " (" + view.format + ")\n";
     std::string id = !view.containerId.empty() ? view.containerId : view.record ? view.record->containerId : "";
     if (!view.containerName.empty() || !id.empty())
-        out += "Container " + (view.containerName.empty() ? id : view.containerName + (id.empty() ? "" : " (" + id + ")")) + "\n";
+        out += "Container " +
+               (view.containerName.empty() ? id : view.containerName + (id.empty() ? "" : " (" + id + ")")) + "\n";
     if (view.record) {
         out += "Recorded by " + view.record->tool + " at " + view.record->created;
         std::string annotations;
-        for (const auto& [key, value] : view.record->annotations) annotations += (annotations.empty() ? "" : ", ") + key + "=" + value;
+        for (const auto& [key, value] : view.record->annotations)
+            annotations += (annotations.empty() ? "" : ", ") + key + "=" + value;
         if (!annotations.empty()) out += "; " + annotations;
         out += "\n";
     }
@@ -152,10 +158,12 @@ std::string formatCheckpointReport(const CheckpointView& view) {
     } else {
         out += "lockcr's record: none (the checkpoint was taken without lockcr as CRIU's action script)\n";
     }
-    if (view.snapshot) out += "\nSnapshot (" + std::string(kSnapshotRecordFile) + ")\n" + snapshotSummary(*view.snapshot);
+    if (view.snapshot)
+        out += "\nSnapshot (" + std::string(kSnapshotRecordFile) + ")\n" + snapshotSummary(*view.snapshot);
     out += "\n";
     if (view.criuLocks) {
-        out += "CRIU's record (" + std::string(view.criuLocksSetAside ? kCriuLocksSetAsideFileName : kCriuLocksFileName) +
+        out += "CRIU's record (" +
+               std::string(view.criuLocksSetAside ? kCriuLocksSetAsideFileName : kCriuLocksFileName) +
                (view.criuLocksSetAside ? ", set aside by a lockcr restore that did not finish" : "") +
                "): " + std::to_string(view.criuLocks->size()) + " lock(s); a restore without --file-locks sets none\n";
         out += criuTable(view);
@@ -171,7 +179,8 @@ nlohmann::json checkpointReportToJson(const CheckpointView& view) {
                                {"format", view.format},
                                {"criu_images", view.hasCriuImages},
                                {"container", {{"name", view.containerName}, {"id", view.containerId}}}};
-    document["checkpoint_record"] = view.record ? nlohmann::json::parse(checkpointRecordToText(*view.record)) : nlohmann::json(nullptr);
+    document["checkpoint_record"] = view.record ? nlohmann::json::parse(checkpointRecordToText(*view.record))
+                                                : nlohmann::json(nullptr);
     document["lock_image"] = view.image ? lockImageToJson(*view.image) : nlohmann::json(nullptr);
     document["snapshot"] = view.snapshot ? *view.snapshot : nlohmann::json(nullptr);
     if (view.criuLocks) {
@@ -185,14 +194,15 @@ nlohmann::json checkpointReportToJson(const CheckpointView& view) {
     if (view.comparison) {
         nlohmann::json onlyLockcr = nlohmann::json::array(), onlyCriu = nlohmann::json::array();
         for (const RecordedLock& recorded : view.comparison->onlyLockcr)
-            onlyLockcr.push_back({{"kind", nameOf(recorded.lock.kind)},
-                                  {"type", nameOf(recorded.lock.type)},
-                                  {"lease_state", nameOf(recorded.lock.leaseState)},
-                                  {"pid", recorded.pid},
-                                  {"fd", recorded.fd},
-                                  {"start", recorded.lock.range.start},
-                                  {"end", recorded.lock.range.end ? nlohmann::json(*recorded.lock.range.end) : nlohmann::json("EOF")},
-                                  {"path", recorded.file}});
+            onlyLockcr.push_back(
+                {{"kind", nameOf(recorded.lock.kind)},
+                 {"type", nameOf(recorded.lock.type)},
+                 {"lease_state", nameOf(recorded.lock.leaseState)},
+                 {"pid", recorded.pid},
+                 {"fd", recorded.fd},
+                 {"start", recorded.lock.range.start},
+                 {"end", recorded.lock.range.end ? nlohmann::json(*recorded.lock.range.end) : nlohmann::json("EOF")},
+                 {"path", recorded.file}});
         for (const CriuFileLock& lock : view.comparison->onlyCriu) onlyCriu.push_back(criuLockJson(lock, view));
         document["comparison"] = {{"matched", view.comparison->matched},
                                   {"only_lockcr", std::move(onlyLockcr)},

@@ -29,9 +29,16 @@ std::string fileName(const FileIdentity& file) {
 }
 
 Row lockRow(const Process& process, int fd, const Lock& lock, const FileIdentity& file, std::string note) {
-    return {process.command, std::to_string(process.containerPid), std::to_string(process.hostPid), std::to_string(fd),
-            kindName(lock), upper(nameOf(lock.type)), std::to_string(lock.range.start), endName(lock.range),
-            fileName(file), std::move(note)};
+    return {process.command,
+            std::to_string(process.containerPid),
+            std::to_string(process.hostPid),
+            std::to_string(fd),
+            kindName(lock),
+            upper(nameOf(lock.type)),
+            std::to_string(lock.range.start),
+            endName(lock.range),
+            fileName(file),
+            std::move(note)};
 }
 
 const Process* processOf(const LockImage& image, pid_t containerPid) {
@@ -72,14 +79,16 @@ std::string formatLockTable(const LockImage& image) {
         for (size_t i = 1; i < description.holders.size(); ++i)
             shared += (shared.empty() ? "shared with " : ",") + std::to_string(description.holders[i].containerPid) +
                       ":" + std::to_string(description.holders[i].fd);
-        for (const Lock& lock : description.locks) rows.push_back(lockRow(*process, first.fd, lock, description.file, shared));
+        for (const Lock& lock : description.locks)
+            rows.push_back(lockRow(*process, first.fd, lock, description.file, shared));
     }
     for (const Waiter& waiter : image.waiters) {
         Process process{waiter.containerPid, waiter.hostPid, "", 1, {}};
         if (const Process* known = processOf(image, waiter.containerPid)) process.command = known->command;
         FileIdentity file{waiter.path, false, -1, waiter.device, waiter.inode};
         std::string note = "waiting for " + kindName(waiter.blockedOn) + " " + upper(nameOf(waiter.blockedOn.type)) +
-                           (waiter.blockedOnContainerPid ? " of pid " + std::to_string(waiter.blockedOnContainerPid) : "");
+                           (waiter.blockedOnContainerPid ? " of pid " + std::to_string(waiter.blockedOnContainerPid)
+                                                         : "");
         Row row = lockRow(process, -1, waiter.requested, file, note);
         row[3] = "-";
         row[5] += "*";

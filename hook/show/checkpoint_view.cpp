@@ -63,7 +63,8 @@ CheckpointView readCheckpointView(const std::string& path) {
             view.containerId = stringOr(config, "id");
         }
     }
-    if (view.image) view.comparison = compareWithCriu(*view.image, view.criuLocks.value_or(std::vector<CriuFileLock>{}));
+    if (view.image)
+        view.comparison = compareWithCriu(*view.image, view.criuLocks.value_or(std::vector<CriuFileLock>{}));
     return view;
 }
 

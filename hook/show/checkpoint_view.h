@@ -30,8 +30,8 @@ struct CheckpointView {
     // or interrupted between pre-restore and post-restore).
     std::optional<std::vector<CriuFileLock>> criuLocks;
     bool criuLocksSetAside = false;
-    std::optional<nlohmann::json> snapshot;  // lockcr-snapshot.json as it is (another stage's schema)
-    std::string containerName, containerId;  // from the engine's config.dump, when there is one
+    std::optional<nlohmann::json> snapshot;    // lockcr-snapshot.json as it is (another stage's schema)
+    std::string containerName, containerId;    // from the engine's config.dump, when there is one
     std::optional<LockComparison> comparison;  // when both records are there
 };
 

@@ -25,11 +25,13 @@ std::vector<Candidate> candidatesOf(const LockImage& image) {
     for (const Process& process : image.processes)
         for (const ProcessFd& fd : process.fds)
             for (const Lock& lock : fd.posixLocks)
-                candidates.push_back({{lock, process.containerPid, fd.fd, nameOf(fd.file)}, {{process.containerPid, fd.fd}}});
+                candidates.push_back(
+                    {{lock, process.containerPid, fd.fd, nameOf(fd.file)}, {{process.containerPid, fd.fd}}});
     for (const OpenFileDescription& description : image.descriptions) {
         if (description.holders.empty()) continue;
         for (const Lock& lock : description.locks) {
-            if (lock.kind == LockKind::lease && lock.leaseState == LeaseState::breaker) continue;  // an opener, not a lock
+            if (lock.kind == LockKind::lease && lock.leaseState == LeaseState::breaker)
+                continue;  // an opener, not a lock
             Holder shown = description.holders.front();
             for (const Holder& holder : description.holders)
                 if (holder.containerPid == lock.setBy) {

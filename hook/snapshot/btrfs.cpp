@@ -14,15 +14,14 @@ namespace {
 [[noreturn]] void throwBtrfs(const std::string& what, btrfs_util_error error) {
     // libbtrfsutil leaves errno set by the ioctl or syscall that failed.
     int savedErrno = errno;
-    throw Error(what + ": " + btrfs_util_strerror(error) + (savedErrno ? std::string(": ") + std::strerror(savedErrno) : ""),
-                savedErrno);
+    throw Error(
+        what + ": " + btrfs_util_strerror(error) + (savedErrno ? std::string(": ") + std::strerror(savedErrno) : ""),
+        savedErrno);
 }
 
 }  // namespace
 
-bool isBtrfsSubvolumeRoot(int fd) {
-    return btrfs_util_is_subvolume_fd(fd) == BTRFS_UTIL_OK;
-}
+bool isBtrfsSubvolumeRoot(int fd) { return btrfs_util_is_subvolume_fd(fd) == BTRFS_UTIL_OK; }
 
 uint64_t btrfsSubvolumeId(int fd, const std::string& name) {
     uint64_t id = 0;

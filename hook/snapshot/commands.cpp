@@ -15,7 +15,8 @@ void printLine(const std::string& line) { std::printf("%s\n", line.c_str()); }
 std::string rootOf(const SnapshotVerifyOptions& options) {
     if (options.root) return *options.root;
     if (options.container.pid) return containerRootOfPid(*options.container.pid);
-    if (options.container.stateFile) return containerRootOfPid(discoverContainer(options.container).identity.initHostPid);
+    if (options.container.stateFile)
+        return containerRootOfPid(discoverContainer(options.container).identity.initHostPid);
     throwBadInput("snapshot: name the container (--pid or --state) or its root (--root)");
 }
 
@@ -29,7 +30,8 @@ int runSnapshotCreate(const SnapshotCreateOptions& options) {
     clock.lap("snapshot taken");
     for (const SnapshotPart& part : record.parts)
         printLine(part.mountPoint + ": " + backendName(part.backend) + " (" + part.fsType + "), " +
-                  std::to_string(part.files.size()) + " files recorded" + (part.data.empty() ? "" : ", data in " + part.data));
+                  std::to_string(part.files.size()) + " files recorded" +
+                  (part.data.empty() ? "" : ", data in " + part.data));
     printLine("snapshot: checkpoint " + record.checkpointId + " recorded in " + options.recordDirectory + "/" +
               kSnapshotRecordFileName);
     return 0;
@@ -40,16 +42,18 @@ int runSnapshotVerify(const SnapshotVerifyOptions& options) {
     SnapshotCheck check = checkSnapshot(record, rootOf(options), options.policy);
     const std::vector<std::string>& lines = options.policy == VerifyPolicy::rollback ? check.restored : check.changes;
     if (options.json) {
-        printLine(nlohmann::json{{"checkpoint_id", record.checkpointId},
-                                 {options.policy == VerifyPolicy::rollback ? "restored" : "changes", lines}}
-                      .dump(2));
+        printLine(nlohmann::json{
+            {"checkpoint_id", record.checkpointId},
+            {options.policy == VerifyPolicy::rollback ? "restored" : "changes",
+             lines}}.dump(2));
     } else {
         for (const std::string& line : lines) printLine(line);
     }
     if (!check.changes.empty())
         throwFailure("snapshot verify: " + std::to_string(check.changes.size()) + " files changed since checkpoint " +
                      record.checkpointId + " (first: " + check.changes.front() + ")");
-    if (!options.json && options.policy == VerifyPolicy::strict) printLine("snapshot verify: every recorded file matches checkpoint " + record.checkpointId);
+    if (!options.json && options.policy == VerifyPolicy::strict)
+        printLine("snapshot verify: every recorded file matches checkpoint " + record.checkpointId);
     return 0;
 }
 

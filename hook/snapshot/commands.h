@@ -20,9 +20,9 @@ struct SnapshotCreateOptions {
 };
 
 struct SnapshotVerifyOptions {
-    std::string record;                // path of lockcr-snapshot.json
-    ContainerSelector container;       // the container whose root is checked
-    std::optional<std::string> root;   // or a root directory given by path
+    std::string record;               // path of lockcr-snapshot.json
+    ContainerSelector container;      // the container whose root is checked
+    std::optional<std::string> root;  // or a root directory given by path
     VerifyPolicy policy = VerifyPolicy::strict;
     bool json = false;
 };

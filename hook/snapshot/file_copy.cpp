@@ -120,9 +120,8 @@ void copyFileBytes(int fromFd, int toFd, const std::string& name) {
     if (!copyNotSupported(errno)) throwErrno("copy " + name + " (reflink)");
     loff_t fromOffset = 0;
     for (;;) {
-        ssize_t n = retryOnEintr([&] {
-            return ::copy_file_range(fromFd, &fromOffset, toFd, nullptr, size_t{1} << 30, 0);
-        });
+        ssize_t n = retryOnEintr(
+            [&] { return ::copy_file_range(fromFd, &fromOffset, toFd, nullptr, size_t{1} << 30, 0); });
         if (n == 0) return;
         if (n > 0) continue;
         if (fromOffset == 0 && copyNotSupported(errno)) break;
@@ -138,8 +137,6 @@ void applyMetadata(int fd, const struct stat& status, const std::string& name) {
     if (::futimens(fd, times) != 0) throwErrno("set times of " + name);
 }
 
-void copyTree(int fromDirFd, int toDirFd, const std::string& name) {
-    copyDirectoryContents(fromDirFd, toDirFd, name);
-}
+void copyTree(int fromDirFd, int toDirFd, const std::string& name) { copyDirectoryContents(fromDirFd, toDirFd, name); }
 
 }  // namespace lockcr

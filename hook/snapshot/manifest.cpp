@@ -24,7 +24,8 @@ struct StateDeleter {
 
 uint64_t mountIdOf(int dirFd, const std::string& name, const std::string& nameForErrors) {
     struct statx status {};
-    if (::statx(dirFd, name.c_str(), AT_SYMLINK_NOFOLLOW | (name.empty() ? AT_EMPTY_PATH : 0), STATX_MNT_ID, &status) != 0)
+    if (::statx(dirFd, name.c_str(), AT_SYMLINK_NOFOLLOW | (name.empty() ? AT_EMPTY_PATH : 0), STATX_MNT_ID, &status) !=
+        0)
         throwErrno("statx " + nameForErrors);
     return status.stx_mnt_id;
 }
@@ -109,7 +110,8 @@ std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks) {
         for (const std::string& fd : fds) {
             std::string link = fdDirectory + "/" + fd, target;
             struct stat status {};
-            if (::stat(link.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) continue;  // closed meanwhile, or not a file
+            if (::stat(link.c_str(), &status) != 0 || !S_ISREG(status.st_mode))
+                continue;  // closed meanwhile, or not a file
             if (!sys::tryReadLinkAt(AT_FDCWD, link, target, error) || !target.starts_with('/')) continue;
             if (status.st_nlink == 0 || target.ends_with(" (deleted)")) continue;
             if (!rootPrefix.empty()) {

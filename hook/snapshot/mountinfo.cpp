@@ -21,7 +21,7 @@ std::string unescapePath(std::string_view text) {
             continue;
         }
         std::optional<uint64_t> code = i + 3 < text.size() ? parseUnsignedNumber(text.substr(i + 1, 3), 8)
-                                                                : std::nullopt;
+                                                           : std::nullopt;
         if (!code || *code > 0377) throwBadInput("bad escape in " + quotedForMessage(text));
         out += static_cast<char>(*code);
         i += 3;
@@ -77,8 +77,8 @@ MountInfoEntry parseLine(std::string_view line) {
 // dumps tmpfs contents itself) and devices.
 bool isPseudoFilesystem(const std::string& type) {
     static const std::array<const char*, 16> kPseudo = {
-        "proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "tmpfs", "devtmpfs", "securityfs",
-        "debugfs", "tracefs", "pstore", "bpf", "hugetlbfs", "binfmt_misc", "ramfs"};
+        "proc",       "sysfs",   "cgroup",  "cgroup2", "devpts", "mqueue",    "tmpfs",       "devtmpfs",
+        "securityfs", "debugfs", "tracefs", "pstore",  "bpf",    "hugetlbfs", "binfmt_misc", "ramfs"};
     return std::find_if(kPseudo.begin(), kPseudo.end(), [&](const char* name) { return type == name; }) !=
            kPseudo.end();
 }
@@ -90,9 +90,7 @@ bool isBelow(const std::string& path, const std::string& directory) {
 
 }  // namespace
 
-bool MountInfoEntry::readOnly() const {
-    return options == "ro" || options.starts_with("ro,");
-}
+bool MountInfoEntry::readOnly() const { return options == "ro" || options.starts_with("ro,"); }
 
 std::vector<MountInfoEntry> parseMountInfo(std::string_view text) {
     std::vector<MountInfoEntry> mounts;
@@ -119,9 +117,9 @@ std::string mountOption(std::string_view options, std::string_view key) {
 
 const char* backendName(SnapshotBackend backend) {
     switch (backend) {
-    case SnapshotBackend::btrfs: return "btrfs";
-    case SnapshotBackend::overlay: return "overlay";
-    case SnapshotBackend::manifest: return "manifest";
+        case SnapshotBackend::btrfs: return "btrfs";
+        case SnapshotBackend::overlay: return "overlay";
+        case SnapshotBackend::manifest: return "manifest";
     }
     return "?";
 }
@@ -140,7 +138,8 @@ std::vector<ContainerMount> writableContainerMounts(const std::vector<MountInfoE
         }
         result.push_back(std::move(entry));
     }
-    auto root = std::find_if(result.begin(), result.end(), [](const ContainerMount& m) { return m.mount.mountPoint == "/"; });
+    auto root = std::find_if(result.begin(), result.end(),
+                             [](const ContainerMount& m) { return m.mount.mountPoint == "/"; });
     if (root == result.end()) throwBadInput("mountinfo: no mount at \"/\"");
     if (root->mount.readOnly() || isPseudoFilesystem(root->mount.fsType)) result.erase(root);
     return result;

@@ -19,19 +19,25 @@ namespace {
 constexpr size_t kMaxRecordBytes = size_t{256} << 20;
 
 json fileToJson(const SnapshotFile& file) {
-    return json{{"path", file.path},         {"size", file.size},
-                {"mode", file.mode},         {"uid", file.uid},
-                {"gid", file.gid},           {"mtime", {{"seconds", file.mtimeSeconds}, {"nanoseconds", file.mtimeNanoseconds}}},
-                {"dev", file.device},        {"ino", file.inode},
-                {"digest", file.digest},     {"copy", file.copy}};
+    return json{
+        {"path", file.path},     {"size", file.size},
+        {"mode", file.mode},     {"uid", file.uid},
+        {"gid", file.gid},       {"mtime", {{"seconds", file.mtimeSeconds}, {"nanoseconds", file.mtimeNanoseconds}}},
+        {"dev", file.device},    {"ino", file.inode},
+        {"digest", file.digest}, {"copy", file.copy}};
 }
 
 json partToJson(const SnapshotPart& part) {
     json files = json::array();
     for (const SnapshotFile& file : part.files) files.push_back(fileToJson(file));
-    return json{{"backend", backendName(part.backend)}, {"mount_point", part.mountPoint}, {"fs_type", part.fsType},
-                {"source", part.source},   {"data", part.data},
-                {"subvolume_id", part.subvolumeId}, {"whole_volume", part.wholeVolume}, {"files", files}};
+    return json{{"backend", backendName(part.backend)},
+                {"mount_point", part.mountPoint},
+                {"fs_type", part.fsType},
+                {"source", part.source},
+                {"data", part.data},
+                {"subvolume_id", part.subvolumeId},
+                {"whole_volume", part.wholeVolume},
+                {"files", files}};
 }
 
 // "/a/b": no NUL, no empty, "." or ".." component, so a path means the same file wherever it is
@@ -52,7 +58,8 @@ bool isNormalAbsolutePath(const std::string& path) {
 // A checked view of one JSON object: each read names where it was, unknown keys are refused.
 class Fields {
 public:
-    Fields(const json& value, std::string place, std::initializer_list<const char*> keys) : value_(value), place_(std::move(place)) {
+    Fields(const json& value, std::string place, std::initializer_list<const char*> keys)
+            : value_(value), place_(std::move(place)) {
         if (!value.is_object()) fail("", "expected an object");
         for (const auto& item : value.items()) {
             const std::string& key = item.key();  // not a structured binding: clang 14 can't capture one
@@ -76,7 +83,8 @@ public:
         return value;
     }
     uint64_t unsignedNumber(const char* key, uint64_t maximum = UINT64_MAX) const {
-        if (!at(key).is_number_unsigned() || at(key).get<uint64_t>() > maximum) fail(key, "expected an integer 0.." + std::to_string(maximum));
+        if (!at(key).is_number_unsigned() || at(key).get<uint64_t>() > maximum)
+            fail(key, "expected an integer 0.." + std::to_string(maximum));
         return at(key).get<uint64_t>();
     }
     int64_t signedNumber(const char* key) const {
@@ -130,7 +138,8 @@ SnapshotFile fileFromJson(const json& value, const std::string& place) {
 }
 
 SnapshotPart partFromJson(const json& value, const std::string& place) {
-    Fields fields(value, place, {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files"});
+    Fields fields(value, place,
+                  {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files"});
     SnapshotPart part;
     std::string backend = fields.string("backend");
     if (backend == "btrfs") part.backend = SnapshotBackend::btrfs;
@@ -154,17 +163,22 @@ SnapshotPart partFromJson(const json& value, const std::string& place) {
 
 void checkCheckpointId(const std::string& id) {
     bool ok = !id.empty() && id.size() <= 128 && id != "." && id != ".." &&
-              id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == std::string::npos;
+              id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                  std::string::npos;
     if (!ok) throwBadInput("checkpoint id \"" + id.substr(0, 80) + "\": expected 1 to 128 of A-Z a-z 0-9 . _ -");
 }
 
 std::string snapshotRecordToText(const SnapshotRecord& record) {
     json parts = json::array();
     for (const SnapshotPart& part : record.parts) parts.push_back(partToJson(part));
-    json document{{"$schema", kSnapshotRecordSchemaId}, {"version", record.version},
-                  {"checkpoint_id", record.checkpointId}, {"created", record.createdSeconds},
-                  {"hostname", record.hostname}, {"init_pid", record.initPid},
-                  {"store", record.store}, {"parts", parts}};
+    json document{{"$schema", kSnapshotRecordSchemaId},
+                  {"version", record.version},
+                  {"checkpoint_id", record.checkpointId},
+                  {"created", record.createdSeconds},
+                  {"hostname", record.hostname},
+                  {"init_pid", record.initPid},
+                  {"store", record.store},
+                  {"parts", parts}};
     try {
         return document.dump(2);
     } catch (const json::exception&) {
@@ -176,7 +190,8 @@ std::string snapshotRecordToText(const SnapshotRecord& record) {
 SnapshotRecord snapshotRecordFromText(std::string_view text) {
     json document = json::parse(text, nullptr, false);
     if (document.is_discarded()) throwBadInput("snapshot record: not valid JSON");
-    Fields top(document, "", {"$schema", "version", "checkpoint_id", "created", "hostname", "init_pid", "store", "parts"});
+    Fields top(document, "",
+               {"$schema", "version", "checkpoint_id", "created", "hostname", "init_pid", "store", "parts"});
     if (top.string("$schema") != kSnapshotRecordSchemaId)
         top.fail("$schema", std::string("expected \"") + kSnapshotRecordSchemaId + "\"");
     SnapshotRecord record;

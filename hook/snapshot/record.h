@@ -35,7 +35,7 @@ struct SnapshotFile {
     uint64_t inode = 0;
     std::string digest;  // "xxh3-128:" and 32 lowercase hex digits, or kNoDigest
 
-    std::string copy;    // where its bytes are, relative to the part's data directory; empty: nowhere
+    std::string copy;  // where its bytes are, relative to the part's data directory; empty: nowhere
 };
 
 // One filesystem the container writes to (its root or a volume) and what was taken of it.
@@ -43,8 +43,8 @@ struct SnapshotPart {
     SnapshotBackend backend = SnapshotBackend::manifest;
     std::string mountPoint;  // inside the container
     std::string fsType;
-    std::string source;      // host path of the subvolume, upper directory or volume, if known
-    std::string data;        // host directory holding the taken data; empty when nothing was copied
+    std::string source;        // host path of the subvolume, upper directory or volume, if known
+    std::string data;          // host directory holding the taken data; empty when nothing was copied
     uint64_t subvolumeId = 0;  // btrfs: the id of the subvolume that was snapshotted
     bool wholeVolume = false;  // every regular file is in `files`, not only the open ones
     std::vector<SnapshotFile> files;

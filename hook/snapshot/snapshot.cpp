@@ -27,15 +27,15 @@ using FileKey = std::pair<uint64_t, uint64_t>;  // st_dev, st_ino
 
 // What one part is taken from, and where it goes.
 struct PartContext {
-    int rootFd;                      // the container's root
+    int rootFd;  // the container's root
     const ContainerMount& mount;
-    std::string directory;           // STORE/ID/part-N
+    std::string directory;  // STORE/ID/part-N
     const std::string& checkpointId;
     size_t index;
     const std::vector<MountInfoEntry>& hostMounts;
     PendingSnapshot& pending;
-    const std::set<FileKey>& leased;                   // files with a lease on them (/proc/locks)
-    const std::map<std::string, OpenFile>& holders;    // a container process's fd of each open path
+    const std::set<FileKey>& leased;                 // files with a lease on them (/proc/locks)
+    const std::map<std::string, OpenFile>& holders;  // a container process's fd of each open path
 };
 
 // Every file some lease is on, from /proc/locks.
@@ -108,7 +108,8 @@ void describeFiles(const PartContext& context, const std::vector<std::string>& p
         }
         if (!fd) {
             if (!S_ISREG(status.st_mode)) throwFailure("snapshot: " + path + ": not a regular file");
-            logWarning("snapshot: " + path + " is leased and no container process has it open for reading: "
+            logWarning("snapshot: " + path +
+                       " is leased and no container process has it open for reading: "
                        "recorded without its bytes (reading it would break the lease)");
             part.files.push_back(describeStatus(status, path, kNoDigest));
             continue;
@@ -134,7 +135,9 @@ std::string snapshotSubvolume(const PartContext& context, int mountFd, SnapshotP
         return context.directory + "/subvolume";
     std::string hostPath = pathInOtherTable(context.mount.mount, context.hostMounts);
     if (hostPath.empty() || hostPath == "/")
-        throwFailure("btrfs: " + part.mountPoint + ": the store is on another filesystem and the subvolume has no host path beside which to keep the snapshot");
+        throwFailure("btrfs: " + part.mountPoint +
+                     ": the store is on another filesystem and the subvolume has no host path beside which to keep the "
+                     "snapshot");
     std::string home = hostPath.substr(0, hostPath.rfind('/')) + "/.lockcr-snapshots/" + context.checkpointId +
                        "-part-" + std::to_string(context.index);
     makePrivateDirectories(home.substr(0, home.rfind('/')));
@@ -161,32 +164,35 @@ SnapshotPart takePart(const PartContext& context, const std::vector<std::string>
     if (::mkdir(context.directory.c_str(), 0700) != 0) throwErrno("mkdir " + context.directory);
     auto noCopy = [](const std::string&) { return std::string(); };
     switch (part.backend) {
-    case SnapshotBackend::btrfs: {
-        part.subvolumeId = btrfsSubvolumeId(mountFd.get(), part.mountPoint);
-        part.data = snapshotSubvolume(context, mountFd.get(), part);
-        describeFiles(context, openPaths, part, [&](const std::string& path) { return relativeTo(path, part.mountPoint); });
-        break;
-    }
-    case SnapshotBackend::overlay: {
-        part.source = mount.upperDirectory;
-        copyUpperLayer(mount.upperDirectory, context.directory);
-        part.data = context.directory;
-        describeFiles(context, openPaths, part, [&](const std::string& path) {
-            // A file the container wrote is in the upper layer; one it only read is in a lower
-            // (read-only) layer and gets a copy of its own.
-            std::string inUpper = "upper/" + relativeTo(path, part.mountPoint);
-            struct stat status {};
-            bool present = ::lstat((context.directory + "/" + inUpper).c_str(), &status) == 0 && S_ISREG(status.st_mode);
-            return present ? inUpper : std::string();
-        });
-        break;
-    }
-    case SnapshotBackend::manifest: {
-        part.data = context.directory;
-        part.wholeVolume = wholeVolumes;
-        describeFiles(context, wholeVolumes ? regularFilesBelow(context.rootFd, part.mountPoint) : openPaths, part, noCopy);
-        break;
-    }
+        case SnapshotBackend::btrfs: {
+            part.subvolumeId = btrfsSubvolumeId(mountFd.get(), part.mountPoint);
+            part.data = snapshotSubvolume(context, mountFd.get(), part);
+            describeFiles(context, openPaths, part,
+                          [&](const std::string& path) { return relativeTo(path, part.mountPoint); });
+            break;
+        }
+        case SnapshotBackend::overlay: {
+            part.source = mount.upperDirectory;
+            copyUpperLayer(mount.upperDirectory, context.directory);
+            part.data = context.directory;
+            describeFiles(context, openPaths, part, [&](const std::string& path) {
+                // A file the container wrote is in the upper layer; one it only read is in a lower
+                // (read-only) layer and gets a copy of its own.
+                std::string inUpper = "upper/" + relativeTo(path, part.mountPoint);
+                struct stat status {};
+                bool present = ::lstat((context.directory + "/" + inUpper).c_str(), &status) == 0 &&
+                               S_ISREG(status.st_mode);
+                return present ? inUpper : std::string();
+            });
+            break;
+        }
+        case SnapshotBackend::manifest: {
+            part.data = context.directory;
+            part.wholeVolume = wholeVolumes;
+            describeFiles(context, wholeVolumes ? regularFilesBelow(context.rootFd, part.mountPoint) : openPaths, part,
+                          noCopy);
+            break;
+        }
     }
     return part;
 }
@@ -203,14 +209,15 @@ bool dataPresent(const SnapshotRecord& record) {
 
 SnapshotTarget snapshotTargetOf(const Container& container) {
     SnapshotTarget target{container.identity.initHostPid, {}};
-    for (const ContainerTask& task : container.tasks) target.tasks.push_back(task.filesThread ? task.filesThread : task.hostPid);
+    for (const ContainerTask& task : container.tasks)
+        target.tasks.push_back(task.filesThread ? task.filesThread : task.hostPid);
     if (target.tasks.empty()) target.tasks.push_back(target.initPid);
     return target;
 }
 
 std::string defaultCheckpointId(pid_t initPid) {
     std::time_t now = std::time(nullptr);
-    std::tm utc {};
+    std::tm utc{};
     ::gmtime_r(&now, &utc);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
@@ -246,10 +253,18 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
         for (size_t i = 0; i < mounts.size(); ++i) {
             std::vector<std::string> openPaths;
             for (const OpenFile& file : openFiles)
-                if (const MountInfoEntry* on = mountOfPath(file.path, containerMounts); on && on->mountId == mounts[i].mount.mountId)
+                if (const MountInfoEntry* on = mountOfPath(file.path, containerMounts);
+                    on && on->mountId == mounts[i].mount.mountId)
                     openPaths.push_back(file.path);
-            PartContext context{rootFd.get(), mounts[i], pending.directory() + "/part-" + std::to_string(i),
-                                record.checkpointId, i, hostMounts, pending, leased, holders};
+            PartContext context{rootFd.get(),
+                                mounts[i],
+                                pending.directory() + "/part-" + std::to_string(i),
+                                record.checkpointId,
+                                i,
+                                hostMounts,
+                                pending,
+                                leased,
+                                holders};
             try {
                 record.parts.push_back(takePart(context, openPaths, options.wholeVolumes));
             } catch (const Error& error) {

@@ -85,7 +85,8 @@ std::vector<StoredSnapshot> listStore(const std::string& store) {
 std::string externalHomeOf(const std::string& data, const std::string& checkpointId) {
     std::string home = data.substr(0, data.rfind('/'));
     std::string homes = home.substr(0, home.rfind('/'));
-    bool ours = homes.ends_with("/.lockcr-snapshots") && home.substr(homes.size() + 1).starts_with(checkpointId + "-part-");
+    bool ours = homes.ends_with("/.lockcr-snapshots") &&
+                home.substr(homes.size() + 1).starts_with(checkpointId + "-part-");
     return ours ? home : data;
 }
 
@@ -156,7 +157,8 @@ void deleteSnapshot(const std::string& store, const std::string& checkpointId) {
     try {
         SnapshotRecord record = readSnapshotRecord(directory + "/" + kSnapshotRecordFileName);
         for (const SnapshotPart& part : record.parts)
-            if (!part.data.empty() && !part.data.starts_with(directory + "/")) removeSnapshotTree(externalHomeOf(part.data, checkpointId));
+            if (!part.data.empty() && !part.data.starts_with(directory + "/"))
+                removeSnapshotTree(externalHomeOf(part.data, checkpointId));
     } catch (const Error& error) {
         logWarning(std::string("snapshot delete: ") + error.what() + " (removing " + directory + " only)");
     }

@@ -56,16 +56,19 @@ std::vector<std::string> differencesOf(int rootFd, const SnapshotFile& file, boo
     if (!S_ISREG(status.st_mode)) return {std::string("replaced by ") + typeName(status.st_mode)};
     std::vector<std::string> changes;
     if (compareInodes && status.st_dev == file.device && status.st_ino != file.inode)
-        changes.push_back("replaced by another inode (" + std::to_string(file.inode) + " -> " + std::to_string(status.st_ino) + ")");
+        changes.push_back("replaced by another inode (" + std::to_string(file.inode) + " -> " +
+                          std::to_string(status.st_ino) + ")");
     if (static_cast<uint64_t>(status.st_size) != file.size)
         changes.push_back("size " + std::to_string(file.size) + " -> " + std::to_string(status.st_size));
-    if ((status.st_mode & 07777) != (file.mode & 07777)) changes.push_back("mode " + octalMode(file.mode) + " -> " + octalMode(status.st_mode));
+    if ((status.st_mode & 07777) != (file.mode & 07777))
+        changes.push_back("mode " + octalMode(file.mode) + " -> " + octalMode(status.st_mode));
     if (status.st_uid != file.uid || status.st_gid != file.gid)
         changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
     if (static_cast<uint64_t>(status.st_size) == file.size && file.digest != kNoDigest) {
         UniqueFd readable = sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
         if (digestOfFile(readable.get(), file.path) != file.digest) {
-            bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds && status.st_mtim.tv_nsec == file.mtimeNanoseconds;
+            bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds &&
+                             status.st_mtim.tv_nsec == file.mtimeNanoseconds;
             changes.push_back(sameMtime ? "bytes changed (same size and mtime)" : "bytes changed (same size)");
         }
     }
@@ -183,8 +186,8 @@ std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const st
     }
     std::vector<ChangedFile> left = changedFiles(record, rootFd.get(), false);
     if (!left.empty())
-        throwFailure("rollback of checkpoint " + record.checkpointId + ": " + left.front().file->path + " still differs after the rollback: " +
-                     joined(left.front().changes));
+        throwFailure("rollback of checkpoint " + record.checkpointId + ": " + left.front().file->path +
+                     " still differs after the rollback: " + joined(left.front().changes));
     return lines;
 }
 
@@ -216,7 +219,8 @@ bool reachableAtSource(const SnapshotPart& part) {
     if (part.backend == SnapshotBackend::overlay || part.source.empty() || part.source.front() != '/') return false;
     std::string prefix = part.mountPoint == "/" ? "" : part.mountPoint;
     for (const SnapshotFile& file : part.files)
-        if (file.path.compare(0, prefix.size(), prefix) != 0 || (file.path.size() > prefix.size() && file.path[prefix.size()] != '/' && !prefix.empty()))
+        if (file.path.compare(0, prefix.size(), prefix) != 0 ||
+            (file.path.size() > prefix.size() && file.path[prefix.size()] != '/' && !prefix.empty()))
             return false;
     struct stat info {};
     return ::stat(part.source.c_str(), &info) == 0 && S_ISDIR(info.st_mode);

@@ -13,17 +13,14 @@ enum class ExitStatus : int { ok = 0, failure = 1, badInput = 2 };
 
 class Error : public std::runtime_error {
 public:
-    explicit Error(const std::string& message, int errnoValue = 0,
-                   ExitStatus status = ExitStatus::failure)
-        : std::runtime_error(message), errnoValue_(errnoValue), status_(status) {}
+    explicit Error(const std::string& message, int errnoValue = 0, ExitStatus status = ExitStatus::failure)
+            : std::runtime_error(message), errnoValue_(errnoValue), status_(status) {}
 
     int errnoValue() const { return errnoValue_; }
     ExitStatus status() const { return status_; }
 
     // The same error with more context in front: "replay: pid 42: " + what().
-    Error within(const std::string& context) const {
-        return Error(context + ": " + what(), errnoValue_, status_);
-    }
+    Error within(const std::string& context) const { return Error(context + ": " + what(), errnoValue_, status_); }
 
 private:
     int errnoValue_;

@@ -9,9 +9,9 @@ namespace lockcr {
 
 struct LogTargets {
     bool standardError = true;
-    std::string file;     // appended to, created 0600; empty = none
-    bool syslog = false;  // LOG_DAEMON, ident "lockcr"
-    bool verbose = false; // logInfo lines too
+    std::string file;      // appended to, created 0600; empty = none
+    bool syslog = false;   // LOG_DAEMON, ident "lockcr"
+    bool verbose = false;  // logInfo lines too
 };
 
 void configureLog(const LogTargets& targets);

@@ -65,19 +65,14 @@ void killTraceesIfTracerDies(bool kill) { exitKill = kill; }
 
 unsigned long seizeOptions() { return PTRACE_O_TRACESYSGOOD | (exitKill ? PTRACE_O_EXITKILL : 0); }
 
-int trySeize(pid_t tid, unsigned long options) {
-    return errnoOf(request(PTRACE_SEIZE, tid, 0, options));
-}
+int trySeize(pid_t tid, unsigned long options) { return errnoOf(request(PTRACE_SEIZE, tid, 0, options)); }
 
 int tryInterrupt(pid_t tid) { return errnoOf(request(PTRACE_INTERRUPT, tid, 0, 0)); }
 
-int tryDetach(pid_t tid, int signal) {
-    return errnoOf(request(PTRACE_DETACH, tid, 0, static_cast<uintptr_t>(signal)));
-}
+int tryDetach(pid_t tid, int signal) { return errnoOf(request(PTRACE_DETACH, tid, 0, static_cast<uintptr_t>(signal))); }
 
 void resumeWithSyscallStops(pid_t tid, int signal) {
-    if (request(PTRACE_SYSCALL, tid, 0, static_cast<uintptr_t>(signal)) == -1)
-        throwPtrace("SYSCALL", tid);
+    if (request(PTRACE_SYSCALL, tid, 0, static_cast<uintptr_t>(signal)) == -1) throwPtrace("SYSCALL", tid);
 }
 
 void resume(pid_t tid, int signal) {
@@ -117,8 +112,7 @@ void setSignalMask(pid_t tid, uint64_t mask) {
 
 siginfo_t getSignalInfo(pid_t tid) {
     siginfo_t info{};
-    if (request(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<uintptr_t>(&info)) == -1)
-        throwPtrace("GETSIGINFO", tid);
+    if (request(PTRACE_GETSIGINFO, tid, 0, reinterpret_cast<uintptr_t>(&info)) == -1) throwPtrace("GETSIGINFO", tid);
     return info;
 }
 
@@ -190,8 +184,7 @@ std::vector<pid_t> listThreads(pid_t pid) {
     int errnoValue = 0;
     std::string path = "/proc/" + std::to_string(pid) + "/task";
     if (!tryListDirectory(AT_FDCWD, path, names, errnoValue))
-        throwErrno("list threads of pid " + std::to_string(pid),
-                   errnoValue == ENOENT ? ESRCH : errnoValue);
+        throwErrno("list threads of pid " + std::to_string(pid), errnoValue == ENOENT ? ESRCH : errnoValue);
     std::vector<pid_t> threads;
     for (const std::string& name : names) {
         char* end = nullptr;

@@ -39,7 +39,7 @@ int tryDetach(pid_t tid, int signal);
 // Throw "ptrace REQUEST tid N: reason".
 void resumeWithSyscallStops(pid_t tid, int signal);  // PTRACE_SYSCALL
 void resume(pid_t tid, int signal);                  // PTRACE_CONT
-Registers getRegisters(pid_t tid);  // also throws for a 32-bit (compat) thread
+Registers getRegisters(pid_t tid);                   // also throws for a 32-bit (compat) thread
 void setRegisters(pid_t tid, const Registers& registers);
 uint64_t getSignalMask(pid_t tid);  // the mask the thread returns to (saved_sigmask in ppoll...)
 void setSignalMask(pid_t tid, uint64_t mask);
@@ -54,11 +54,11 @@ void pokeWord(pid_t tid, uint64_t address, uint64_t word);
 // One report of waitpid(tid, __WALL), decoded.
 struct ThreadReport {
     enum class Kind {
-        exited,        // exited or killed: the thread is gone (signal = the fatal one, or 0)
-        eventStop,     // PTRACE_EVENT_STOP: after PTRACE_INTERRUPT (SIGTRAP) or group-stop (signal)
-        syscallStop,   // syscall-enter or -exit stop (SIGTRAP|0x80)
-        signalStop,    // signal-delivery-stop: signal is about to be delivered unless suppressed
-        otherEvent,    // another PTRACE_EVENT_*: not requested, still a ptrace stop
+        exited,       // exited or killed: the thread is gone (signal = the fatal one, or 0)
+        eventStop,    // PTRACE_EVENT_STOP: after PTRACE_INTERRUPT (SIGTRAP) or group-stop (signal)
+        syscallStop,  // syscall-enter or -exit stop (SIGTRAP|0x80)
+        signalStop,   // signal-delivery-stop: signal is about to be delivered unless suppressed
+        otherEvent,   // another PTRACE_EVENT_*: not requested, still a ptrace stop
     };
     Kind kind = Kind::exited;
     int signal = 0;

@@ -45,8 +45,7 @@ UniqueFd openInRoot(int rootFd, const std::string& path, int flags) {
     open_how how{};
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    long fd = retryOnEintr(
-        [&] { return ::syscall(SYS_openat2, rootFd, path.c_str(), &how, sizeof how); });
+    long fd = retryOnEintr([&] { return ::syscall(SYS_openat2, rootFd, path.c_str(), &how, sizeof how); });
     if (fd < 0) throwErrno("open " + path + " inside the container root");
     return UniqueFd(static_cast<int>(fd));
 }
@@ -94,9 +93,8 @@ bool tryReadSmallProcFile(int fd, std::string& out, int& errnoOut) {
     thread_local std::vector<char> buffer(16384);
     size_t used = 0;
     for (;;) {
-        ssize_t n = retryOnEintr([&] {
-            return ::pread(fd, buffer.data() + used, buffer.size() - used, static_cast<off_t>(used));
-        });
+        ssize_t n = retryOnEintr(
+            [&] { return ::pread(fd, buffer.data() + used, buffer.size() - used, static_cast<off_t>(used)); });
         if (n < 0) {
             errnoOut = errno;
             return false;
@@ -164,8 +162,7 @@ bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& er
     return true;
 }
 
-bool tryListDirectory(int dirFd, const std::string& path, std::vector<std::string>& out,
-                      int& errnoOut) {
+bool tryListDirectory(int dirFd, const std::string& path, std::vector<std::string>& out, int& errnoOut) {
     UniqueFd fd = tryOpenAt(dirFd, path, O_RDONLY | O_DIRECTORY, errnoOut);
     if (!fd) return false;
     DIR* dir = ::fdopendir(fd.get());
@@ -217,17 +214,15 @@ UniqueFd pidfdOpenForFiles(pid_t pid, pid_t filesThread) {
 
 UniqueFd pidfdGetfd(int pidFd, int targetFd, pid_t pidForErrors) {
     long fd = ::syscall(SYS_pidfd_getfd, pidFd, targetFd, 0);
-    if (fd < 0)
-        throwErrno("pidfd_getfd pid " + std::to_string(pidForErrors) + " fd " +
-                   std::to_string(targetFd));
+    if (fd < 0) throwErrno("pidfd_getfd pid " + std::to_string(pidForErrors) + " fd " + std::to_string(targetFd));
     return UniqueFd(static_cast<int>(fd));
 }
 
 int kcmpFile(pid_t pid1, int fd1, pid_t pid2, int fd2) {
     long result = ::syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
     if (result < 0)
-        throwErrno("kcmp pid " + std::to_string(pid1) + " fd " + std::to_string(fd1) +
-                   " with pid " + std::to_string(pid2) + " fd " + std::to_string(fd2));
+        throwErrno("kcmp pid " + std::to_string(pid1) + " fd " + std::to_string(fd1) + " with pid " +
+                   std::to_string(pid2) + " fd " + std::to_string(fd2));
     return static_cast<int>(result);
 }
 

@@ -60,7 +60,6 @@ UniqueFd tryDuplicate(int fd, int& errnoOut);
 // getpgid(2): the process group of PID, or -1 (errno set) if it is gone.
 pid_t processGroupOf(pid_t pid);
 
-
 // readlink; returns false (errnoOut set) on failure.
 bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& errnoOut);
 
@@ -69,8 +68,7 @@ bool tryReadLinkAt(int dirFd, const std::string& path, std::string& out, int& er
 std::string threadDirectory(pid_t pid, pid_t tid);
 
 // Names in a directory, without "." and "..". Returns false (errnoOut set) if it cannot be read.
-bool tryListDirectory(int dirFd, const std::string& path, std::vector<std::string>& out,
-                      int& errnoOut);
+bool tryListDirectory(int dirFd, const std::string& path, std::vector<std::string>& out, int& errnoOut);
 
 void writeAll(int fd, const void* data, size_t size, const std::string& nameForErrors);
 

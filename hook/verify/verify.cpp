@@ -17,7 +17,8 @@ using HostHolders = std::set<std::pair<pid_t, int>>;
 // Lock multisets are compared in sorted order: O(n log n) per file, not O(n^2).
 bool lockOrder(const Lock& a, const Lock& b) {
     auto key = [](const Lock& lock) {
-        return std::make_tuple(lock.kind, lock.type, lock.leaseState, lock.range.start, lock.range.end.value_or(UINT64_MAX));
+        return std::make_tuple(lock.kind, lock.type, lock.leaseState, lock.range.start,
+                               lock.range.end.value_or(UINT64_MAX));
     };
     return key(a) < key(b);
 }
@@ -40,20 +41,22 @@ std::map<std::string, std::vector<PosixEntry>> posixLocksByFile(const Process& p
         for (const Lock& lock : fd.posixLocks) entries.push_back({&fd, lock});
     }
     for (auto& [file, entries] : byFile)
-        std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return lockOrder(a.lock, b.lock); });
+        std::sort(entries.begin(), entries.end(),
+                  [](const auto& a, const auto& b) { return lockOrder(a.lock, b.lock); });
     return byFile;
 }
 
 std::string holderText(const HostHolders& holders) {
     std::string text;
-    for (const auto& [pid, fd] : holders) text += (text.empty() ? "" : ",") + std::to_string(pid) + ":" + std::to_string(fd);
+    for (const auto& [pid, fd] : holders)
+        text += (text.empty() ? "" : ",") + std::to_string(pid) + ":" + std::to_string(fd);
     return "{" + text + "} (host pid:fd)";
 }
 
 class Comparison {
 public:
     Comparison(const LockImage& expected, const LockImage& live, const PidMapping& pids)
-        : expected_(expected), live_(live), pids_(pids) {
+            : expected_(expected), live_(live), pids_(pids) {
         for (const Process& process : live_.processes) {
             liveByHost_[process.hostPid] = &process;
             liveHostOf_[process.containerPid] = process.hostPid;
@@ -120,7 +123,8 @@ private:
                 missing.push_back(want[i].lock);
                 ++i;
             } else if (i == want.size() || lockOrder(have[j].lock, want[i].lock)) {
-                problem(processName(process) + " " + file + ": " + describeLock(have[j].lock) + " held, not in the image");
+                problem(processName(process) + " " + file + ": " + describeLock(have[j].lock) +
+                        " held, not in the image");
                 extra.push_back(have[j].lock);
                 ++j;
             } else {
@@ -131,8 +135,9 @@ private:
         for (const Lock& lock : missing)
             for (const Lock& held : extra)
                 if (rangesOverlap(lock.range, held.range))
-                    differences_.ownerHoldsOther.push_back(processName(process) + " " + file + ": " + describeLock(lock) +
-                                                           " missing, but the process holds " + describeLock(held));
+                    differences_.ownerHoldsOther.push_back(processName(process) + " " + file + ": " +
+                                                           describeLock(lock) + " missing, but the process holds " +
+                                                           describeLock(held));
     }
 
     void compareDescriptions() {
@@ -157,13 +162,16 @@ private:
                 else differences_.missingDescription.push_back({&description, lock});
             }
             for (const Lock& lock : have)
-                problem("description of " + nameOf(description.file) + ": " + describeLock(lock) + " held, not in the image");
+                problem("description of " + nameOf(description.file) + ": " + describeLock(lock) +
+                        " held, not in the image");
             for (const Lock& lock : description.locks)
                 for (const Lock& held : have)
-                    if (held.kind == lock.kind && (lock.kind != LockKind::ofd || rangesOverlap(lock.range, held.range)) &&
+                    if (held.kind == lock.kind &&
+                        (lock.kind != LockKind::ofd || rangesOverlap(lock.range, held.range)) &&
                         std::find(found->locks.begin(), found->locks.end(), lock) == found->locks.end())
                         differences_.ownerHoldsOther.push_back("description of " + nameOf(description.file) + ": " +
-                                                               describeLock(lock) + " missing, but it holds " + describeLock(held));
+                                                               describeLock(lock) + " missing, but it holds " +
+                                                               describeLock(held));
         }
         for (size_t i = 0; i < live_.descriptions.size(); ++i)
             if (!matched[i])
@@ -222,8 +230,9 @@ PidMapping mapImagePids(const LockImage& image, const Container& container, cons
 std::vector<std::string> LockDifferences::lines() const {
     std::vector<std::string> out;
     for (const MissingPosixLock& missing : missingPosix)
-        out.push_back("pid " + std::to_string(missing.process->containerPid) + " (" + missing.process->command + ") fd " +
-                      std::to_string(missing.fd->fd) + " " + nameOf(missing.fd->file) + ": " + describeLock(missing.lock) + " missing");
+        out.push_back("pid " + std::to_string(missing.process->containerPid) + " (" + missing.process->command +
+                      ") fd " + std::to_string(missing.fd->fd) + " " + nameOf(missing.fd->file) + ": " +
+                      describeLock(missing.lock) + " missing");
     for (const MissingDescriptionLock& missing : missingDescription) {
         const Holder& holder = missing.description->holders.front();
         out.push_back("pid " + std::to_string(holder.containerPid) + " fd " + std::to_string(holder.fd) + " " +

@@ -167,7 +167,7 @@ TEST_CASE("collect: a thread with an fd table of its own holding a lock is refus
     REQUIRE(reply.rfind("ok ", 0) == 0);
     std::string tid = reply.substr(3);
     REQUIRE(posixHolder(file, F_WRLCK, 0, 1) == agent.pid());  // the kernel has the thread's lock
-    CHECK(fdinfoLockLines(agent.pid(), fd).empty());             // the process's own table shows none
+    CHECK(fdinfoLockLines(agent.pid(), fd).empty());           // the process's own table shows none
 
     CommandResult result = runLockcr({"inspect", "--pid", std::to_string(agent.pid())});
     CHECK(result.status == 1);
@@ -201,7 +201,8 @@ TEST_CASE("collect: a flock inherited across fork is one description with both h
     REQUIRE(descriptions.size() == 1);
     std::vector<Holder> holders = descriptions[0]->holders;
     std::sort(holders.begin(), holders.end(), [](auto& a, auto& b) { return a.containerPid < b.containerPid; });
-    CHECK(holders == std::vector<Holder>{{std::min(parent.pid(), child.pid()), fd}, {std::max(parent.pid(), child.pid()), fd}});
+    CHECK(holders ==
+          std::vector<Holder>{{std::min(parent.pid(), child.pid()), fd}, {std::max(parent.pid(), child.pid()), fd}});
     CHECK(procLocksLinesForInode(inodeOf(file)).size() == 1);  // the kernel has one lock, not two
 }
 
@@ -321,7 +322,8 @@ TEST_CASE("collect: a blocked F_SETLKW waiter is recorded running and frozen (wh
 
     scene.cgroup.freeze();
     bool hidden = true;
-    for (const std::string& line : procLocksLinesForInode(inodeOf(file))) hidden &= line.find("->") == std::string::npos;
+    for (const std::string& line : procLocksLinesForInode(inodeOf(file)))
+        hidden &= line.find("->") == std::string::npos;
     CHECK(hidden);  // the kernel fact the syscall view exists for
     checkWaiter(collect(scene));
     scene.cgroup.thaw();
@@ -397,7 +399,8 @@ TEST_CASE("dump: a container that was frozen before stays frozen") {
     int fd = openIn(agent, scene.directory.file("f"));
     REQUIRE(agent.call("posix " + std::to_string(fd) + " w 0 0") == "ok");
     scene.cgroup.freeze();
-    CommandResult result = runLockcr({"dump", "--pid", std::to_string(agent.pid()), "-o", scene.directory.file("i.json")});
+    CommandResult result = runLockcr(
+        {"dump", "--pid", std::to_string(agent.pid()), "-o", scene.directory.file("i.json")});
     CHECK_MESSAGE(result.status == 0, result.err);
     CHECK(scene.cgroup.state() == "FROZEN");
 }
@@ -412,7 +415,10 @@ TEST_CASE("bad input: dead pid, non-container pid, bad state JSON give one line 
     expectBadInput(runLockcr({"inspect", "--pid", "4194000"}), "no such process");
     expectBadInput(runLockcr({"inspect", "--pid", std::to_string(getpid())}), "not in a container");
     expectBadInput(runLockcr({"inspect", "--state", "-"}, "{\"id\": 5"), "state -");
-    expectBadInput(runLockcr({"inspect", "--state", "-"}, "{\"ociVersion\":\"1.0.2\",\"id\":\"x\",\"status\":\"running\",\"pid\":-4,\"bundle\":\"/b\"}"), "pid");
+    expectBadInput(
+        runLockcr({"inspect", "--state", "-"},
+                  "{\"ociVersion\":\"1.0.2\",\"id\":\"x\",\"status\":\"running\",\"pid\":-4,\"bundle\":\"/b\"}"),
+        "pid");
     expectBadInput(runLockcr({"inspect", "--state", "-"}, std::string(2 << 20, ' ')), "1 MiB");
     expectBadInput(runLockcr({"dump", "--pid", "1"}), "output");
     expectBadInput(runLockcr({"inspect", "--pid", "abc"}), "pid");

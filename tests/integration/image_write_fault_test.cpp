@@ -33,7 +33,8 @@ public:
 
     std::string file(const std::string& name) const { return directory_.file(name); }
     void remountReadOnly() {
-        if (::mount(nullptr, directory_.path().c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
+        if (::mount(nullptr, directory_.path().c_str(), nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                    nullptr) != 0)
             throw std::runtime_error("remount read-only " + directory_.path() + ": " + std::strerror(errno));
     }
     std::vector<std::string> names() const {
@@ -89,7 +90,7 @@ void expectSecondDumpLeavesFirst(DiskFault fault, int moreLocks, const std::stri
     expectOneLineNaming(second, fault == DiskFault::full ? disk.file(".lockcr-tmp-") : image, why);
     CHECK(readWholeFile(image) == previous);
     CHECK(disk.names() == std::vector<std::string>{"web.locks.json"});  // no temporary file left
-    CHECK(scene.cgroup.state() == "THAWED");  // the container runs on
+    CHECK(scene.cgroup.state() == "THAWED");                            // the container runs on
 }
 
 }  // namespace

@@ -104,7 +104,7 @@ TEST_CASE("every thread of a multi-threaded static process is held; the lock lan
         InjectionResult result = injectLockCalls(process, {{fd, F_WRLCK, 10, 0}, {fd, F_RDLCK, 0, 5}});
         CHECK(result.applied == 2);
         CHECK(result.firstError == 0);
-    }  // the destructor detaches
+    }                                                           // the destructor detaches
     CHECK(posixHolder(path, F_RDLCK, 1000, 1) == agent.pid());  // [10, EOF) write
     CHECK(posixHolder(path, F_WRLCK, 0, 5) == agent.pid());     // [0, 5) read
     CHECK(posixHolder(path, F_RDLCK, 0, 5) == 0);
@@ -214,7 +214,8 @@ TEST_CASE("2000 POSIX locks over 20 files in one injection") {
     for (int file = 0; file < 20; ++file) {
         std::string path = directory.file("data" + std::to_string(file));
         fds.push_back(openIn(agent, path));
-        own.emplace_back(open(directory.file("own" + std::to_string(file)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        own.emplace_back(
+            open(directory.file("own" + std::to_string(file)).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     }
     std::vector<LockCall> requests;
     for (int fd : fds)
@@ -249,8 +250,8 @@ TEST_CASE("a conflicting request stops the injection with EAGAIN; earlier reques
     {
         StoppedProcess process = stopProcess(scene.agent.pid());
         int fd = scene.fd;
-        result = injectLockCalls(process, {{fd, F_WRLCK, 0, 10}, {fd, F_RDLCK, 20, 10}, {fd, F_WRLCK, 50, 10},
-                                            {fd, F_WRLCK, 70, 10}});
+        result = injectLockCalls(
+            process, {{fd, F_WRLCK, 0, 10}, {fd, F_RDLCK, 20, 10}, {fd, F_WRLCK, 50, 10}, {fd, F_WRLCK, 70, 10}});
     }
     CHECK(result.applied == 2);
     CHECK(result.firstError == EAGAIN);
@@ -304,8 +305,9 @@ TEST_CASE("a process that does not stop in time: waitUntilStopped gives up, and 
     CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
 }
 
-TEST_CASE("a process stopped by SIGSTOP in a frozen cgroup: refused (EAGAIN) instead of blocking; "
-          "after the thaw it is seized, injected and left stopped") {
+TEST_CASE(
+    "a process stopped by SIGSTOP in a frozen cgroup: refused (EAGAIN) instead of blocking; "
+    "after the thaw it is seized, injected and left stopped") {
     AgentScene scene(true);
     auto state = [&] {
         std::ifstream status("/proc/" + std::to_string(scene.agent.pid()) + "/status");
@@ -363,8 +365,7 @@ TEST_CASE("signals sent while processes are seized are delivered exactly once") 
         stopping.sa_handler = [](int) { stopSpinning = 1; };
         sigaction(SIGUSR1, &stopping, nullptr);
         if (write(report, &fd, sizeof fd) != sizeof fd) _exit(1);
-        while (!stopSpinning) {
-        }
+        while (!stopSpinning) {}
         int count = realtimeSignals;
         if (write(report, &count, sizeof count) != sizeof count) _exit(1);
     });
@@ -472,7 +473,8 @@ TEST_CASE("a lock call trapped by seccomp mid-loop leaves no unreported lock beh
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
         sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
             fd = -1;
         if (write(ready[1], &fd, sizeof fd) != sizeof fd) _exit(1);
         for (;;) pause();
@@ -482,12 +484,14 @@ TEST_CASE("a lock call trapped by seccomp mid-loop leaves no unreported lock beh
     REQUIRE(read(ready[0], &fd, sizeof fd) == sizeof fd);
     close(ready[0]);
     REQUIRE(fd >= 0);
-    REQUIRE(waitUntil([&] {
-        std::ifstream file("/proc/" + std::to_string(child) + "/syscall");
-        long number = -1;
-        file >> number;
-        return number == SYS_pause;
-    }, 5000));
+    REQUIRE(waitUntil(
+        [&] {
+            std::ifstream file("/proc/" + std::to_string(child) + "/syscall");
+            long number = -1;
+            file >> number;
+            return number == SYS_pause;
+        },
+        5000));
 
     bool reported = false;  // the POSIX call counted as (possibly) applied
     {
@@ -507,7 +511,8 @@ TEST_CASE("a lock call trapped by seccomp mid-loop leaves no unreported lock beh
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     // Either the caller was told the POSIX call took effect, or it did not take effect.
-    CHECK_MESSAGE((reported || holder == 0), "POSIX lock held by " << holder << " but injectLockCalls reported nothing applied");
+    CHECK_MESSAGE((reported || holder == 0),
+                  "POSIX lock held by " << holder << " but injectLockCalls reported nothing applied");
 }
 
 TEST_CASE("injections together: every loop runs, a failure stays with its process, each says what it set") {
@@ -528,7 +533,8 @@ TEST_CASE("injections together: every loop runs, a failure stays with its proces
         jobs[i].process = &processes[i];
         for (uint64_t n = 0; n < 500; ++n) jobs[i].calls.push_back({fds[i], F_WRLCK, 100 + 2 * n, 1});
     }
-    jobs[1].calls.insert(jobs[1].calls.begin(), {{fds[1], F_WRLCK, 0, 10}, {fds[1], F_RDLCK, 20, 10}, {fds[1], F_WRLCK, 50, 10}});
+    jobs[1].calls.insert(jobs[1].calls.begin(),
+                         {{fds[1], F_WRLCK, 0, 10}, {fds[1], F_RDLCK, 20, 10}, {fds[1], F_WRLCK, 50, 10}});
 
     injectLockCallsTogether(jobs);
     for (StoppedProcess& process : processes) process.detach();

@@ -44,7 +44,8 @@ std::string fdText(int fd) { return std::to_string(fd); }
 
 bool hasWaiterLine(const std::string& file, pid_t pid) {
     for (const std::string& line : procLocksLinesForInode(inodeOf(file)))
-        if (line.find("->") != std::string::npos && (pid == 0 || line.find(" " + std::to_string(pid) + " ") != std::string::npos))
+        if (line.find("->") != std::string::npos &&
+            (pid == 0 || line.find(" " + std::to_string(pid) + " ") != std::string::npos))
             return true;
     return false;
 }
@@ -105,8 +106,10 @@ TEST_CASE("replay: flock, OFD lock and lease come back on the process's own desc
     // Set from inside the agent, the flock and the lease show its pid, as they did (what zdtm's
     // file_locks01 checks), not lockcr's.
     std::string agentPid = " " + std::to_string(agent.pid()) + " ";
-    CHECK(procLocksLinesForInode(inodeOf(flockFile)).at(0).find("FLOCK  ADVISORY  WRITE" + agentPid) != std::string::npos);
-    CHECK(procLocksLinesForInode(inodeOf(leaseFile)).at(0).find("LEASE  ACTIVE    READ" + agentPid) != std::string::npos);
+    CHECK(procLocksLinesForInode(inodeOf(flockFile)).at(0).find("FLOCK  ADVISORY  WRITE" + agentPid) !=
+          std::string::npos);
+    CHECK(procLocksLinesForInode(inodeOf(leaseFile)).at(0).find("LEASE  ACTIVE    READ" + agentPid) !=
+          std::string::npos);
     // The locks are the agent's: it can drop them itself through its own fds.
     REQUIRE(agent.call("flock " + fdText(flockFd) + " un") == "ok");
     CHECK_FALSE(flockWouldBlock(flockFile, LOCK_SH));
@@ -209,7 +212,8 @@ static void seedScenario(const std::string& kind) {
     std::string file = scene.directory.file("seed-" + kind);
     int fd1 = openIn(p1, file), fd2 = openIn(p2, file);
     std::string take = kind == "flock" ? "flock " + fdText(fd1) + " ex" : kind + " " + fdText(fd1) + " w 0 100";
-    std::string wait = kind == "flock" ? "flock " + fdText(fd2) + " ex wait" : kind + " " + fdText(fd2) + " w 50 10 wait";
+    std::string wait = kind == "flock" ? "flock " + fdText(fd2) + " ex wait"
+                                       : kind + " " + fdText(fd2) + " w 50 10 wait";
     std::string release = kind == "flock" ? "flock " + fdText(fd1) + " un" : kind + " " + fdText(fd1) + " u 0 0";
     REQUIRE(p1.call(take) == "ok");
     p2.send(wait);
@@ -283,7 +287,9 @@ TEST_CASE("replay: an outside holder fails the replay at once, naming the holder
     CHECK(result.status == 1);
     CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
     CHECK_MESSAGE(result.err.find(taken) != std::string::npos, result.err);
-    CHECK_MESSAGE(result.err.find("pid " + std::to_string(outsider.pid()) + " (lockagent, outside the container)") != std::string::npos, result.err);
+    CHECK_MESSAGE(result.err.find("pid " + std::to_string(outsider.pid()) + " (lockagent, outside the container)") !=
+                      std::string::npos,
+                  result.err);
     CHECK(posixHolder(free, F_WRLCK, 0, 1) == 0);  // all or nothing
     CHECK(agent.call("pid").rfind("ok", 0) == 0);
 }
@@ -322,7 +328,7 @@ TEST_CASE("replay --on-failure freeze: the failed replay leaves the container fr
     CHECK_MESSAGE(result.err.find(scene.taken) != std::string::npos, result.err);
     CHECK_MESSAGE(result.err.find("the container is left frozen") != std::string::npos, result.err);
     CHECK(scene.cgroup.state() == "FROZEN");
-    CHECK(posixHolder(scene.free, F_WRLCK, 0, 1) == 0);  // all or nothing
+    CHECK(posixHolder(scene.free, F_WRLCK, 0, 1) == 0);                     // all or nothing
     CHECK(statusLine(scene.agent.pid(), "TracerPid:") == "TracerPid:\t0");  // frozen, not held by lockcr
     scene.cgroup.thaw();
     CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
@@ -372,7 +378,8 @@ TEST_CASE("replay --on-failure freeze without the freezer is bad usage, and touc
     FailingReplayScene scene;
     CommandResult result = scene.replay({"--on-failure", "freeze", "--no-freeze"});
     CHECK(result.status == 2);
-    CHECK_MESSAGE(result.err.find("--on-failure freeze needs the container's cgroup freezer") != std::string::npos, result.err);
+    CHECK_MESSAGE(result.err.find("--on-failure freeze needs the container's cgroup freezer") != std::string::npos,
+                  result.err);
     CHECK(scene.cgroup.state() == "THAWED");
     CHECK(scene.agent.call("pid") == "ok " + std::to_string(scene.agent.pid()));
     CHECK(runLockcr({"replay", scene.image, "--pid", scene.pid(), "--on-failure", "pause"}).status == 2);
@@ -414,7 +421,8 @@ TEST_CASE("replay: when a later lock fails, the ones already set are released (r
     REQUIRE(agent.call("posix " + fdText(fb) + " w 0 0") == "ok");
     REQUIRE(agent.call("flock " + fdText(fc) + " ex") == "ok");
     scene.dump();
-    for (auto command : {"posix " + fdText(fa) + " u 0 0", "posix " + fdText(fb) + " u 0 0", "flock " + fdText(fc) + " un"})
+    for (auto command :
+         {"posix " + fdText(fa) + " u 0 0", "posix " + fdText(fb) + " u 0 0", "flock " + fdText(fc) + " un"})
         REQUIRE(agent.call(command) == "ok");
     // Inside a process, replay makes its POSIX calls first and its flock and lease calls after them
     // (planCallsInside): with an outsider's flock on c, both POSIX locks on a and b are set before
@@ -492,7 +500,7 @@ TEST_CASE("replay: refuses to change a lock its owner already holds, and changes
 
     REQUIRE(agent.call("posix " + fdText(posixFd) + " r 0 10") == "ok");  // back as recorded ...
     REQUIRE(agent.call("posix " + fdText(posixFd) + " u 10 0") == "ok");
-    REQUIRE(agent.call("flock " + fdText(flockFd) + " ex") == "ok");       // ... but the flock is now EX
+    REQUIRE(agent.call("flock " + fdText(flockFd) + " ex") == "ok");  // ... but the flock is now EX
     CommandResult flock = scene.replay();
     CHECK(flock.status == 1);
     CHECK(flockWouldBlock(flockFile, LOCK_SH));  // not silently downgraded to SH
@@ -585,7 +593,8 @@ TEST_CASE("replay: a flock a child set on an inherited description shows the chi
     REQUIRE_MESSAGE(result.status == 0, result.err);
     std::vector<std::string> lines = procLocksLinesForInode(inodeOf(file));
     REQUIRE(lines.size() == 1);
-    CHECK_MESSAGE(lines[0].find("FLOCK  ADVISORY  WRITE " + std::to_string(child.pid()) + " ") != std::string::npos, lines[0]);
+    CHECK_MESSAGE(lines[0].find("FLOCK  ADVISORY  WRITE " + std::to_string(child.pid()) + " ") != std::string::npos,
+                  lines[0]);
 }
 
 // A process whose main thread exited (pthread_exit) while another thread runs on: the zombie
@@ -644,7 +653,8 @@ TEST_CASE("replay: a flock and a lease set on one description by two processes e
     REQUIRE(lines.size() == 2);
     auto shows = [&](const std::string& kind, pid_t pid) {
         return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
-            return line.find(kind) != std::string::npos && line.find(" " + std::to_string(pid) + " ") != std::string::npos;
+            return line.find(kind) != std::string::npos &&
+                   line.find(" " + std::to_string(pid) + " ") != std::string::npos;
         });
     };
     CHECK_MESSAGE(shows("FLOCK", child.pid()), lines[0] << " / " << lines[1]);

@@ -109,7 +109,9 @@ TEST_CASE("a snapshot of an overlay root, a btrfs volume and a plain volume is r
     REQUIRE(stat(recordPath.c_str(), &status) == 0);
     CHECK((status.st_mode & 07777) == 0600);
     CHECK(std::system(("/usr/bin/python3 " LOCKCR_SOURCE_DIR "/tests/schema_check.py " LOCKCR_SOURCE_DIR
-                       "/schema/snapshot-record.schema.json " + recordPath + " >&2").c_str()) == 0);
+                       "/schema/snapshot-record.schema.json " +
+                       recordPath + " >&2")
+                          .c_str()) == 0);
     // The btrfs part is a read-only subvolume in the store (same filesystem): inode 256, EROFS.
     const SnapshotPart& data = record.parts[1];
     CHECK(data.backend == SnapshotBackend::btrfs);
@@ -140,7 +142,8 @@ TEST_CASE("strict names each changed file and what changed") {
     CHECK(lineFor(lines, "/vol/d") == "/vol/d: replaced by a symlink");
 }
 
-TEST_CASE("rollback restores the exact bytes and metadata through the container root, never through a planted symlink") {
+TEST_CASE(
+    "rollback restores the exact bytes and metadata through the container root, never through a planted symlink") {
     Prepared prepared;
     std::string shadowBefore = readFileBytes("/etc/shadow");
     struct stat shadowStatus {};
@@ -253,8 +256,8 @@ TEST_CASE("lockcr snapshot create, verify and rollback on the command line, with
     cgroup.add(prepared.holder);
     std::string store = prepared.scene.path("btrfsmnt/store"), images = prepared.scene.path("images");
     std::string pid = std::to_string(prepared.holder);
-    CommandResult created = runLockcr({"snapshot", "create", "--pid", pid, "--record-dir", images, "--store", store,
-                                       "--checkpoint-id", "cli"});
+    CommandResult created = runLockcr(
+        {"snapshot", "create", "--pid", pid, "--record-dir", images, "--store", store, "--checkpoint-id", "cli"});
     REQUIRE_MESSAGE(created.status == 0, created.err);
     CHECK(exists(images + "/lockcr-snapshot.json"));
     CommandResult clean = runLockcr({"snapshot", "verify", "--record", images, "--pid", pid});

@@ -40,9 +40,7 @@ public:
         if (pid < 0) throwErrno("agent: fork");
         if (pid == 0) {
             // Only async-signal-safe calls between fork and exec.
-            if (dup2(toAgentRead.get(), STDIN_FILENO) < 0 ||
-                dup2(fromAgentWrite.get(), STDOUT_FILENO) < 0)
-                _exit(126);
+            if (dup2(toAgentRead.get(), STDIN_FILENO) < 0 || dup2(fromAgentWrite.get(), STDOUT_FILENO) < 0) _exit(126);
             close_range(3, ~0U, 0);
             prctl(PR_SET_PDEATHSIG, SIGKILL);  // the agent dies with the test
             if (getppid() != parent) _exit(126);
@@ -59,11 +57,11 @@ public:
     }
 
     Agent(Agent&& other) noexcept
-        : pid_(std::exchange(other.pid_, 0)),
-          toAgent_(std::move(other.toAgent_)),
-          fromAgent_(std::move(other.fromAgent_)),
-          buffered_(std::move(other.buffered_)),
-          isOurChild_(other.isOurChild_) {}
+            : pid_(std::exchange(other.pid_, 0)),
+              toAgent_(std::move(other.toAgent_)),
+              fromAgent_(std::move(other.fromAgent_)),
+              buffered_(std::move(other.buffered_)),
+              isOurChild_(other.isOurChild_) {}
     Agent& operator=(Agent&& other) noexcept {
         if (this != &other) {
             stop();
@@ -128,8 +126,7 @@ public:
         }
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
         if (writeErrno != 0)
-            throw std::runtime_error(describe() + ": send \"" + command +
-                                     "\": " + std::strerror(writeErrno));
+            throw std::runtime_error(describe() + ": send \"" + command + "\": " + std::strerror(writeErrno));
     }
 
     // The next reply line, or nothing if none arrives within timeoutMs. Throws on EOF.
@@ -161,8 +158,7 @@ public:
         if (pid_ <= 0) return;
         kill(pid_, SIGKILL);
         if (isOurChild_) {
-            while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-            }
+            while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {}
         } else {
             // A forked agent is its parent agent's child (auto-reaped there): wait until it is gone.
             for (int attempt = 0; attempt < 500 && kill(pid_, 0) == 0 && !isZombie(pid_); attempt++) {
@@ -215,8 +211,7 @@ public:
 
 private:
     Agent(pid_t pid, lockcr::UniqueFd toAgent, lockcr::UniqueFd fromAgent, bool isOurChild)
-        : pid_(pid), toAgent_(std::move(toAgent)), fromAgent_(std::move(fromAgent)),
-          isOurChild_(isOurChild) {}
+            : pid_(pid), toAgent_(std::move(toAgent)), fromAgent_(std::move(fromAgent)), isOurChild_(isOurChild) {}
 
     [[noreturn]] static void throwErrno(const std::string& what, int errnoValue = errno) {
         throw std::runtime_error(what + ": " + std::strerror(errnoValue));
@@ -227,8 +222,7 @@ private:
     void confirmPid(const std::string& what) {
         std::string expected = "ok " + std::to_string(pid_);
         std::string line = call("pid");
-        if (line != expected)
-            throw std::runtime_error(what + ": answered \"" + line + "\" to pid, not " + expected);
+        if (line != expected) throw std::runtime_error(what + ": answered \"" + line + "\" to pid, not " + expected);
     }
 
     static bool isZombie(pid_t pid) {
@@ -254,8 +248,7 @@ private:
     static int millisecondsUntil(const timespec& deadline) {
         timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long long remaining = (deadline.tv_sec - now.tv_sec) * 1000LL +
-                              (deadline.tv_nsec - now.tv_nsec) / 1000000;
+        long long remaining = (deadline.tv_sec - now.tv_sec) * 1000LL + (deadline.tv_nsec - now.tv_nsec) / 1000000;
         return remaining < 0 ? 0 : static_cast<int>(remaining);
     }
 

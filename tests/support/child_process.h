@@ -66,8 +66,7 @@ public:
     Child& operator=(const Child&) = delete;
     ~Child() {
         kill(pid_, SIGKILL);
-        while (waitpid(pid_, nullptr, __WALL) < 0 && errno == EINTR) {
-        }
+        while (waitpid(pid_, nullptr, __WALL) < 0 && errno == EINTR) {}
     }
 
     pid_t pid() const { return pid_; }
@@ -77,9 +76,9 @@ public:
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
         size_t done = 0;
         while (done < sizeof value) {
-            int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            deadline - std::chrono::steady_clock::now())
-                                            .count());
+            int left = static_cast<int>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+                    .count());
             pollfd readable{report_.get(), POLLIN, 0};
             if (left <= 0 || poll(&readable, 1, left) <= 0) return false;
             ssize_t got = ::read(report_.get(), reinterpret_cast<char*>(&value) + done, sizeof value - done);
@@ -198,8 +197,8 @@ inline unsigned long long spinUntilStopped() {
     )"
                  : "+a"(rounds)
                  : "m"(stopSpinning), "m"(registersDiverged)
-                 : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-                   "cc", "memory");
+                 : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cc",
+                   "memory");
     return rounds;
 #else
     unsigned long long rounds = 0;
@@ -218,7 +217,8 @@ inline auto spinner(const std::string& path, bool withoutVdso) {
             static char maps[1 << 20];
             int mapsFd = open("/proc/self/maps", O_RDONLY);
             size_t size = 0;
-            for (ssize_t got; size < sizeof maps - 1 && (got = ::read(mapsFd, maps + size, sizeof maps - 1 - size)) > 0;)
+            for (ssize_t got;
+                 size < sizeof maps - 1 && (got = ::read(mapsFd, maps + size, sizeof maps - 1 - size)) > 0;)
                 size += static_cast<size_t>(got);
             maps[size] = '\0';
             for (char* line = maps; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : nullptr) {
@@ -294,7 +294,7 @@ inline int startSleeping(Child& child) {
 inline void checkSleptThrough(Child& child) {
     SleepReport report{};
     REQUIRE(child.read(report, 30000));  // a bound, not a timing check: load only makes it later
-    CHECK(report.result == 0);  // not -1 with EINTR (or errno 516: a restart not fixed up)
+    CHECK(report.result == 0);           // not -1 with EINTR (or errno 516: a restart not fixed up)
     CHECK(report.error == 0);
     // A completed nanosleep never returns early on CLOCK_MONOTONIC: slept through, not cut short.
     // (No upper limit: under sanitizers and load a later end says nothing about lockcr.)

@@ -51,7 +51,7 @@ struct AgentScene {
 // A second agent holding a POSIX lock on PATH ("w START LEN"), outside the process under test.
 struct LockHolder {
     LockHolder(const std::string& path, const std::string& range)
-        : agent(Agent::spawn(agentBinary)), fd(openIn(agent, path)) {
+            : agent(Agent::spawn(agentBinary)), fd(openIn(agent, path)) {
         REQUIRE(call("w " + range) == "ok");
     }
     std::string call(const std::string& typeAndRange) {

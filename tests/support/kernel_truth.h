@@ -74,7 +74,8 @@ inline std::vector<std::string> procLocksLinesForInode(uint64_t ino) {
             std::istringstream fields(rest);
             for (std::string field; fields >> field;) {
                 if (std::count(field.begin(), field.end(), ':') != 2) continue;
-                if (field.size() > suffix.size() && field.compare(field.size() - suffix.size(), suffix.size(), suffix) == 0)
+                if (field.size() > suffix.size() &&
+                    field.compare(field.size() - suffix.size(), suffix.size(), suffix) == 0)
                     matching.push_back(rest.substr(rest.find_first_not_of(' ')));
                 break;
             }
@@ -128,8 +129,7 @@ inline pid_t ofdConflict(const std::string& path, short type, off_t start, off_t
     lock.l_whence = SEEK_SET;
     lock.l_start = start;
     lock.l_len = len;
-    if (fcntl(fd.get(), F_OFD_GETLK, &lock) != 0)
-        detail::throwErrno("kernel truth: F_OFD_GETLK " + path);
+    if (fcntl(fd.get(), F_OFD_GETLK, &lock) != 0) detail::throwErrno("kernel truth: F_OFD_GETLK " + path);
     return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
 }
 

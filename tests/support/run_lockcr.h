@@ -51,7 +51,8 @@ inline CommandResult runLockcr(const std::vector<std::string>& args, const std::
     if (child == 0) {
         int input = open(in.c_str(), O_RDONLY), output = open(out.c_str(), O_WRONLY | O_TRUNC),
             error = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (input < 0 || output < 0 || error < 0 || dup2(input, 0) < 0 || dup2(output, 1) < 0 || dup2(error, 2) < 0) _exit(127);
+        if (input < 0 || output < 0 || error < 0 || dup2(input, 0) < 0 || dup2(output, 1) < 0 || dup2(error, 2) < 0)
+            _exit(127);
         std::vector<char*> argv{const_cast<char*>(LOCKCR_BINARY)};
         for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
         argv.push_back(nullptr);
@@ -82,7 +83,8 @@ inline CommandResult runLockcr(const std::vector<std::string>& args, const std::
 
 // Validates lock images against the JSON Schema with Debian's python3-jsonschema.
 inline bool imageMatchesSchema(const std::string& imagePath) {
-    std::string command = "/usr/bin/python3 " LOCKCR_SOURCE_DIR "/tests/schema_check.py " LOCKCR_SCHEMA " " + imagePath + " >&2";
+    std::string command = "/usr/bin/python3 " LOCKCR_SOURCE_DIR "/tests/schema_check.py " LOCKCR_SCHEMA " " +
+                          imagePath + " >&2";
     return std::system(command.c_str()) == 0;
 }
 

@@ -53,8 +53,8 @@ public:
         runOrThrow("truncate -s 256M " + path("btrfs.img") + " && mkfs.btrfs -q " + path("btrfs.img") + " >/dev/null");
         mountOrThrow("-o loop " + path("btrfs.img") + " " + path("btrfsmnt"), "btrfsmnt");
         runOrThrow("btrfs -q subvolume create " + path("btrfsmnt/data") + " >/dev/null");
-        mountOrThrow("-t overlay overlay -o lowerdir=" + path("lower") + ",upperdir=" + path("upper") + ",workdir=" +
-                         path("work") + " " + path("root"),
+        mountOrThrow("-t overlay overlay -o lowerdir=" + path("lower") + ",upperdir=" + path("upper") +
+                         ",workdir=" + path("work") + " " + path("root"),
                      "root");
         for (const char* sub : {"root/data", "root/vol"}) mkdir(path(sub).c_str(), 0755);
         mountOrThrow("--bind " + path("btrfsmnt/data") + " " + path("root/data"), "root/data");

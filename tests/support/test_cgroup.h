@@ -31,8 +31,8 @@ public:
         static std::atomic<int> counter{0};
         const char* root = version == Version::v1 ? freezerRoot : unifiedRoot;
         for (int attempt = 0; attempt < 1000; attempt++) {
-            std::string candidate = std::string(root) + "/lockcr-test-" +
-                                    std::to_string(getpid()) + "-" + std::to_string(counter++);
+            std::string candidate = std::string(root) + "/lockcr-test-" + std::to_string(getpid()) + "-" +
+                                    std::to_string(counter++);
             if (mkdir(candidate.c_str(), 0755) == 0) {
                 path_ = candidate;
                 return;
@@ -124,8 +124,7 @@ private:
             if (state() == wanted) return;
             sleepMilliseconds(10);
         }
-        throw std::runtime_error("test cgroup: " + path_ + " still " + state() + ", not " + wanted +
-                                 " after 10 s");
+        throw std::runtime_error("test cgroup: " + path_ + " still " + state() + ", not " + wanted + " after 10 s");
     }
 
     Version version_;

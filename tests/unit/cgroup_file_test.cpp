@@ -10,8 +10,7 @@ using namespace lockcr;
 using doctest::Contains;
 
 TEST_CASE("every hierarchy of a hybrid host is listed with its controllers and path") {
-    auto memberships =
-        parseProcCgroup(sys::readFile(std::string(LOCKCR_SAMPLES) + "/cgroup_hybrid.txt"));
+    auto memberships = parseProcCgroup(sys::readFile(std::string(LOCKCR_SAMPLES) + "/cgroup_hybrid.txt"));
     REQUIRE(memberships.size() == 10);
     CHECK(memberships[0].hierarchyId == 9);
     CHECK(memberships[0].controllers == std::vector<std::string>{"name=systemd"});
@@ -21,8 +20,9 @@ TEST_CASE("every hierarchy of a hybrid host is listed with its controllers and p
 }
 
 TEST_CASE("the freezer path and the unified path of a hybrid host") {
-    auto memberships = parseProcCgroup("6:freezer:/a/b\n4:memory:/process_api/f03\n"
-                                       "9:name=systemd:/\n0::/c\n");
+    auto memberships = parseProcCgroup(
+        "6:freezer:/a/b\n4:memory:/process_api/f03\n"
+        "9:name=systemd:/\n0::/c\n");
     CHECK(freezerPathV1(memberships) == "/a/b");
     CHECK(unifiedPath(memberships) == "/c");
 }
@@ -53,15 +53,11 @@ TEST_CASE("malformed lines are refused with the line number") {
                          "/proc/PID/cgroup line 2: expected \"ID:CONTROLLERS:PATH\"", Error);
     CHECK_THROWS_WITH_AS(parseProcCgroup("x:freezer:/\n"), Contains("bad hierarchy id"), Error);
     CHECK_THROWS_WITH_AS(parseProcCgroup("-1:freezer:/\n"), Contains("bad hierarchy id"), Error);
-    CHECK_THROWS_WITH_AS(parseProcCgroup("99999999999:freezer:/\n"), Contains("bad hierarchy id"),
-                         Error);
-    CHECK_THROWS_WITH_AS(parseProcCgroup("6:freezer:relative\n"),
-                         Contains("does not start with '/'"), Error);
+    CHECK_THROWS_WITH_AS(parseProcCgroup("99999999999:freezer:/\n"), Contains("bad hierarchy id"), Error);
+    CHECK_THROWS_WITH_AS(parseProcCgroup("6:freezer:relative\n"), Contains("does not start with '/'"), Error);
     CHECK_THROWS_WITH_AS(parseProcCgroup("6:cpu,:/\n"), Contains("empty controller name"), Error);
-    CHECK_THROWS_WITH_AS(parseProcCgroup("0:memory:/\n"), Contains("hierarchy 0 (cgroup v2) with"),
-                         Error);
-    CHECK_THROWS_WITH_AS(parseProcCgroup("1::/\n"),
-                         Contains("hierarchy 1 (cgroup v1) without controllers"), Error);
+    CHECK_THROWS_WITH_AS(parseProcCgroup("0:memory:/\n"), Contains("hierarchy 0 (cgroup v2) with"), Error);
+    CHECK_THROWS_WITH_AS(parseProcCgroup("1::/\n"), Contains("hierarchy 1 (cgroup v1) without controllers"), Error);
 }
 
 TEST_CASE("a hierarchy twice is refused") {

@@ -64,7 +64,8 @@ TEST_CASE("an unknown key is named, with the known ones") {
 }
 
 TEST_CASE("bad values are refused naming the key and what it takes") {
-    CHECK(errorOf("on-failure: pause\n").find("on-failure: \"pause\" is not one of resume | freeze | kill") != std::string::npos);
+    CHECK(errorOf("on-failure: pause\n").find("on-failure: \"pause\" is not one of resume | freeze | kill") !=
+          std::string::npos);
     CHECK(errorOf("enabled: maybe\n").find("enabled: \"maybe\" is not true or false") != std::string::npos);
     CHECK(errorOf("conflict-wait: 3601\n").find("conflict-wait") != std::string::npos);
     CHECK(errorOf("conflict-wait: -1\n").find("conflict-wait") != std::string::npos);

@@ -68,9 +68,10 @@ TEST_CASE("bad files are one line naming the file, the line and the key") {
 }
 
 TEST_CASE("annotations override the file; other prefixes are not ours") {
-    Policies policies = applyAnnotations(parsePolicies("conflict: wait\n", "t"),
-                                         {{"io.lockcr.on-failure", "resume"}, {"io.lockcr.conflict", "fail"},
-                                          {"org.criu.config", "/x.conf"}, {"io.lockcrx.y", "z"}});
+    Policies policies = applyAnnotations(parsePolicies("conflict: wait\n", "t"), {{"io.lockcr.on-failure", "resume"},
+                                                                                  {"io.lockcr.conflict", "fail"},
+                                                                                  {"org.criu.config", "/x.conf"},
+                                                                                  {"io.lockcrx.y", "z"}});
     CHECK(policies.onFailure == FailurePolicy::resume);
     CHECK(policies.conflict == ConflictPolicy::fail);
     CHECK_THROWS_WITH_AS(applyAnnotations({}, {{"io.lockcr.on-failur", "kill"}}),

@@ -48,7 +48,8 @@ TEST_CASE("lines lockcr did not write stay where they are, byte for byte") {
 }
 
 TEST_CASE("the block is replaced in place, with the lines after it kept") {
-    std::string text = "a\n" + std::string(kManagedBeginMarker) + "\naction-script /old/lockcr\n" + kManagedEndMarker + "\nb\n";
+    std::string text = "a\n" + std::string(kManagedBeginMarker) + "\naction-script /old/lockcr\n" + kManagedEndMarker +
+                       "\nb\n";
     CriuSettings settings;
     settings.actionScript = "/usr/local/sbin/lockcr";
     CriuConfigEdit edit = mergeCriuConfig(text, settings, "runc.conf");
@@ -98,7 +99,8 @@ TEST_CASE("undo removes exactly the block; a file without one is left as it is")
 
 TEST_CASE("the parser reads options as CRIU does: comments, blanks, last boolean wins, scripts add up") {
     CriuConfigText config = parseCriuConfig(
-        "  # comment\n\n\tfile-locks   # trailing\nno-file-locks\nfile-locks\naction-script /a/lockcr\naction-script /b/other\n"
+        "  # comment\n\n\tfile-locks   # trailing\nno-file-locks\nfile-locks\naction-script /a/lockcr\naction-script "
+        "/b/other\n"
         "file-validation filesize#x\n",
         "f");
     CriuEffectiveOptions options = effectiveCriuOptions(config);
@@ -114,11 +116,14 @@ TEST_CASE("the parser reads options as CRIU does: comments, blanks, last boolean
 
 TEST_CASE("hostile files are refused in one line naming the line") {
     std::string begin = kManagedBeginMarker, end = kManagedEndMarker;
-    CHECK_THROWS_WITH_AS(parseCriuConfig(begin + "\nfile-locks\n", "f"), Contains("f: line 1: \"# lockcr: managed begin\" without an end"), Error);
-    CHECK_THROWS_WITH_AS(parseCriuConfig("x\n" + end + "\n", "f"), Contains("f: line 2: \"# lockcr: managed end\" without a begin"), Error);
+    CHECK_THROWS_WITH_AS(parseCriuConfig(begin + "\nfile-locks\n", "f"),
+                         Contains("f: line 1: \"# lockcr: managed begin\" without an end"), Error);
+    CHECK_THROWS_WITH_AS(parseCriuConfig("x\n" + end + "\n", "f"),
+                         Contains("f: line 2: \"# lockcr: managed end\" without a begin"), Error);
     CHECK_THROWS_WITH_AS(parseCriuConfig(begin + "\n" + end + "\n" + begin + "\n" + end + "\n", "f"),
                          Contains("line 3: a second"), Error);
-    CHECK_THROWS_WITH_AS(parseCriuConfig("log-file \"/x\n", "f"), Contains("f: line 1: a quoted value has no closing quote"), Error);
+    CHECK_THROWS_WITH_AS(parseCriuConfig("log-file \"/x\n", "f"),
+                         Contains("f: line 1: a quoted value has no closing quote"), Error);
     CHECK_THROWS_WITH_AS(parseCriuConfig(std::string("file-locks\0x", 12), "f"), Contains("NUL"), Error);
     // A merge never guesses past a broken block: it refuses, and the file is not rewritten.
     CHECK_THROWS_AS(mergeCriuConfig(begin + "\nfile-locks\n", CriuSettings{}, "f"), Error);

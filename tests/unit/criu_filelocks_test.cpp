@@ -60,7 +60,8 @@ TEST_CASE("hostile filelocks images are refused naming the byte") {
                          Contains("not a CRIU filelocks image"), Error);
     // Another image of CRIU's (inventory.img has its own magic and no head magic).
     CHECK_THROWS_WITH_AS(criuFileLocksFromBytes(word(0x58313116) + word(0), "f"), Contains("FILE_LOCKS_MAGIC"), Error);
-    CHECK_THROWS_WITH_AS(criuFileLocksFromBytes(good.substr(0, 10), "f"), Contains("byte 8: an entry size cut short"), Error);
+    CHECK_THROWS_WITH_AS(criuFileLocksFromBytes(good.substr(0, 10), "f"), Contains("byte 8: an entry size cut short"),
+                         Error);
     CHECK_THROWS_WITH_AS(criuFileLocksFromBytes(good.substr(0, 13), "f"), Contains("runs past the end"), Error);
     std::string huge = good.substr(0, 8) + word(0xffffffffu) + std::string(16, '\0');
     CHECK_THROWS_WITH_AS(criuFileLocksFromBytes(huge, "f"), Contains("more than 4096"), Error);
@@ -70,7 +71,8 @@ TEST_CASE("hostile filelocks images are refused naming the byte") {
     std::string partial = good.substr(0, 8) + word(2) + std::string("\x08\x01", 2);
     CHECK_THROWS_WITH_AS(criuFileLocksFromBytes(partial, "f"), Contains("not a FileLockEntry"), Error);
     // fd -1 (varint of a negative int32 is ten bytes): refused, not used as an fd.
-    std::string negative = std::string("\x08\x01\x10\x01\x18\x01\x20", 7) + std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10) +
+    std::string negative = std::string("\x08\x01\x10\x01\x18\x01\x20", 7) +
+                           std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10) +
                            std::string("\x28\x00\x30\x00", 4);
     CHECK_THROWS_WITH_AS(criuFileLocksFromBytes(good.substr(0, 8) + word(negative.size()) + negative, "f"),
                          Contains("negative pid, fd or range"), Error);

@@ -31,8 +31,9 @@ TEST_CASE("a malformed CRIU environment is one line naming the variable") {
     for (const char* pid : {"0", "-1", "12x", "99999999999", " 12"})
         CHECK_THROWS_WITH_AS(parseCriuEnvironment({{"CRTOOLS_SCRIPT_ACTION", "post-dump"}, {"CRTOOLS_INIT_PID", pid}}),
                              Contains("CRTOOLS_INIT_PID"), Error);
-    CHECK_THROWS_WITH_AS(parseCriuEnvironment({{"CRTOOLS_SCRIPT_ACTION", "post-dump"}, {"CRTOOLS_IMAGE_DIR", "images"}}),
-                         Contains("CRTOOLS_IMAGE_DIR \"images\" is not an absolute path"), Error);
+    CHECK_THROWS_WITH_AS(
+        parseCriuEnvironment({{"CRTOOLS_SCRIPT_ACTION", "post-dump"}, {"CRTOOLS_IMAGE_DIR", "images"}}),
+        Contains("CRTOOLS_IMAGE_DIR \"images\" is not an absolute path"), Error);
 }
 
 TEST_CASE("the checkpoint record round-trips and refuses what it does not know") {
@@ -48,26 +49,34 @@ TEST_CASE("the checkpoint record round-trips and refuses what it does not know")
     CHECK(back.snapshotRecord == record.snapshotRecord);
     std::string text = checkpointRecordToText(record);
     CHECK_THROWS_WITH_AS(checkpointRecordFromText("[]", "r"), Contains("r: not a JSON object"), Error);
-    CHECK_THROWS_WITH_AS(checkpointRecordFromText(R"({"version":2,"tool":"x","created":"y","container":{"id":"","annotations":{}}})", "r"),
+    CHECK_THROWS_WITH_AS(checkpointRecordFromText(
+                             R"({"version":2,"tool":"x","created":"y","container":{"id":"","annotations":{}}})", "r"),
                          Contains("r: version: this lockcr reads version 1"), Error);
-    CHECK_THROWS_WITH_AS(checkpointRecordFromText(R"({"version":1,"tool":"x","created":"y","container":{"id":"","annotations":{"a":1}}})", "r"),
-                         Contains("container.annotations.a: expected a string"), Error);
-    CHECK_THROWS_WITH_AS(checkpointRecordFromText(R"({"version":1,"tool":"x","created":"y","extra":1,"container":{"id":"","annotations":{}}})", "r"),
-                         Contains("unknown field extra"), Error);
-    CHECK_THROWS_WITH_AS(checkpointRecordFromText(R"({"version":1,"tool":"x","created":"y","snapshot_record":"../../etc/x","container":{"id":"","annotations":{}}})", "r"),
-                         Contains("snapshot_record: expected a file name"), Error);
+    CHECK_THROWS_WITH_AS(
+        checkpointRecordFromText(
+            R"({"version":1,"tool":"x","created":"y","container":{"id":"","annotations":{"a":1}}})", "r"),
+        Contains("container.annotations.a: expected a string"), Error);
+    CHECK_THROWS_WITH_AS(
+        checkpointRecordFromText(
+            R"({"version":1,"tool":"x","created":"y","extra":1,"container":{"id":"","annotations":{}}})", "r"),
+        Contains("unknown field extra"), Error);
+    CHECK_THROWS_WITH_AS(
+        checkpointRecordFromText(
+            R"({"version":1,"tool":"x","created":"y","snapshot_record":"../../etc/x","container":{"id":"","annotations":{}}})",
+            "r"),
+        Contains("snapshot_record: expected a file name"), Error);
 }
 
 TEST_CASE("registrations: container ids become file names only when they are names") {
     for (const char* id : {"web", "a1b2c3d4e5f6", "pod_x.y-z+1"}) CHECK_NOTHROW(checkContainerId(id));
-    for (const char* id : {"", "../etc", "a/b", ".hidden", "a b", "a\nb"})
-        CHECK_THROWS_AS(checkContainerId(id), Error);
+    for (const char* id : {"", "../etc", "a/b", ".hidden", "a b", "a\nb"}) CHECK_THROWS_AS(checkContainerId(id), Error);
     Registration registration{"web", 4242, "/b", {{"io.lockcr.conflict", "wait"}}, "createRuntime"};
     Registration back = registrationFromText(registrationToText(registration), "r");
     CHECK(back.id == "web");
     CHECK(back.pid == 4242);
     CHECK(back.annotations == registration.annotations);
-    CHECK_THROWS_AS(registrationFromText(R"({"id":"../x","pid":1,"bundle":"","annotations":{},"stage":""})", "r"), Error);
+    CHECK_THROWS_AS(registrationFromText(R"({"id":"../x","pid":1,"bundle":"","annotations":{},"stage":""})", "r"),
+                    Error);
 }
 
 TEST_CASE("a restore is keyed by its CRIU's start time, read past a hostile command name") {
@@ -87,30 +96,36 @@ TEST_CASE("a registration's pid is a pid: no float, no wrap, no zero (fuzz findi
         CHECK_THROWS_WITH_AS(registrationFromText(sample(name), name), Contains(expected.c_str()), Error);
     }
     for (const char* pid : {"0", "-1", "4194305", "1.5", "\"7\""})
-        CHECK_THROWS_WITH_AS(registrationFromText(std::string(R"({"id":"web","pid":)") + pid + R"(,"bundle":"","annotations":{},"stage":""})", "r"),
-                             Contains("pid"), Error);
+        CHECK_THROWS_WITH_AS(
+            registrationFromText(
+                std::string(R"({"id":"web","pid":)") + pid + R"(,"bundle":"","annotations":{},"stage":""})", "r"),
+            Contains("pid"), Error);
 }
 
 TEST_CASE("a checkpoint record's version is compared whole, not as an int (fuzz finding)") {
-    CHECK_THROWS_WITH_AS(checkpointRecordFromText(sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record_version_wraps.json"), "r"),
+    CHECK_THROWS_WITH_AS(checkpointRecordFromText(
+                             sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record_version_wraps.json"), "r"),
                          Contains("r: version: this lockcr reads version 1"), Error);
 }
 
 TEST_CASE("an image copied in from another checkpoint is refused, naming both") {
-    CheckpointRecord record = checkpointRecordFromText(sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record.json"), "r");
+    CheckpointRecord record = checkpointRecordFromText(
+        sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record.json"), "r");
     LockImage image;
     image.container.id = record.containerId;
     image.createdAt = record.created;
     CHECK_NOTHROW(checkImageMatchesRecord(image, record, "/images"));
     LockImage other = image;
     other.container.id = "db";
-    CHECK_THROWS_WITH_AS(checkImageMatchesRecord(other, record, "/images"),
-                         Contains("/images/lockcr.locks.json is the lock image of container db taken 2026-12-06T21:00:00Z, "
-                                  "but lockcr.checkpoint.json is the checkpoint of container web taken 2026-12-06T21:00:00Z"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        checkImageMatchesRecord(other, record, "/images"),
+        Contains("/images/lockcr.locks.json is the lock image of container db taken 2026-12-06T21:00:00Z, "
+                 "but lockcr.checkpoint.json is the checkpoint of container web taken 2026-12-06T21:00:00Z"),
+        Error);
     LockImage earlier = image;  // the same container, another dump
     earlier.createdAt = "2026-12-06T20:59:59.5Z";
-    CHECK_THROWS_WITH_AS(checkImageMatchesRecord(earlier, record, "/images"), Contains("taken 2026-12-06T20:59:59.5Z"), Error);
+    CHECK_THROWS_WITH_AS(checkImageMatchesRecord(earlier, record, "/images"), Contains("taken 2026-12-06T20:59:59.5Z"),
+                         Error);
     record.containerId.clear();
     image.container.id.clear();
     CHECK_NOTHROW(checkImageMatchesRecord(image, record, "/images"));

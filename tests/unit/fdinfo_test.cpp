@@ -93,35 +93,27 @@ TEST_CASE("pos and flags are required") {
 }
 
 TEST_CASE("a key twice is refused") {
-    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t02\nflags:\t04\n"),
-                         "fdinfo line 3: flags appears twice", Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t02\nflags:\t04\n"), "fdinfo line 3: flags appears twice", Error);
 }
 
 TEST_CASE("bad numbers are refused with the line number") {
-    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0789\n"),
-                         "fdinfo line 2: bad flags \"0789\"", Error);
-    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t077777777777\n"), Contains("bad flags"),
-                         Error);
-    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t9223372036854775808\nflags:\t0\n"),
-                         Contains("bad pos"), Error);
-    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0\nmnt_id:\t-1\n"), Contains("bad mnt_id"),
-                         Error);
-    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0\nino:\t18446744073709551616\n"),
-                         Contains("bad ino"), Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0789\n"), "fdinfo line 2: bad flags \"0789\"", Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t077777777777\n"), Contains("bad flags"), Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t9223372036854775808\nflags:\t0\n"), Contains("bad pos"), Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0\nmnt_id:\t-1\n"), Contains("bad mnt_id"), Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0\nino:\t18446744073709551616\n"), Contains("bad ino"), Error);
     CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0 junk\nflags:\t0\n"), Contains("bad pos"), Error);
 }
 
 TEST_CASE("a bad lock line is refused with the fdinfo line number") {
-    CHECK_THROWS_WITH_AS(
-        parseFdInfo("pos:\t0\nflags:\t0\nlock:\t1: POSIX  ADVISORY  WRITE 1 fe:00:1 0\n"),
-        Contains("fdinfo line 3: lock line \"1: POSIX  ADVISORY  WRITE 1 fe:00:1 0\": missing"),
-        Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0\nlock:\t1: POSIX  ADVISORY  WRITE 1 fe:00:1 0\n"),
+                         Contains("fdinfo line 3: lock line \"1: POSIX  ADVISORY  WRITE 1 fe:00:1 0\": missing"),
+                         Error);
 }
 
 TEST_CASE("a waiter line cannot appear in fdinfo") {
-    CHECK_THROWS_WITH_AS(
-        parseFdInfo("pos:\t0\nflags:\t0\nlock:\t1: -> POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF\n"),
-        Contains("a waiter"), Error);
+    CHECK_THROWS_WITH_AS(parseFdInfo("pos:\t0\nflags:\t0\nlock:\t1: -> POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF\n"),
+                         Contains("a waiter"), Error);
 }
 
 TEST_CASE("truncated fdinfo is refused") {
@@ -131,8 +123,7 @@ TEST_CASE("truncated fdinfo is refused") {
 
 TEST_CASE("hostile fdinfo texts are refused cleanly") {
     CHECK_THROWS_AS(parseFdInfo(std::string(10 << 20, 'j') + "\n"), Error);
-    CHECK_THROWS_AS(parseFdInfo("pos:\t0\nflags:\t0\nlock:" + std::string(10000, '1') + "\n"),
-                    Error);
+    CHECK_THROWS_AS(parseFdInfo("pos:\t0\nflags:\t0\nlock:" + std::string(10000, '1') + "\n"), Error);
     CHECK_THROWS_AS(parseFdInfo("pos:\t\nflags:\t0\n"), Error);
     CHECK_THROWS_AS(parseFdInfo("pos\nflags\n"), Error);
     // Unknown keys may be long: a big epoll set prints one tfd line per watched fd.

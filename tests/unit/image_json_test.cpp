@@ -28,12 +28,16 @@ LockImage sampleImage() {
     image.createdAt = "2025-11-25T04:19:00Z";
     image.tool = "lockcr 0.1.0";
     image.host = {"node1", "6.18.44", "0d4c7c3e-5a58-4d8c-9d3e-1b7f6c2a9e10"};
-    image.container = {"lockdemo", "/var/lib/lockcr/bundles/lockdemo", "/run/runc/lockdemo/rootfs",
-                       4637, 4026532291, "/lockdemo", "cgroup"};
+    image.container = {
+        "lockdemo", "/var/lib/lockcr/bundles/lockdemo", "/run/runc/lockdemo/rootfs", 4637, 4026532291, "/lockdemo",
+        "cgroup"};
     FileIdentity data{"/data/a", false, 27, {0xfe, 0}, 10952991};
     FileIdentity leased{"/data/d", true, 27, {0xfe, 0}, 10952994};
     Process process{1, 4637, "holder", 2, {}};
-    process.fds.push_back({3, -1, 02100002, data,
+    process.fds.push_back({3,
+                           -1,
+                           02100002,
+                           data,
                            {Lock{LockKind::posix, LockType::write, LeaseState::none, {5, 14}},
                             Lock{LockKind::posix, LockType::read, LeaseState::none, {100, {}}}}});
     process.fds.push_back({4, 0, 02100000, data, {}});
@@ -47,9 +51,14 @@ LockImage sampleImage() {
     OpenFileDescription lease{1, leased, 02120000, {{1, 6}}, {}, SignalOwner{F_OWNER_PID, 1, 0}};
     lease.locks.push_back({LockKind::lease, LockType::unlock, LeaseState::breaking, {0, {}}});
     image.descriptions = {flock, lease};
-    image.waiters.push_back({2, 4639, {LockKind::posix, LockType::write, LeaseState::none, {5, 14}},
-                             {0xfe, 0}, 10952991, "/data/a",
-                             {LockKind::posix, LockType::write, LeaseState::none, {5, 14}}, 1});
+    image.waiters.push_back({2,
+                             4639,
+                             {LockKind::posix, LockType::write, LeaseState::none, {5, 14}},
+                             {0xfe, 0},
+                             10952991,
+                             "/data/a",
+                             {LockKind::posix, LockType::write, LeaseState::none, {5, 14}},
+                             1});
     return image;
 }
 
@@ -77,8 +86,7 @@ struct TemporaryDirectory {
     ~TemporaryDirectory() { std::filesystem::remove_all(path); }
     std::vector<std::string> entries() const {
         std::vector<std::string> names;
-        for (const auto& entry : std::filesystem::directory_iterator(path))
-            names.push_back(entry.path().filename());
+        for (const auto& entry : std::filesystem::directory_iterator(path)) names.push_back(entry.path().filename());
         return names;
     }
     std::string path;
@@ -142,12 +150,10 @@ TEST_CASE("missing fields and unknown fields are refused where they are") {
               d["processes"][1]["fds"][0]["locks"] = json::array({{{"x", 1}}});
               d["processes"][1]["fds"][0]["lock_count"] = 1;
           }) == "processes[1].fds[0].locks[0]: unknown field \"x\"");
-    CHECK(rejection([](json& d) { d["descriptions"][0].erase("holders"); }) ==
-          "descriptions[0].holders: missing");
+    CHECK(rejection([](json& d) { d["descriptions"][0].erase("holders"); }) == "descriptions[0].holders: missing");
     CHECK(rejection([](json& d) { d["descriptions"][0]["holders"] = json::array(); }) ==
           "descriptions[0].holders: a description has at least one holder (pid, fd)");
-    CHECK(rejection([](json& d) { d = json::array(); }) ==
-          "top level: expected object, got array");
+    CHECK(rejection([](json& d) { d = json::array(); }) == "top level: expected object, got array");
 }
 
 TEST_CASE("every field's type is checked") {
@@ -155,8 +161,7 @@ TEST_CASE("every field's type is checked") {
           "processes[0].pid: expected integer, got string");
     CHECK(rejection([](json& d) { d["processes"][0]["fds"][0]["deleted"] = 0; }) ==
           "processes[0].fds[0].deleted: expected boolean, got number");
-    CHECK(rejection([](json& d) { d["host"]["hostname"] = nullptr; }) ==
-          "host.hostname: expected string, got null");
+    CHECK(rejection([](json& d) { d["host"]["hostname"] = nullptr; }) == "host.hostname: expected string, got null");
     CHECK(rejection([](json& d) { d["processes"][0]["fds"] = json::object(); }) ==
           "processes[0].fds: expected array, got object");
     CHECK(rejection([](json& d) { d["processes"][0]["fds"][0]["ino"] = -1; }) ==
@@ -191,8 +196,7 @@ TEST_CASE("lock_count must equal the number of locks") {
 }
 
 TEST_CASE("description ids are unique indexes and every fd's description exists") {
-    CHECK(rejection([](json& d) { d["descriptions"][1]["id"] = 0; }) ==
-          "descriptions[1].id: id 0 appears twice");
+    CHECK(rejection([](json& d) { d["descriptions"][1]["id"] = 0; }) == "descriptions[1].id: id 0 appears twice");
     CHECK(rejection([](json& d) { d["descriptions"][1]["id"] = 5; }) ==
           "descriptions[1].id: expected 1 (a description's id is its index in this array)");
     CHECK(rejection([](json& d) { d["processes"][0]["fds"][1]["description"] = 7; }) ==
@@ -202,8 +206,7 @@ TEST_CASE("description ids are unique indexes and every fd's description exists"
 }
 
 TEST_CASE("a process or an fd recorded twice is refused") {
-    CHECK(rejection([](json& d) { d["processes"][1]["pid"] = 1; }) ==
-          "processes[1].pid: pid 1 appears twice");
+    CHECK(rejection([](json& d) { d["processes"][1]["pid"] = 1; }) == "processes[1].pid: pid 1 appears twice");
     CHECK(rejection([](json& d) { d["processes"][0]["fds"][1]["fd"] = 3; }) ==
           "processes[0].fds[1].fd: fd 3 appears twice");
 }
@@ -283,8 +286,7 @@ TEST_CASE("flags, devices, signal owners and membership have their formats") {
 }
 
 TEST_CASE("waiters are checked like the rest") {
-    CHECK(rejection([](json& d) { d["waiters"][0].erase("blocked_on"); }) ==
-          "waiters[0].blocked_on: missing");
+    CHECK(rejection([](json& d) { d["waiters"][0].erase("blocked_on"); }) == "waiters[0].blocked_on: missing");
     CHECK(rejection([](json& d) { d["waiters"][0]["requested"]["start"] = "0"; }) ==
           "waiters[0].requested.start: expected integer, got string");
 }

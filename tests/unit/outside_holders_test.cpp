@@ -36,8 +36,10 @@ TEST_CASE("findConflicts: held and conflicting, per the kernel's rules") {
     const Row rows[] = {
         {"a flock write against a held flock write", wanted(10952993, {LockKind::flock, LockType::write}), true},
         {"a flock read against a held flock read", wanted(10952992, {LockKind::flock, LockType::read}), false},
-        {"an OFD write over a held OFD read to EOF", wanted(10952992, {LockKind::ofd, LockType::write, {}, {20, 30}}), true},
-        {"an OFD read beside a held OFD write", wanted(10952991, {LockKind::ofd, LockType::read, {}, {100, 200}}), false},
+        {"an OFD write over a held OFD read to EOF", wanted(10952992, {LockKind::ofd, LockType::write, {}, {20, 30}}),
+         true},
+        {"an OFD read beside a held OFD write", wanted(10952991, {LockKind::ofd, LockType::read, {}, {100, 200}}),
+         false},
         {"another inode", wanted(1, {LockKind::flock, LockType::write}), false},
     };
     for (const Row& row : rows) {
@@ -54,21 +56,27 @@ TEST_CASE("findConflicts: the holder is named, inside or outside the container")
         REQUIRE(conflicts.size() == 1);
         CHECK(conflicts[0].holderInContainer);
         CHECK(conflicts[0].holderContainerPid == 1);
-        CHECK_MESSAGE(conflicts[0].line().find("pid 3 fd 7 /data/x: FLOCK WRITE: held by pid 1 (") != std::string::npos, conflicts[0].line());
-        CHECK_MESSAGE(conflicts[0].line().find("host pid 4637, inside the container) as FLOCK WRITE") != std::string::npos, conflicts[0].line());
+        CHECK_MESSAGE(conflicts[0].line().find("pid 3 fd 7 /data/x: FLOCK WRITE: held by pid 1 (") != std::string::npos,
+                      conflicts[0].line());
+        CHECK_MESSAGE(
+            conflicts[0].line().find("host pid 4637, inside the container) as FLOCK WRITE") != std::string::npos,
+            conflicts[0].line());
     }
     SUBCASE("the same flock, with no container known") {
         auto conflicts = findConflicts({wanted(10952993, {LockKind::flock, LockType::write})}, table, nullptr);
         REQUIRE(conflicts.size() == 1);
         CHECK_FALSE(conflicts[0].holderInContainer);
         CHECK_MESSAGE(conflicts[0].line().find("held by pid 4637 (") != std::string::npos, conflicts[0].line());
-        CHECK_MESSAGE(conflicts[0].line().find(", outside the container) as FLOCK WRITE") != std::string::npos, conflicts[0].line());
+        CHECK_MESSAGE(conflicts[0].line().find(", outside the container) as FLOCK WRITE") != std::string::npos,
+                      conflicts[0].line());
     }
     SUBCASE("an OFD lock names no pid") {
-        auto conflicts = findConflicts({wanted(10952991, {LockKind::ofd, LockType::write, {}, {60, 70}})}, table, nullptr);
+        auto conflicts = findConflicts({wanted(10952991, {LockKind::ofd, LockType::write, {}, {60, 70}})}, table,
+                                       nullptr);
         REQUIRE(conflicts.size() == 1);
-        CHECK(conflicts[0].line() ==
-              "pid 3 fd 7 /data/x: OFD WRITE [60,70]: held by an OFD lock (OFD locks name no pid) as OFD WRITE [50,99]");
+        CHECK(
+            conflicts[0].line() ==
+            "pid 3 fd 7 /data/x: OFD WRITE [60,70]: held by an OFD lock (OFD locks name no pid) as OFD WRITE [50,99]");
     }
 }
 

@@ -15,9 +15,7 @@ using doctest::Contains;
 
 namespace {
 
-std::string procLocksSample(const std::string& name) {
-    return sys::readFile(std::string(LOCKCR_SAMPLES) + "/" + name);
-}
+std::string procLocksSample(const std::string& name) { return sys::readFile(std::string(LOCKCR_SAMPLES) + "/" + name); }
 
 }  // namespace
 
@@ -195,23 +193,19 @@ TEST_CASE("parse errors are bad input, not system failures") {
 }
 
 TEST_CASE("numbers that overflow or are out of range are refused") {
-    CHECK_THROWS_WITH_AS(parseLockLine("99999999999: POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF"),
-                         Contains("bad id"), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 4194305 fe:00:1 0 EOF"),
-                         Contains("bad pid"), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE -99999999999 fe:00:1 0 EOF"),
-                         Contains("bad pid"), Error);
-    CHECK_THROWS_WITH_AS(
-        parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:18446744073709551616 0 EOF"),
-        Contains("bad file"), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 1000:00:1 0 EOF"),
-                         Contains("bad device number"), Error);
-    CHECK_THROWS_WITH_AS(
-        parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 9223372036854775808 EOF"),
-        Contains("bad start offset"), Error);
-    CHECK_THROWS_WITH_AS(
-        parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 99999999999999999999"),
-        Contains("bad end offset"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("99999999999: POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF"), Contains("bad id"),
+                         Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 4194305 fe:00:1 0 EOF"), Contains("bad pid"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE -99999999999 fe:00:1 0 EOF"), Contains("bad pid"),
+                         Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:18446744073709551616 0 EOF"),
+                         Contains("bad file"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 1000:00:1 0 EOF"), Contains("bad device number"),
+                         Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 9223372036854775808 EOF"),
+                         Contains("bad start offset"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 99999999999999999999"),
+                         Contains("bad end offset"), Error);
 }
 
 TEST_CASE("signs, spaces inside numbers and hex where decimal is due are refused") {
@@ -224,13 +218,12 @@ TEST_CASE("signs, spaces inside numbers and hex where decimal is due are refused
 }
 
 TEST_CASE("an end before the start is refused") {
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 10 9"),
-                         Contains("bad end offset \"9\""), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 10 9"), Contains("bad end offset \"9\""),
+                         Error);
 }
 
 TEST_CASE("missing fields and junk after the last field are refused") {
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0"),
-                         Contains("missing fields"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0"), Contains("missing fields"), Error);
     CHECK_THROWS_WITH_AS(parseLockLine("1:"), Contains("no space after the id"), Error);
     CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF x"),
                          Contains("junk after the end offset"), Error);
@@ -241,12 +234,10 @@ TEST_CASE("missing fields and junk after the last field are refused") {
 TEST_CASE("unknown kinds, qualifiers and types are refused by name") {
     CHECK_THROWS_WITH_AS(parseLockLine("1: UNKNOWN UNKNOWN  READ 1 fe:00:1 0 EOF"),
                          Contains("unknown lock kind \"UNKNOWN\""), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: FLOCK  MSNFS     RW    1 fe:00:1 0 EOF"),
-                         Contains("LOCK_MAND"), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: LEASE  SLEEPING  READ 1 fe:00:1 0 EOF"),
-                         Contains("bad lease state"), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  READWRITE 1 fe:00:1 0 EOF"),
-                         Contains("bad lock type"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: FLOCK  MSNFS     RW    1 fe:00:1 0 EOF"), Contains("LOCK_MAND"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: LEASE  SLEEPING  READ 1 fe:00:1 0 EOF"), Contains("bad lease state"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  ADVISORY  READWRITE 1 fe:00:1 0 EOF"), Contains("bad lock type"),
+                         Error);
 }
 
 TEST_CASE("combinations the kernel never prints are refused") {
@@ -254,10 +245,10 @@ TEST_CASE("combinations the kernel never prints are refused") {
                          Contains("UNLCK on a lock that is not a breaking lease"), Error);
     CHECK_THROWS_WITH_AS(parseLockLine("1: FLOCK  ADVISORY  READ 1 fe:00:1 5 EOF"),
                          Contains("range other than \"0 EOF\""), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: FLOCK  ADVISORY  READ 1 <none>:0 0 EOF"),
-                         Contains("not a lease breaker"), Error);
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  *NOINODE* READ 1 fe:00:1 0 EOF"),
-                         Contains("*NOINODE* with a device"), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: FLOCK  ADVISORY  READ 1 <none>:0 0 EOF"), Contains("not a lease breaker"),
+                         Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX  *NOINODE* READ 1 fe:00:1 0 EOF"), Contains("*NOINODE* with a device"),
+                         Error);
 }
 
 TEST_CASE("a very long line is refused without quoting all of it") {
@@ -273,8 +264,8 @@ TEST_CASE("a very long line is refused without quoting all of it") {
 }
 
 TEST_CASE("control bytes in a bad line are escaped in the message") {
-    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX\n2: fake log line"),
-                         Contains("\"1: POSIX\\x0a2: fake log line\""), Error);
+    CHECK_THROWS_WITH_AS(parseLockLine("1: POSIX\n2: fake log line"), Contains("\"1: POSIX\\x0a2: fake log line\""),
+                         Error);
 }
 
 TEST_CASE("hostile texts are refused cleanly") {

@@ -15,8 +15,9 @@ ProcessStatus parseStatusSample(const std::string& name) {
     return parseProcStatus(sys::readFile(std::string(LOCKCR_SAMPLES) + "/status_" + name + ".txt"));
 }
 
-const char* const kMinimalStatus = "Name:\tsleep\nState:\tS (sleeping)\nTgid:\t42\nTracerPid:\t0\n"
-                                   "Threads:\t1\n";
+const char* const kMinimalStatus =
+    "Name:\tsleep\nState:\tS (sleeping)\nTgid:\t42\nTracerPid:\t0\n"
+    "Threads:\t1\n";
 
 // kMinimalStatus with the value of `key` replaced.
 std::string statusWith(const std::string& key, const std::string& value) {
@@ -43,13 +44,9 @@ TEST_CASE("NSpid lists the pid in every namespace, outermost first") {
     CHECK(status.namespacePids == std::vector<pid_t>{4649, 1});
 }
 
-TEST_CASE("a traced process shows its tracer") {
-    CHECK(parseStatusSample("traced").tracerPid == 4636);
-}
+TEST_CASE("a traced process shows its tracer") { CHECK(parseStatusSample("traced").tracerPid == 4636); }
 
-TEST_CASE("a stopped process has state T") {
-    CHECK(parseStatusSample("stopped").state == 'T');
-}
+TEST_CASE("a stopped process has state T") { CHECK(parseStatusSample("stopped").state == 'T'); }
 
 TEST_CASE("the kernel's escapes in Name are undone, spaces are kept") {
     // prctl(PR_SET_NAME, "we ird\\na\nme"): the kernel prints "we ird\\\\na\\nme".
@@ -79,14 +76,12 @@ TEST_CASE("a key twice is refused: a forged line cannot override the kernel's") 
 TEST_CASE("pids and counts out of range are refused") {
     CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("Tgid", "0")),
                          Contains("line 3: bad Tgid \"0\" (expected 1..4194304)"), Error);
-    CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("Tgid", "99999999999999999999999")),
-                         Contains("bad Tgid"), Error);
-    CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("TracerPid", "-1")),
-                         Contains("bad TracerPid"), Error);
-    CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpid:\t5\t-1\n"),
-                         Contains("bad NSpid \"-1\""), Error);
-    CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpid:\t\n"),
-                         Contains("NSpid with no id"), Error);
+    CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("Tgid", "99999999999999999999999")), Contains("bad Tgid"), Error);
+    CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("TracerPid", "-1")), Contains("bad TracerPid"), Error);
+    CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpid:\t5\t-1\n"), Contains("bad NSpid \"-1\""),
+                         Error);
+    CHECK_THROWS_WITH_AS(parseProcStatus(std::string(kMinimalStatus) + "NSpid:\t\n"), Contains("NSpid with no id"),
+                         Error);
     std::string deep = std::string(kMinimalStatus) + "NSpid:";
     for (int i = 0; i < 40; ++i) deep += "\t7";
     CHECK_THROWS_WITH_AS(parseProcStatus(deep + "\n"), Contains("more than 33 ids"), Error);
@@ -102,8 +97,7 @@ TEST_CASE("NSpgid: the process group per namespace, 0 where its leader is not vi
 }
 
 TEST_CASE("a malformed state is refused") {
-    CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("State", "(running)")), Contains("bad State"),
-                         Error);
+    CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("State", "(running)")), Contains("bad State"), Error);
     CHECK_THROWS_WITH_AS(parseProcStatus(statusWith("State", "RS")), Contains("bad State"), Error);
     CHECK(parseProcStatus(statusWith("State", "t (tracing stop)")).state == 't');
 }

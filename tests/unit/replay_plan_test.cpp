@@ -28,13 +28,17 @@ LockImage withoutLocks(LockImage image) {
 PidMapping samplePids() { return PidMapping{{{1, 4637}, {2, 4639}}}; }
 
 FdPaths sampleLivePaths() {
-    return {{{4637, 3}, "/data/a"}, {{4637, 4}, "/data/a"}, {{4637, 5}, "/data/a"}, {{4637, 6}, "/data/d (deleted)"},
+    return {{{4637, 3}, "/data/a"},
+            {{4637, 4}, "/data/a"},
+            {{4637, 5}, "/data/a"},
+            {{4637, 6}, "/data/d (deleted)"},
             {{4639, 3}, "/data/a"}};
 }
 
 }  // namespace
 
-TEST_CASE("plan: POSIX locks inside their owner, last of verify's order first; flock and lease inside a holder; OFD apart") {
+TEST_CASE(
+    "plan: POSIX locks inside their owner, last of verify's order first; flock and lease inside a holder; OFD apart") {
     LockImage image = sampleImage();
     LockDifferences missing = compareLockTables(image, withoutLocks(image), samplePids());
     ReplayPlan plan = planReplay(missing, samplePids(), sampleLivePaths());

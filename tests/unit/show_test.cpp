@@ -104,7 +104,8 @@ TEST_CASE("a restore in progress: CRIU's record is read from lockcr's set-aside 
     test::TempDirectory directory;
     std::string path = directory.file("images.tar");
     writeArchive(path, ARCHIVE_FILTER_NONE,
-                 {{"./lockcr.criu-filelocks.img", sampleFile("filelocks.img")}, {"./lockcr.locks.json", sampleFile("lockcr.locks.json")}});
+                 {{"./lockcr.criu-filelocks.img", sampleFile("filelocks.img")},
+                  {"./lockcr.locks.json", sampleFile("lockcr.locks.json")}});
     CheckpointView view = readCheckpointView(path);
     CHECK(view.criuLocksSetAside);
     REQUIRE(view.criuLocks);
@@ -164,8 +165,9 @@ TEST_CASE("the report: the inspect table, lease owners, CRIU's table, the differ
     test::TempDirectory directory;
     std::string path = directory.file("with-snapshot.tar.zst");
     auto entries = podmanLayout();
-    entries.push_back({"checkpoint/lockcr-snapshot.json",
-                       R"({"version": 1, "checkpoint_id": "c1", "parts": [{"backend": "btrfs", "mount_point": "/", "files": [1, 2]}]})"});
+    entries.push_back(
+        {"checkpoint/lockcr-snapshot.json",
+         R"({"version": 1, "checkpoint_id": "c1", "parts": [{"backend": "btrfs", "mount_point": "/", "files": [1, 2]}]})"});
     writeArchive(path, ARCHIVE_FILTER_ZSTD, entries);
     CheckpointView view = readCheckpointView(path);
     std::string text = formatCheckpointReport(view);

@@ -27,8 +27,8 @@ const ContainerMount& mountAt(const std::vector<ContainerMount>& mounts, const s
 }  // namespace
 
 TEST_CASE("a mountinfo line gives ids, device, root, mount point, type, source and super options") {
-    std::vector<MountInfoEntry> mounts =
-        parseMountInfo("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n");
+    std::vector<MountInfoEntry> mounts = parseMountInfo(
+        "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n");
     REQUIRE(mounts.size() == 1);
     CHECK(mounts[0].mountId == 36);
     CHECK(mounts[0].parentId == 35);
@@ -70,13 +70,13 @@ TEST_CASE("the same mounts are found in the host's table by device and root") {
 }
 
 TEST_CASE("read-only and pseudo filesystems are not snapshotted; a later mount on a point hides the earlier") {
-    std::vector<ContainerMount> mounts = writableContainerMounts(parseMountInfo(
-        "1 0 8:1 / / rw - ext4 /dev/a rw\n"
-        "2 1 0:3 / /proc rw - proc proc rw\n"
-        "3 1 0:4 / /tmp rw - tmpfs tmpfs rw\n"
-        "4 1 8:2 /v /ro ro,relatime - ext4 /dev/b ro\n"
-        "5 1 8:2 /w /data rw - ext4 /dev/b rw\n"
-        "6 1 0:40 /sub /data rw - btrfs /dev/c rw,subvol=/sub\n"));
+    std::vector<ContainerMount> mounts = writableContainerMounts(
+        parseMountInfo("1 0 8:1 / / rw - ext4 /dev/a rw\n"
+                       "2 1 0:3 / /proc rw - proc proc rw\n"
+                       "3 1 0:4 / /tmp rw - tmpfs tmpfs rw\n"
+                       "4 1 8:2 /v /ro ro,relatime - ext4 /dev/b ro\n"
+                       "5 1 8:2 /w /data rw - ext4 /dev/b rw\n"
+                       "6 1 0:40 /sub /data rw - btrfs /dev/c rw,subvol=/sub\n"));
     REQUIRE(mounts.size() == 2);
     CHECK(mounts[0].mount.mountPoint == "/");
     CHECK(mounts[1].mount.mountId == 6);

@@ -55,7 +55,8 @@ TEST_CASE("a record written and read back is the same record") {
 }
 
 TEST_CASE("unknown keys, wrong types and a wrong schema or version are refused, naming the field") {
-    CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["extra"] = 1; })), Contains("unknown key \"extra\""));
+    CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["extra"] = 1; })),
+                      Contains("unknown key \"extra\""));
     CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["version"] = 2; })), Contains("version"));
     CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["$schema"] = "x"; })), Contains("$schema"));
     CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["parts"][1]["files"][0]["size"] = -1; })),
@@ -77,13 +78,16 @@ TEST_CASE("paths that could climb out of a root or a data directory are refused"
     for (const char* copy : {"/etc/shadow", "../../etc/shadow", "a/../../b", "a//b", ".."})
         CHECK_THROWS_WITH(snapshotRecordFromText(edited([&](json& d) { d["parts"][1]["files"][0]["copy"] = copy; })),
                           Contains("parts[1].files[0].copy"));
-    CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["checkpoint_id"] = "../x"; })), Contains("checkpoint_id"));
+    CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["checkpoint_id"] = "../x"; })),
+                      Contains("checkpoint_id"));
 }
 
 TEST_CASE("a digest must be xxh3-128 in lowercase hex") {
-    for (const char* digest : {"xxh3-128:0123", "sha256:0123456789abcdef0123456789abcdef", "xxh3-128:0123456789ABCDEF0123456789abcdef"})
-        CHECK_THROWS_WITH(snapshotRecordFromText(edited([&](json& d) { d["parts"][1]["files"][0]["digest"] = digest; })),
-                          Contains("digest"));
+    for (const char* digest :
+         {"xxh3-128:0123", "sha256:0123456789abcdef0123456789abcdef", "xxh3-128:0123456789ABCDEF0123456789abcdef"})
+        CHECK_THROWS_WITH(
+            snapshotRecordFromText(edited([&](json& d) { d["parts"][1]["files"][0]["digest"] = digest; })),
+            Contains("digest"));
 }
 
 TEST_CASE("a path that is not UTF-8 cannot be recorded") {

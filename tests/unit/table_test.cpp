@@ -38,12 +38,14 @@ TEST_CASE("table: a header, then POSIX locks, description locks and waiters") {
     CHECK(words(lines[0]) == Words{"COMMAND", "PID", "HOST-PID", "FD", "TYPE", "MODE", "START", "END", "PATH", "NOTE"});
     CHECK(words(lines[1]) == Words{"holder", "1", "4637", "3", "POSIX", "WRITE", "5", "14", "/data/a"});
     CHECK(words(lines[2]) == Words{"holder", "1", "4637", "3", "POSIX", "READ", "100", "EOF", "/data/a"});
-    CHECK(words(lines[3]) == Words{"holder", "1", "4637", "4", "FLOCK", "READ", "0", "EOF", "/data/a", "shared", "with", "1:5"});
-    CHECK(words(lines[4]) == Words{"holder", "1", "4637", "4", "OFDLCK", "WRITE", "50", "99", "/data/a", "shared", "with", "1:5"});
+    CHECK(words(lines[3]) ==
+          Words{"holder", "1", "4637", "4", "FLOCK", "READ", "0", "EOF", "/data/a", "shared", "with", "1:5"});
+    CHECK(words(lines[4]) ==
+          Words{"holder", "1", "4637", "4", "OFDLCK", "WRITE", "50", "99", "/data/a", "shared", "with", "1:5"});
     CHECK(words(lines[5]) ==
           Words{"holder", "1", "4637", "6", "LEASE(breaking)", "UNLOCK", "0", "EOF", "/data/d", "(deleted)"});
-    CHECK(words(lines[6]) == Words{"waiter", "2", "4639", "-", "POSIX", "WRITE*", "5", "14", "/data/a", "waiting", "for",
-                                   "POSIX", "WRITE", "of", "pid", "1"});
+    CHECK(words(lines[6]) == Words{"waiter", "2", "4639", "-", "POSIX", "WRITE*", "5", "14", "/data/a", "waiting",
+                                   "for", "POSIX", "WRITE", "of", "pid", "1"});
 }
 
 TEST_CASE("table: columns line up and no line ends in a space") {

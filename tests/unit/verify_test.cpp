@@ -41,7 +41,8 @@ TEST_CASE("verify: one difference each, as replay and the report see it") {
         REQUIRE(differences.missingPosix.size() == 1);
         CHECK(differences.missingPosix[0].process == &image.processes[0]);
         CHECK(differences.missingPosix[0].lock.range == LockRange{5, 14});
-        CHECK(differences.lines() == std::vector<std::string>{"pid 1 (holder) fd 3 /data/a: POSIX WRITE [5,14] missing"});
+        CHECK(differences.lines() ==
+              std::vector<std::string>{"pid 1 (holder) fd 3 /data/a: POSIX WRITE [5,14] missing"});
     }
     SUBCASE("a description lock is missing") {
         live.descriptions[0].locks.pop_back();
@@ -54,12 +55,14 @@ TEST_CASE("verify: one difference each, as replay and the report see it") {
         live.processes[1].fds[0].posixLocks.push_back(Lock{LockKind::posix, LockType::read, LeaseState::none, {0, 0}});
         differences = compareLockTables(image, live, samplePids());
         CHECK(differences.missingPosix.empty());
-        CHECK(differences.lines() == std::vector<std::string>{"pid 2 (waiter) /data/a: POSIX READ [0,0] held, not in the image"});
+        CHECK(differences.lines() ==
+              std::vector<std::string>{"pid 2 (waiter) /data/a: POSIX READ [0,0] held, not in the image"});
     }
     SUBCASE("the waiter no longer waits") {
         live.waiters.clear();
         differences = compareLockTables(image, live, samplePids());
-        CHECK(differences.lines() == std::vector<std::string>{"waiter pid 2 /data/a: POSIX WRITE [5,14] no longer waiting"});
+        CHECK(differences.lines() ==
+              std::vector<std::string>{"waiter pid 2 /data/a: POSIX WRITE [5,14] no longer waiting"});
     }
     SUBCASE("a process is not in the container") {
         differences = compareLockTables(image, live, PidMapping{{{2, 4639}}});
@@ -68,8 +71,9 @@ TEST_CASE("verify: one difference each, as replay and the report see it") {
     SUBCASE("a description is shared by other fds now") {
         live.descriptions[0].holders.pop_back();
         differences = compareLockTables(image, live, samplePids());
-        CHECK(hasLine(differences.lines(), "description of /data/a: shared by {4637:4,4637:5} (host pid:fd) in the image, "
-                                           "by {4637:4} (host pid:fd) now"));
+        CHECK(hasLine(differences.lines(),
+                      "description of /data/a: shared by {4637:4,4637:5} (host pid:fd) in the image, "
+                      "by {4637:4} (host pid:fd) now"));
     }
     CHECK_FALSE(differences.empty());
     CHECK(differences.ownerHoldsOther.empty());

@@ -31,7 +31,7 @@ TEST_CASE("a running task") {
 TEST_CASE("malformed lines are refused") {
     CHECK_FALSE(parseSyscallLine(""));
     CHECK_FALSE(parseSyscallLine("x72 0x3"));
-    CHECK_FALSE(parseSyscallLine("72 0x3 0x7"));  // fewer than six arguments
+    CHECK_FALSE(parseSyscallLine("72 0x3 0x7"));         // fewer than six arguments
     CHECK_FALSE(parseSyscallLine("-1 0x7ffd5b0e2ee8"));  // no pc
     CHECK_FALSE(parseSyscallLine("-1 zz 0x1"));
 }

@@ -12,7 +12,7 @@
 /* One line appended to a file of the data directory, opened and closed each time so that a line
  * is on disk the moment it is written (the tests read these files while the workload runs, or
  * after CRIU restored it). Never fails loudly: there is nothing left to report a failure to. */
-static void appendLineIn(const char *directory, const char *name, const char *format, va_list arguments) {
+static void appendLineIn(const char* directory, const char* name, const char* format, va_list arguments) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", directory, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -22,7 +22,8 @@ static void appendLineIn(const char *directory, const char *name, const char *fo
     if (length < 0) length = 0;
     if (length > (int)sizeof line - 2) length = sizeof line - 2;
     line[length++] = '\n';
-    if (write(fd, line, length) < 0) { /* nothing left to report it to */ }
+    if (write(fd, line, length) < 0) { /* nothing left to report it to */
+    }
     close(fd);
 }
 
@@ -38,7 +39,7 @@ static void reopenStandardStreams(void) {
 
 /* DIRECTORY/ready appears at once (written aside, then renamed). 0, or -1 with errno and the
  * path that failed in FAILED (at least 4096 bytes). */
-static int markReadyIn(const char *directory, char *failed) {
+static int markReadyIn(const char* directory, char* failed) {
     char path[4096], temporary[4096];
     snprintf(path, sizeof path, "%s/ready", directory);
     snprintf(temporary, sizeof temporary, "%s/.ready.tmp", directory);
