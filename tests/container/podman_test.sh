@@ -400,9 +400,9 @@ podman_bounded import "$work/rootfs.tar" "$image" >"$work/import.out" 2>&1 ||
     die "podman import: $(tail -n 1 "$work/import.out")"
 # podman runs runc with PATH and XDG_RUNTIME_DIR alone, so lockcr's configuration reaches it through
 # a two-line action script (what an operator without /etc/lockcr/lockcr.yaml would do): this test's
-# snapshots and log stay in its work directory.
+# snapshots, log and restore states stay in its work directory.
 printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$work/lockcr.log" "$work/snapshots" >"$work/lockcr.yaml"
-printf '#!/bin/sh\nLOCKCR_CONFIG=%s exec %s "$@"\n' "$work/lockcr.yaml" "$lockcr" >"$work/lockcr-action"
+printf '#!/bin/sh\nLOCKCR_CONFIG=%s LOCKCR_RUN_DIR=%s exec %s "$@"\n' "$work/lockcr.yaml" "$work/run" "$lockcr" >"$work/lockcr-action"
 chmod 0755 "$work/lockcr-action"
 echo "action-script $work/lockcr-action" >"$criu_config"
 
