@@ -137,12 +137,7 @@ std::string restoreCondition(const RestoreState& state, bool& frozen) {
         }
     }
     if (state.outcome != RestoreOutcome::inProgress) return restoreOutcomeName(state.outcome);
-    pid_t criu = static_cast<pid_t>(std::atoi(state.key.c_str()));
-    std::string now;
-    try {
-        now = restoreKeyOf(criu);
-    } catch (const Error&) {}
-    return now == state.key ? "in-progress" : "interrupted";
+    return criuStillRuns(state.key) ? "in-progress" : "interrupted";
 }
 
 }  // namespace
@@ -186,10 +181,9 @@ CommandResult runRecover(const RecoverOptions& options) {
     CheckpointRecord record = readCheckpointRecord(directory);
     Policies policies = applyAnnotations(readPolicies(configPath()), record.annotations);
     Container container = discoverContainerOfPid(state->initPid);
-    ReplaySettings settings;
-    settings.conflicts = policies.conflict;
-    settings.waitTimeout = policies.conflictWait;
-    settings.onFailure = policies.onFailure == FailurePolicy::resume ? FailurePolicy::freeze : policies.onFailure;
+    ReplaySettings settings = replaySettingsOf(policies);
+    // The container is frozen: recover never lets it run without its locks.
+    if (settings.onFailure == FailurePolicy::resume) settings.onFailure = FailurePolicy::freeze;
     ReplayResult result = replayImage(image, container, settings);
     writeFreezeState(container.cgroupVersion, container.cgroupDirectory, false);
     state->outcome = RestoreOutcome::restored;

@@ -129,6 +129,14 @@ void setPolicy(Policies& policies, const std::string& where, const std::string& 
 
 }  // namespace
 
+ReplaySettings replaySettingsOf(const Policies& policies) {
+    ReplaySettings settings;
+    settings.conflicts = policies.conflict;
+    settings.waitTimeout = policies.conflictWait;
+    settings.onFailure = policies.onFailure;
+    return settings;
+}
+
 const char* conflictPolicyName(ConflictPolicy policy) { return policy == ConflictPolicy::wait ? "wait" : "fail"; }
 const char* failurePolicyName(FailurePolicy policy) {
     return policy == FailurePolicy::freeze ? "freeze" : policy == FailurePolicy::kill ? "kill" : "resume";

@@ -55,6 +55,9 @@ Policies applyAnnotations(Policies policies, const std::map<std::string, std::st
 nlohmann::json policiesToJson(const Policies& policies);
 Policies policiesFromJson(const nlohmann::json& document, const std::string& source);
 
+// What replay takes of the policies (conflict, its bound, on-failure); the rest stays default.
+ReplaySettings replaySettingsOf(const Policies& policies);
+
 const char* conflictPolicyName(ConflictPolicy policy);
 const char* failurePolicyName(FailurePolicy policy);
 const char* filesystemPolicyName(FilesystemPolicy policy);

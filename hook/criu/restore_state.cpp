@@ -141,18 +141,21 @@ std::vector<RestoreState> listRestoreStates() {
     return states;
 }
 
+bool criuStillRuns(const std::string& key) {
+    pid_t criu = static_cast<pid_t>(std::atoi(key.c_str()));  // "<pid>-<start time>"
+    try {
+        return criu > 0 && restoreKeyOf(criu) == key;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
 void pruneFinishedRestores() {
     for (const RestoreState& state : listRestoreStates()) {
         if (state.outcome == RestoreOutcome::inProgress) continue;
-        size_t dash = state.key.find('-');
-        pid_t criu = static_cast<pid_t>(std::atoi(state.key.substr(0, dash).c_str()));
-        std::string stillThere;
-        try {
-            stillThere = restoreKeyOf(criu);
-        } catch (const Error&) {}
         // A container left frozen stays listed until the operator recovers it (or a reboot).
         bool needsOperator = state.outcome == RestoreOutcome::failedFrozen;
-        if (stillThere != state.key && !needsOperator) {
+        if (!criuStillRuns(state.key) && !needsOperator) {
             std::error_code ignored;
             std::filesystem::remove_all(restoreDirectory(state.key), ignored);
         }
@@ -162,15 +165,6 @@ void pruneFinishedRestores() {
 namespace {
 
 std::string dumpsDirectory() { return runDirectory() + "/dumps"; }
-
-bool criuStillRuns(const std::string& key) {
-    pid_t criu = static_cast<pid_t>(std::atoi(key.c_str()));
-    try {
-        return criu > 0 && restoreKeyOf(criu) == key;
-    } catch (const Error&) {
-        return false;
-    }
-}
 
 }  // namespace
 

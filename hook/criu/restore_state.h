@@ -35,6 +35,8 @@ const char* restoreOutcomeName(RestoreOutcome outcome);
 // The key of the CRIU process PID (its start time from /proc/PID/stat).
 std::string restoreKeyOf(pid_t criuPid);
 std::string restoreDirectory(const std::string& key);
+// Whether the CRIU process a key names is still the one running (a pid reused later is not).
+bool criuStillRuns(const std::string& key);
 
 // Creates the directory (0700) if needed.
 void writeRestoreState(const RestoreState& state);

@@ -273,10 +273,7 @@ std::string replayAfterResume(const CriuEnvironment& environment, Restore& resto
     if (!restore.state.cgroupDirectory.empty())
         waitUntilFrozen(container.cgroupVersion, container.cgroupDirectory, std::chrono::seconds(10));
     LockImage image = readLockImage(restore.directory + "/" + kLockImageFileName);
-    ReplaySettings settings;
-    settings.conflicts = restore.policies.conflict;
-    settings.waitTimeout = restore.policies.conflictWait;
-    settings.onFailure = restore.policies.onFailure;
+    ReplaySettings settings = replaySettingsOf(restore.policies);
     ReplayResult result;
     try {
         result = replayImage(image, container, settings);
