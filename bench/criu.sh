@@ -225,17 +225,20 @@ PYTHON
 # action twice; the second run of a finished step only finds it done), medians over the runs.
 python3 - "$WORK/lockcr.log" "$RUNS" <<'PYTHON'
 import collections, re, statistics, sys
-per_action = collections.defaultdict(list)
+per_action = collections.defaultdict(list)  # action -> [(wall, cpu)]
 for line in open(sys.argv[1]):
-    match = re.search(r"lockcr: ([a-z-]+): .*\((\d+) ms\)$", line)
+    match = re.search(r"lockcr: ([a-z-]+): .*\((\d+) ms, CPU (\d+) ms\)$", line)
     if match:
-        per_action[match.group(1)].append(int(match.group(2)))
+        per_action[match.group(1)].append((int(match.group(2)), int(match.group(3))))
 runs = int(sys.argv[2])
-print("  lockcr's own time per action (its log), the median of each run's first and second call:")
+print("  lockcr's own time per action (its log: wall, and CPU of all its threads), the median of each")
+print("  run's first and second call:")
 for action, values in per_action.items():
-    if len(values) >= 2 * runs and max(values) > 0:
+    if len(values) >= 2 * runs and max(wall for wall, cpu in values) > 0:
         firsts, seconds = values[0::2], values[1::2]
-        print(f"    {action:22} {statistics.median(firsts):7.0f} ms, then {statistics.median(seconds):5.0f} ms")
+        median = lambda pairs, i: statistics.median(pair[i] for pair in pairs)
+        print(f"    {action:22} {median(firsts, 0):7.0f} ms (CPU {median(firsts, 1):4.0f} ms), "
+              f"then {median(seconds, 0):5.0f} ms (CPU {median(seconds, 1):4.0f} ms)")
 PYTHON
 echo "bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 ((FAILED == 0)) || { echo "bench: $FAILED run(s) failed (see above)"; exit 1; }

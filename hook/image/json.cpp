@@ -12,7 +12,7 @@
 #include <initializer_list>
 #include <set>
 
-#include "image/json_writer.h"
+#include "util/json_writer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/sys.h"
@@ -51,7 +51,7 @@ void writeLocks(JsonWriter& out, const std::vector<Lock>& locks) {
 }
 
 void writeFileIdentity(JsonWriter& out, const FileIdentity& file, unsigned openFlags) {
-    out.key("path").exactString(file.path, "path");
+    out.key("path").exactString(file.path, "lock image: path");
     out.key("deleted").boolean(file.deleted);
     out.key("mnt_id").number(file.mountId);
     out.key("dev").lossyString(deviceNumberToString(file.device));
@@ -117,7 +117,7 @@ void writeWaiter(JsonWriter& out, const Waiter& waiter) {
     out.key("host_pid").number(waiter.hostPid);
     out.key("dev").lossyString(deviceNumberToString(waiter.device));
     out.key("ino").unsignedNumber(waiter.inode);
-    out.key("path").exactString(waiter.path, "path");
+    out.key("path").exactString(waiter.path, "lock image: path");
     out.key("requested");
     writeLock(out, waiter.requested);
     out.key("blocked_on");
@@ -128,13 +128,13 @@ void writeWaiter(JsonWriter& out, const Waiter& waiter) {
 
 void writeContainer(JsonWriter& out, const ContainerIdentity& container) {
     out.beginObject();
-    out.key("id").exactString(container.id, "container id");
-    out.key("bundle").exactString(container.bundle, "bundle");
-    out.key("root_path").exactString(container.rootPath, "root path");
+    out.key("id").exactString(container.id, "lock image: container id");
+    out.key("bundle").exactString(container.bundle, "lock image: bundle");
+    out.key("root_path").exactString(container.rootPath, "lock image: root path");
     out.key("init_host_pid").number(container.initHostPid);
     out.key("pid_namespace").unsignedNumber(container.pidNamespace);
-    out.key("cgroup").exactString(container.cgroup, "cgroup");
-    out.key("membership").exactString(container.membership, "membership");
+    out.key("cgroup").exactString(container.cgroup, "lock image: cgroup");
+    out.key("membership").exactString(container.membership, "lock image: membership");
     out.endObject();
 }
 

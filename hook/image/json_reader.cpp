@@ -16,187 +16,22 @@
 #include "image/json.h"
 #include "util/error.h"
 #include "util/sys.h"
+#include "util/json_reader.h"
 #include "util/text.h"
 
 namespace lockcr {
 
 namespace {
 
-using Element = simdjson::dom::element;
+using jsonread::Element;
+using jsonread::isNonNegativeInteger;
+using jsonread::ObjectReader;
+using jsonread::Place;
+using jsonread::shown;
 
 constexpr int64_t kPidLimit = 4194304;  // PID_MAX_LIMIT on 64-bit kernels
 constexpr int64_t kSignalLimit = 64;    // SIGRTMAX
 constexpr off_t kMaxImageSize = 256 << 20;
-
-const char* typeName(Element value) {
-    switch (value.type()) {
-        case simdjson::dom::element_type::ARRAY: return "array";
-        case simdjson::dom::element_type::OBJECT: return "object";
-        case simdjson::dom::element_type::INT64:
-        case simdjson::dom::element_type::UINT64:
-        case simdjson::dom::element_type::DOUBLE: return "number";
-        case simdjson::dom::element_type::STRING: return "string";
-        case simdjson::dom::element_type::BOOL: return "boolean";
-        case simdjson::dom::element_type::NULL_VALUE: return "null";
-    }
-    return "value";
-}
-
-std::string cut(std::string text) { return text.size() > 60 ? text.substr(0, 60) + "..." : text; }
-
-// A value or a string from the document for an error message: JSON text, cut short, never throwing.
-std::string shown(Element value) { return cut(simdjson::minify(value)); }
-std::string shown(std::string_view text) {
-    return cut(nlohmann::json(std::string(text)).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
-}
-
-bool isInteger(Element value) { return value.is_int64() || value.is_uint64(); }
-bool isNonNegativeInteger(Element value) {
-    return value.is_uint64() || (value.is_int64() && value.get_int64().value_unsafe() >= 0);
-}
-
-// Where a value is in the document, for error messages: "processes[2].fds[0].locks[1].end".
-// A place is a link to its parent plus one step, so walking a 20,000-lock image builds no text;
-// the text is made only to reject. A place must not outlive its parent: keep them on the stack.
-class Place {
-public:
-    Place() = default;
-    Place field(const char* name) const { return Place(this, name, 0); }
-    Place index(size_t i) const { return Place(this, nullptr, i); }
-    [[noreturn]] void reject(const std::string& why) const {
-        std::string text = this->text();
-        throwBadInput((text.empty() ? std::string("top level") : text) + ": " + why);
-    }
-
-private:
-    Place(const Place* parent, const char* name, size_t index) : parent_(parent), name_(name), index_(index) {}
-    std::string text() const {
-        if (!parent_) return "";
-        std::string before = parent_->text();
-        if (!name_) return before + "[" + std::to_string(index_) + "]";
-        return before.empty() ? name_ : before + "." + name_;
-    }
-
-    const Place* parent_ = nullptr;
-    const char* name_ = nullptr;  // a field, or nullptr for an array index
-    size_t index_ = 0;
-};
-
-// KEY == NAME, stopping at the first difference (no strlen of NAME for every key read).
-bool sameName(std::string_view key, const char* name) {
-    for (char c : key) {
-        if (*name == 0 || *name != c) return false;  // a key with a NUL in it never reads past NAME
-        ++name;
-    }
-    return *name == 0;
-}
-
-// One JSON object whose fields are all known: unknown ones are refused like the schema's
-// additionalProperties: false, and so is a field given twice (which one would count?).
-// Places are built only to report an error: reading a large image builds none.
-class ObjectReader {
-public:
-    ObjectReader(const ObjectReader&) = delete;  // places made by place() point into this one
-    ObjectReader& operator=(const ObjectReader&) = delete;
-
-    ObjectReader(Element value, Place place, std::initializer_list<const char*> fields) : place_(std::move(place)) {
-        if (!value.is_object()) place_.reject(std::string("expected object, got ") + typeName(value));
-        if (fields.size() > names_.size()) throwFailure("lock image reader: an object with too many fields");
-        std::copy(fields.begin(), fields.end(), names_.begin());
-        count_ = fields.size();
-        // One pass over the object puts each value at its field's index: the reads that follow
-        // look up nothing in the document. Each known field at most once: a bit per index.
-        simdjson::dom::object object = value.get_object().value_unsafe();
-        for (simdjson::dom::key_value_pair field : object) {
-            size_t known = 0;
-            while (known < count_ && !sameName(field.key, names_[known])) ++known;
-            if (known == count_) place_.reject("unknown field " + shown(field.key));
-            if (present_ & (uint32_t{1} << known)) place_.reject("field " + shown(field.key) + " appears twice");
-            present_ |= uint32_t{1} << known;
-            values_[known] = field.value;
-        }
-    }
-
-    Place place(const char* name) const { return place_.field(name); }
-    bool has(const char* name) const { return present_ & (uint32_t{1} << indexOf(name)); }
-    Element at(const char* name) const {
-        size_t index = indexOf(name);
-        if (!(present_ & (uint32_t{1} << index))) place(name).reject("missing");
-        return values_[index];
-    }
-    std::string string(const char* name) const { return std::string(text(name)); }
-    // A string field as a view into the document.
-    std::string_view text(const char* name) const {
-        Element value = at(name);
-        if (!value.is_string()) place(name).reject(std::string("expected string, got ") + typeName(value));
-        return value.get_string().value_unsafe();
-    }
-    bool boolean(const char* name) const {
-        Element value = at(name);
-        if (!value.is_bool()) place(name).reject(std::string("expected boolean, got ") + typeName(value));
-        return value.get_bool().value_unsafe();
-    }
-    int64_t integer(const char* name, int64_t minimum, int64_t maximum) const {
-        Element value = at(name);
-        if (!isInteger(value)) place(name).reject(std::string("expected integer, got ") + typeName(value));
-        // A uint64 is above INT64_MAX, so above every maximum.
-        int64_t number = value.is_int64() ? value.get_int64().value_unsafe() : 0;
-        if (!value.is_int64() || number < minimum || number > maximum)
-            place(name).reject("expected integer in " + std::to_string(minimum) + ".." + std::to_string(maximum) +
-                               ", got " + shown(value));
-        return number;
-    }
-    uint64_t unsignedInteger(const char* name) const {
-        Element value = at(name);
-        if (!isNonNegativeInteger(value))
-            place(name).reject(std::string("expected integer >= 0, got ") +
-                               (isInteger(value) ? shown(value) : typeName(value)));
-        return value.get_uint64().value_unsafe();
-    }
-    simdjson::dom::array array(const char* name) const {
-        Element value = at(name);
-        if (!value.is_array()) place(name).reject(std::string("expected array, got ") + typeName(value));
-        return value.get_array().value_unsafe();
-    }
-    // A name parsed by one of model.h's fromString functions, or the field is refused.
-    template <typename Parse>
-    auto name(const char* field, Parse parse) const {
-        std::string_view name = text(field);
-        try {
-            return parse(name);
-        } catch (const Error& error) {
-            place(field).reject(error.what());
-        }
-    }
-
-private:
-    // NAME is one of the fields given to the constructor, most often the very same literal.
-    size_t indexOf(const char* name) const {
-        for (size_t i = 0; i < count_; ++i)
-            if (names_[i] == name) return i;
-        for (size_t i = 0; i < count_; ++i)
-            if (std::strcmp(names_[i], name) == 0) return i;
-        throwFailure(std::string("lock image reader: no field \"") + name + "\" was declared");
-    }
-
-    std::array<const char*, 16> names_{};
-    std::array<Element, 16> values_{};
-    size_t count_ = 0;
-    uint32_t present_ = 0;
-    Place place_;
-};
-
-// simdjson's array size saturates at 0xFFFFFF elements: beyond, they are counted.
-size_t elementCount(simdjson::dom::array array) {
-    size_t size = array.size();
-    if (size < 0xFFFFFF) return size;
-    size = 0;
-    for (Element element : array) {
-        (void)element;
-        ++size;
-    }
-    return size;
-}
 
 unsigned readOctalFlags(const ObjectReader& object) {
     std::string text = object.string("flags");
@@ -259,7 +94,7 @@ Lock readLock(Element value, const Place& place) {
 std::vector<Lock> readCountedLocks(const ObjectReader& object) {
     simdjson::dom::array locks = object.array("locks");
     uint64_t count = object.unsignedInteger("lock_count");
-    size_t size = elementCount(locks);
+    size_t size = jsonread::elementCount(locks);
     if (count != size)
         object.place("lock_count").reject(std::to_string(count) + " but \"locks\" has " + std::to_string(size));
     std::vector<Lock> out;
@@ -439,29 +274,9 @@ LockImage lockImageFromDocument(Element document) {
     return image;
 }
 
-// Why TEXT is not JSON. simdjson's codes name no position, so the message comes from nlohmann's
-// parser ("parse error at line 3, column 7: ..."); this runs only on the failure path.
-std::string whyMalformed(std::string_view text, simdjson::error_code code) {
-    try {
-        nlohmann::json parsed = nlohmann::json::parse(text);
-        (void)parsed;
-    } catch (const nlohmann::json::exception& error) {
-        std::string what = error.what();
-        size_t tagEnd = what.find("] ");  // without the "[json.exception.parse_error.101] " tag
-        return tagEnd == std::string::npos ? what : what.substr(tagEnd + 2);
-    }
-    return simdjson::error_message(code);
-}
-
-// TEXT is parsed where it lies when SPARE bytes follow it (simdjson reads up to
-// SIMDJSON_PADDING bytes past the end), else from a padded copy.
 LockImage lockImageFromBuffer(std::string_view text, size_t spare) {
     simdjson::dom::parser parser;
-    Element document;
-    if (simdjson::error_code code =
-            parser.parse(text.data(), text.size(), spare < simdjson::SIMDJSON_PADDING).get(document))
-        throwBadInput("malformed JSON: " + whyMalformed(text, code));
-    return lockImageFromDocument(document);
+    return lockImageFromDocument(jsonread::parseDocument(parser, text, spare));
 }
 
 }  // namespace

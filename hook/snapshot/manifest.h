@@ -16,6 +16,8 @@ namespace lockcr {
 
 // "xxh3-128:" and 32 hex digits of everything in FD from offset 0.
 std::string digestOfFile(int fd, const std::string& nameForErrors);
+// The digest of no bytes: an empty file's, known without opening it for reading.
+const std::string& emptyFileDigest();
 
 // The record of one open regular file (fstat and digest); PATH is its path inside the container.
 SnapshotFile describeFile(int fd, const std::string& path);

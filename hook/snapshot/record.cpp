@@ -5,39 +5,52 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
 
 #include "util/error.h"
+#include "util/json_reader.h"
+#include "util/json_writer.h"
 #include "util/sys.h"
 
 namespace lockcr {
-
-using nlohmann::json;
 
 namespace {
 
 constexpr size_t kMaxRecordBytes = size_t{256} << 20;
 
-json fileToJson(const SnapshotFile& file) {
-    return json{
-        {"path", file.path},     {"size", file.size},
-        {"mode", file.mode},     {"uid", file.uid},
-        {"gid", file.gid},       {"mtime", {{"seconds", file.mtimeSeconds}, {"nanoseconds", file.mtimeNanoseconds}}},
-        {"dev", file.device},    {"ino", file.inode},
-        {"digest", file.digest}, {"copy", file.copy}};
+// Paths are written exactly (JsonWriter refuses bytes that are not UTF-8: the record could not hold
+// them faithfully); the writer appends text with no tree in between, as for the lock image.
+void writeFile(JsonWriter& out, const SnapshotFile& file) {
+    out.beginObject();
+    out.key("path").exactString(file.path, "snapshot record: a path");
+    out.key("size").unsignedNumber(file.size);
+    out.key("mode").unsignedNumber(file.mode);
+    out.key("uid").unsignedNumber(file.uid);
+    out.key("gid").unsignedNumber(file.gid);
+    out.key("mtime").beginObject();
+    out.key("seconds").number(file.mtimeSeconds);
+    out.key("nanoseconds").unsignedNumber(file.mtimeNanoseconds);
+    out.endObject();
+    out.key("dev").unsignedNumber(file.device);
+    out.key("ino").unsignedNumber(file.inode);
+    out.key("digest").exactString(file.digest, "snapshot record: a digest");
+    out.key("copy").exactString(file.copy, "snapshot record: a copy path");
+    out.endObject();
 }
 
-json partToJson(const SnapshotPart& part) {
-    json files = json::array();
-    for (const SnapshotFile& file : part.files) files.push_back(fileToJson(file));
-    return json{{"backend", backendName(part.backend)},
-                {"mount_point", part.mountPoint},
-                {"fs_type", part.fsType},
-                {"source", part.source},
-                {"data", part.data},
-                {"subvolume_id", part.subvolumeId},
-                {"whole_volume", part.wholeVolume},
-                {"files", files}};
+void writePart(JsonWriter& out, const SnapshotPart& part) {
+    out.beginObject();
+    out.key("backend").exactString(backendName(part.backend), "snapshot record: a backend");
+    out.key("mount_point").exactString(part.mountPoint, "snapshot record: a mount point");
+    out.key("fs_type").exactString(part.fsType, "snapshot record: a filesystem type");
+    out.key("source").exactString(part.source, "snapshot record: a source path");
+    out.key("data").exactString(part.data, "snapshot record: a data path");
+    out.key("subvolume_id").unsignedNumber(part.subvolumeId);
+    out.key("whole_volume").boolean(part.wholeVolume);
+    out.key("files").beginArray();
+    for (const SnapshotFile& file : part.files) writeFile(out, file);
+    out.endArray();
+    out.endObject();
 }
 
 // "/a/b": no NUL, no empty, "." or ".." component, so a path means the same file wherever it is
@@ -55,56 +68,22 @@ bool isNormalAbsolutePath(const std::string& path) {
     return true;
 }
 
-// A checked view of one JSON object: each read names where it was, unknown keys are refused.
-class Fields {
-public:
-    Fields(const json& value, std::string place, std::initializer_list<const char*> keys)
-            : value_(value), place_(std::move(place)) {
-        if (!value.is_object()) fail("", "expected an object");
-        for (const auto& item : value.items()) {
-            const std::string& key = item.key();  // not a structured binding: clang 14 can't capture one
-            if (std::find_if(keys.begin(), keys.end(), [&](const char* k) { return key == k; }) == keys.end())
-                fail("", "unknown key \"" + key + "\"");
-        }
-    }
+using jsonread::Element;
+using jsonread::ObjectReader;
+using jsonread::Place;
 
-    const json& at(const char* key) const {
-        if (!value_.contains(key)) fail(key, "missing");
-        return value_.at(key);
-    }
-    std::string string(const char* key) const {
-        if (!at(key).is_string()) fail(key, "expected a string");
-        return at(key).get<std::string>();
-    }
-    std::string path(const char* key, bool mayBeEmpty) const {
-        std::string value = string(key);
-        if (value.empty() ? !mayBeEmpty : !isNormalAbsolutePath(value))
-            fail(key, "expected an absolute path without \".\", \"..\" or empty components");
-        return value;
-    }
-    uint64_t unsignedNumber(const char* key, uint64_t maximum = UINT64_MAX) const {
-        if (!at(key).is_number_unsigned() || at(key).get<uint64_t>() > maximum)
-            fail(key, "expected an integer 0.." + std::to_string(maximum));
-        return at(key).get<uint64_t>();
-    }
-    int64_t signedNumber(const char* key) const {
-        if (!at(key).is_number_integer()) fail(key, "expected an integer");
-        return at(key).get<int64_t>();
-    }
-    bool boolean(const char* key) const {
-        if (!at(key).is_boolean()) fail(key, "expected true or false");
-        return at(key).get<bool>();
-    }
-    std::string place(const char* key) const { return place_.empty() ? key : place_ + "." + key; }
-    [[noreturn]] void fail(const char* key, const std::string& why) const {
-        std::string where = *key ? place(key) : (place_.empty() ? "record" : place_);
-        throwBadInput(where + ": " + why);
-    }
+std::string readPath(const ObjectReader& object, const char* key, bool mayBeEmpty) {
+    std::string value = object.string(key);
+    if (value.empty() ? !mayBeEmpty : !isNormalAbsolutePath(value))
+        object.place(key).reject("expected an absolute path without \".\", \"..\" or empty components");
+    return value;
+}
 
-private:
-    const json& value_;
-    std::string place_;
-};
+uint64_t readUnsigned(const ObjectReader& object, const char* key, uint64_t maximum) {
+    uint64_t value = object.unsignedInteger(key);
+    if (value > maximum) object.place(key).reject("expected an integer 0.." + std::to_string(maximum));
+    return value;
+}
 
 bool isHexDigest(const std::string& digest) {
     constexpr std::string_view kPrefix = "xxh3-128:";
@@ -112,51 +91,76 @@ bool isHexDigest(const std::string& digest) {
     return digest.find_first_not_of("0123456789abcdef", kPrefix.size()) == std::string::npos;
 }
 
-SnapshotFile fileFromJson(const json& value, const std::string& place) {
-    Fields fields(value, place, {"path", "size", "mode", "uid", "gid", "mtime", "dev", "ino", "digest", "copy"});
+SnapshotFile readFile(Element value, const Place& place) {
+    ObjectReader object(value, place, {"path", "size", "mode", "uid", "gid", "mtime", "dev", "ino", "digest", "copy"});
     SnapshotFile file;
-    file.path = fields.path("path", false);
-    file.size = fields.unsignedNumber("size", INT64_MAX);
-    file.mode = static_cast<uint32_t>(fields.unsignedNumber("mode", UINT32_MAX));
-    if (!S_ISREG(file.mode)) fields.fail("mode", "not a regular file's mode");
-    file.uid = static_cast<uint32_t>(fields.unsignedNumber("uid", UINT32_MAX));
-    file.gid = static_cast<uint32_t>(fields.unsignedNumber("gid", UINT32_MAX));
-    Fields mtime(fields.at("mtime"), fields.place("mtime"), {"seconds", "nanoseconds"});
-    file.mtimeSeconds = mtime.signedNumber("seconds");
-    file.mtimeNanoseconds = static_cast<uint32_t>(mtime.unsignedNumber("nanoseconds", 999999999));
-    file.device = fields.unsignedNumber("dev");
-    file.inode = fields.unsignedNumber("ino");
-    file.digest = fields.string("digest");
+    file.path = readPath(object, "path", false);
+    file.size = readUnsigned(object, "size", INT64_MAX);
+    file.mode = static_cast<uint32_t>(readUnsigned(object, "mode", UINT32_MAX));
+    if (!S_ISREG(file.mode)) object.place("mode").reject("not a regular file's mode");
+    file.uid = static_cast<uint32_t>(readUnsigned(object, "uid", UINT32_MAX));
+    file.gid = static_cast<uint32_t>(readUnsigned(object, "gid", UINT32_MAX));
+    ObjectReader mtime(object.at("mtime"), object.place("mtime"), {"seconds", "nanoseconds"});
+    file.mtimeSeconds = mtime.integer("seconds", INT64_MIN, INT64_MAX);
+    file.mtimeNanoseconds = static_cast<uint32_t>(readUnsigned(mtime, "nanoseconds", 999999999));
+    file.device = object.unsignedInteger("dev");
+    file.inode = object.unsignedInteger("ino");
+    file.digest = object.string("digest");
     if (!isHexDigest(file.digest) && file.digest != kNoDigest)
-        fields.fail("digest", "expected \"xxh3-128:\" and 32 lowercase hex digits, or \"none\"");
-    file.copy = fields.string("copy");
+        object.place("digest").reject("expected \"xxh3-128:\" and 32 lowercase hex digits, or \"none\"");
+    file.copy = object.string("copy");
     // A copy path is opened inside the part's data directory; "..", an absolute path or a NUL is
     // refused here as well, so a forged record cannot even ask for one.
     if (!file.copy.empty() && (file.copy.starts_with('/') || !isNormalAbsolutePath("/" + file.copy)))
-        fields.fail("copy", "expected a path inside the data directory");
+        object.place("copy").reject("expected a path inside the data directory");
     return file;
 }
 
-SnapshotPart partFromJson(const json& value, const std::string& place) {
-    Fields fields(value, place,
-                  {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files"});
+SnapshotPart readPart(Element value, const Place& place) {
+    ObjectReader object(value, place,
+                        {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files"});
     SnapshotPart part;
-    std::string backend = fields.string("backend");
+    std::string backend = object.string("backend");
     if (backend == "btrfs") part.backend = SnapshotBackend::btrfs;
     else if (backend == "overlay") part.backend = SnapshotBackend::overlay;
     else if (backend == "manifest") part.backend = SnapshotBackend::manifest;
-    else fields.fail("backend", "expected btrfs, overlay or manifest");
-    part.mountPoint = fields.path("mount_point", false);
-    part.fsType = fields.string("fs_type");
-    part.source = fields.path("source", true);
-    part.data = fields.path("data", true);
-    part.subvolumeId = fields.unsignedNumber("subvolume_id");
-    part.wholeVolume = fields.boolean("whole_volume");
-    const json& files = fields.at("files");
-    if (!files.is_array()) fields.fail("files", "expected an array");
-    for (size_t i = 0; i < files.size(); ++i)
-        part.files.push_back(fileFromJson(files[i], fields.place("files") + "[" + std::to_string(i) + "]"));
+    else object.place("backend").reject("expected btrfs, overlay or manifest");
+    part.mountPoint = readPath(object, "mount_point", false);
+    part.fsType = object.string("fs_type");
+    part.source = readPath(object, "source", true);
+    part.data = readPath(object, "data", true);
+    part.subvolumeId = object.unsignedInteger("subvolume_id");
+    part.wholeVolume = object.boolean("whole_volume");
+    simdjson::dom::array files = object.array("files");
+    part.files.reserve(std::min<size_t>(jsonread::elementCount(files), 65536));  // a count is not trusted with memory
+    Place filesPlace = object.place("files");
+    size_t i = 0;
+    for (Element file : files) part.files.push_back(readFile(file, filesPlace.index(i++)));
     return part;
+}
+
+SnapshotRecord recordFromDocument(Element document) {
+    ObjectReader top(document, Place(),
+                     {"$schema", "version", "checkpoint_id", "created", "hostname", "init_pid", "store", "parts"});
+    if (top.text("$schema") != kSnapshotRecordSchemaId)
+        top.place("$schema").reject(std::string("expected \"") + kSnapshotRecordSchemaId + "\"");
+    SnapshotRecord record;
+    record.version = static_cast<int>(readUnsigned(top, "version", INT32_MAX));
+    if (record.version != 1) top.place("version").reject("this lockcr reads version 1");
+    record.checkpointId = top.string("checkpoint_id");
+    try {
+        checkCheckpointId(record.checkpointId);
+    } catch (const Error& error) {
+        top.place("checkpoint_id").reject(error.what());
+    }
+    record.createdSeconds = top.integer("created", INT64_MIN, INT64_MAX);
+    record.hostname = top.string("hostname");
+    record.initPid = static_cast<pid_t>(readUnsigned(top, "init_pid", INT32_MAX));
+    record.store = readPath(top, "store", false);
+    Place partsPlace = top.place("parts");
+    size_t i = 0;
+    for (Element part : top.array("parts")) record.parts.push_back(readPart(part, partsPlace.index(i++)));
+    return record;
 }
 
 }  // namespace
@@ -169,53 +173,36 @@ void checkCheckpointId(const std::string& id) {
 }
 
 std::string snapshotRecordToText(const SnapshotRecord& record) {
-    json parts = json::array();
-    for (const SnapshotPart& part : record.parts) parts.push_back(partToJson(part));
-    json document{{"$schema", kSnapshotRecordSchemaId},
-                  {"version", record.version},
-                  {"checkpoint_id", record.checkpointId},
-                  {"created", record.createdSeconds},
-                  {"hostname", record.hostname},
-                  {"init_pid", record.initPid},
-                  {"store", record.store},
-                  {"parts", parts}};
-    try {
-        return document.dump(2);
-    } catch (const json::exception&) {
-        // nlohmann refuses bytes that are not UTF-8: a path the record cannot hold faithfully.
-        throwFailure("snapshot record: a path is not valid UTF-8 and cannot be recorded");
-    }
+    JsonWriter out;
+    size_t files = 0;
+    for (const SnapshotPart& part : record.parts) files += part.files.size();
+    out.reserve(512 + files * 256);
+    out.beginObject();
+    out.key("$schema").exactString(kSnapshotRecordSchemaId, "snapshot record: the schema id");
+    out.key("version").number(record.version);
+    out.key("checkpoint_id").exactString(record.checkpointId, "snapshot record: the checkpoint id");
+    out.key("created").number(record.createdSeconds);
+    out.key("hostname").lossyString(record.hostname);
+    out.key("init_pid").number(record.initPid);
+    out.key("store").exactString(record.store, "snapshot record: the store path");
+    out.key("parts").beginArray();
+    for (const SnapshotPart& part : record.parts) writePart(out, part);
+    out.endArray();
+    out.endObject();
+    return out.take();
 }
 
 SnapshotRecord snapshotRecordFromText(std::string_view text) {
-    json document = json::parse(text, nullptr, false);
-    if (document.is_discarded()) throwBadInput("snapshot record: not valid JSON");
-    Fields top(document, "",
-               {"$schema", "version", "checkpoint_id", "created", "hostname", "init_pid", "store", "parts"});
-    if (top.string("$schema") != kSnapshotRecordSchemaId)
-        top.fail("$schema", std::string("expected \"") + kSnapshotRecordSchemaId + "\"");
-    SnapshotRecord record;
-    record.version = static_cast<int>(top.unsignedNumber("version", INT32_MAX));
-    if (record.version != 1) top.fail("version", "this lockcr reads version 1");
-    record.checkpointId = top.string("checkpoint_id");
-    try {
-        checkCheckpointId(record.checkpointId);
-    } catch (const Error& error) {
-        top.fail("checkpoint_id", error.what());
-    }
-    record.createdSeconds = top.signedNumber("created");
-    record.hostname = top.string("hostname");
-    record.initPid = static_cast<pid_t>(top.unsignedNumber("init_pid", INT32_MAX));
-    record.store = top.path("store", false);
-    const json& parts = top.at("parts");
-    if (!parts.is_array()) top.fail("parts", "expected an array");
-    for (size_t i = 0; i < parts.size(); ++i)
-        record.parts.push_back(partFromJson(parts[i], "parts[" + std::to_string(i) + "]"));
-    return record;
+    simdjson::dom::parser parser;
+    return recordFromDocument(jsonread::parseDocument(parser, text, 0));
 }
 
 std::string writeSnapshotRecord(const std::string& directory, const SnapshotRecord& record) {
-    std::string text = snapshotRecordToText(record) + "\n";
+    return writeSnapshotRecordText(directory, snapshotRecordToText(record));
+}
+
+std::string writeSnapshotRecordText(const std::string& directory, std::string text) {
+    text += "\n";
     std::string path = directory + "/" + kSnapshotRecordFileName;
     std::string temporary = directory + "/.lockcr-snapshot-XXXXXX";
     int rawFd = ::mkostemp(temporary.data(), O_CLOEXEC);
@@ -241,10 +228,15 @@ SnapshotRecord readSnapshotRecord(const std::string& path) {
     struct stat status {};
     if (::fstat(fd.get(), &status) != 0) throwErrno("stat " + path);
     if (!S_ISREG(status.st_mode)) throwBadInput("snapshot record " + path + ": not a regular file");
-    std::string text = sys::readAll(fd.get(), path, kMaxRecordBytes);
+    if (static_cast<uint64_t>(status.st_size) > kMaxRecordBytes)
+        throwBadInput("snapshot record " + path + ": larger than 256 MiB");
+    std::string text;
+    text.reserve(static_cast<size_t>(status.st_size) + simdjson::SIMDJSON_PADDING + 1);
+    sys::readAllInto(fd.get(), text, "snapshot record " + path, kMaxRecordBytes);
     if (text.size() > kMaxRecordBytes) throwBadInput("snapshot record " + path + ": larger than 256 MiB");
     try {
-        return snapshotRecordFromText(text);
+        simdjson::dom::parser parser;
+        return recordFromDocument(jsonread::parseDocument(parser, text, text.capacity() - text.size()));
     } catch (const Error& error) {
         throw error.within("snapshot record " + path);
     }

@@ -69,6 +69,8 @@ SnapshotRecord snapshotRecordFromText(std::string_view text);
 // DIRECTORY/lockcr-snapshot.json, atomically (a 0600 temporary file, fsync, rename, fsync of the
 // directory); returns the path written.
 std::string writeSnapshotRecord(const std::string& directory, const SnapshotRecord& record);
+// The same with the record's text already made (snapshotRecordToText), when it goes to two places.
+std::string writeSnapshotRecordText(const std::string& directory, std::string text);
 SnapshotRecord readSnapshotRecord(const std::string& path);
 
 // A checkpoint id becomes a directory name in the store: 1 to 128 of [A-Za-z0-9._-], not "." or

@@ -51,12 +51,14 @@ std::set<FileKey> leasedFiles() {
 // a lease on the file (a non-blocking one signals the lease's owner at once, a blocking one waits
 // lease-break-time), so a leased file is read through a duplicate of a container process's own fd
 // (pidfd_getfd: no open), which the digest and the copy read with pread and copy_file_range at
-// explicit offsets, leaving that description's file offset as it is. Null when the file is leased
-// and no container process has it open for reading: its metadata is recorded without its bytes.
+// explicit offsets, leaving that description's file offset as it is. Null when the file is empty
+// (nothing to read or copy), or leased with no container process having it open for reading: its
+// metadata is recorded without its bytes.
 UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::string& path, struct stat& status) {
     UniqueFd pathFd = sys::openInRoot(context.rootFd, path, O_PATH | O_NOFOLLOW);
     int error = 0;
     if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("stat " + path, error);
+    if (S_ISREG(status.st_mode) && status.st_size == 0) return UniqueFd();  // no bytes to read
     if (!context.leased.contains({status.st_dev, status.st_ino}))
         return sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     auto holder = context.holders.find(path);
@@ -108,6 +110,10 @@ void describeFiles(const PartContext& context, const std::vector<std::string>& p
         }
         if (!fd) {
             if (!S_ISREG(status.st_mode)) throwFailure("snapshot: " + path + ": not a regular file");
+            if (status.st_size == 0) {  // its digest is known, and a rollback only has to truncate
+                part.files.push_back(describeStatus(status, path, emptyFileDigest()));
+                continue;
+            }
             logWarning("snapshot: " + path +
                        " is leased and no container process has it open for reading: "
                        "recorded without its bytes (reading it would break the lease)");
@@ -224,7 +230,7 @@ std::string defaultCheckpointId(pid_t initPid) {
     return "pid-" + std::to_string(initPid) + "-" + stamp;
 }
 
-SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOptions& options) {
+SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOptions& options, std::string* recordText) {
     std::string proc = "/proc/" + std::to_string(target.initPid);
     std::vector<MountInfoEntry> containerMounts, hostMounts;
     try {
@@ -276,7 +282,9 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
         // fsync per copied file cost a checkpoint of 4,000 open files over a second (bench/criu.sh).
         UniqueFd storeFd = sys::openAt(AT_FDCWD, pending.directory(), O_RDONLY | O_DIRECTORY);
         if (::syncfs(storeFd.get()) != 0) throwErrno("syncfs " + pending.directory());
-        writeSnapshotRecord(pending.directory(), record);
+        std::string text = snapshotRecordToText(record);
+        writeSnapshotRecordText(pending.directory(), text);
+        if (recordText) *recordText = std::move(text);
     } catch (const Error& error) {
         throw error.within("snapshot " + record.checkpointId + " (the half-taken snapshot is removed)");
     }
@@ -294,9 +302,10 @@ SnapshotRecord takeSnapshot(const SnapshotTarget& target, const SnapshotOptions&
             return existing;
         }
     }
-    SnapshotRecord record = createSnapshot(target, options);
+    std::string text;
+    SnapshotRecord record = createSnapshot(target, options, &text);
     try {
-        writeSnapshotRecord(recordDirectory, record);
+        writeSnapshotRecordText(recordDirectory, std::move(text));
     } catch (const Error& error) {
         deleteSnapshot(options.store, record.checkpointId);
         throw error.within("snapshot " + record.checkpointId + " (removed: its record could not be written)");

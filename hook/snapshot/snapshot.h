@@ -34,8 +34,10 @@ struct SnapshotOptions {
 std::string defaultCheckpointId(pid_t initPid);
 
 // Takes the snapshot and commits it in the store; on any failure every piece taken so far is
-// removed and the Error says so. The caller keeps the container still.
-SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOptions& options);
+// removed and the Error says so. The caller keeps the container still. RECORD_TEXT, if given,
+// receives the record's text as written into the store.
+SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOptions& options,
+                              std::string* recordText = nullptr);
 
 // createSnapshot, then RECORD_DIRECTORY/lockcr-snapshot.json (0600, atomic) and a copy in the store.
 // Idempotent: when RECORD_DIRECTORY already holds a record whose data is all present, that record

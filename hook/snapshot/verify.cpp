@@ -64,7 +64,7 @@ std::vector<std::string> differencesOf(int rootFd, const SnapshotFile& file, boo
         changes.push_back("mode " + octalMode(file.mode) + " -> " + octalMode(status.st_mode));
     if (status.st_uid != file.uid || status.st_gid != file.gid)
         changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
-    if (static_cast<uint64_t>(status.st_size) == file.size && file.digest != kNoDigest) {
+    if (static_cast<uint64_t>(status.st_size) == file.size && file.size > 0 && file.digest != kNoDigest) {
         UniqueFd readable = sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
         if (digestOfFile(readable.get(), file.path) != file.digest) {
             bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds &&
@@ -104,6 +104,7 @@ const SnapshotPart& partOf(const SnapshotRecord& record, const SnapshotFile* fil
 
 // The snapshot's copy of FILE, checked against its digest before anything is written.
 UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const SnapshotFile& file) {
+    if (file.size == 0 && file.digest == emptyFileDigest()) return UniqueFd();  // nothing to copy back
     std::string why;
     if (part.data.empty() || file.copy.empty()) why = "the snapshot kept no copy of it";
     int error = 0;
@@ -126,7 +127,8 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
 }
 
 // Writes FILE back at its path, through the container's root: the name is replaced if it is no
-// longer a regular file (a symlink is unlinked, never followed), then the bytes and metadata.
+// longer a regular file (a symlink is unlinked, never followed), then the bytes (SOURCE_FD; -1 for
+// an empty file) and metadata.
 void restoreFile(int rootFd, const SnapshotFile& file, int sourceFd) {
     size_t slash = file.path.rfind('/');
     std::string parent = slash == 0 ? "/" : file.path.substr(0, slash), name = file.path.substr(slash + 1);
@@ -138,7 +140,7 @@ void restoreFile(int rootFd, const SnapshotFile& file, int sourceFd) {
     }
     UniqueFd fd = sys::openAt(parentFd.get(), name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (::ftruncate(fd.get(), 0) != 0) throwErrno("rollback: truncate " + file.path);
-    copyFileBytes(sourceFd, fd.get(), file.path);
+    if (sourceFd >= 0) copyFileBytes(sourceFd, fd.get(), file.path);
     struct stat recorded {};
     recorded.st_uid = file.uid;
     recorded.st_gid = file.gid;

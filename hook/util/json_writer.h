@@ -1,6 +1,7 @@
 // A streaming JSON writer: text is appended as values are written, with no tree of nodes in
 // between (a 20,000-lock image built as an nlohmann::json tree costs more than collecting it).
-// Reading is json_reader.cpp's (simdjson); tests round-trip one through the other.
+// It writes the lock image (image/json.cpp; read back by image/json_reader.cpp with simdjson, and
+// tests round-trip one through the other) and the snapshot record (snapshot/record.cpp).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,8 @@ public:
     void endArray();
     JsonWriter& key(std::string_view name);  // inside an object, before each value; NAME is plain ASCII
 
-    // Exact text: bytes that are not valid UTF-8 throw Error naming WHAT (paths must survive).
+    // Exact text: bytes that are not valid UTF-8 throw Error naming WHAT, e.g. "lock image: path"
+    // (paths must survive).
     void exactString(std::string_view text, const char* what);
     // Text for people: bytes that are not valid UTF-8 become U+FFFD.
     void lossyString(std::string_view text);

@@ -1,4 +1,4 @@
-#include "image/json_writer.h"
+#include "util/json_writer.h"
 
 #include <charconv>
 
@@ -109,7 +109,7 @@ void JsonWriter::exactString(std::string_view text, const char* what) {
     separate();
     text_ += '"';
     if (!escape(text, false))
-        throwFailure("lock image: " + std::string(what) + " \"" + std::string(text) +
+        throwFailure(std::string(what) + " \"" + std::string(text) +
                      "\" is not valid UTF-8 and cannot be recorded in JSON");
     text_ += '"';
 }
