@@ -29,6 +29,9 @@ LockImage lockImageFromJson(const nlohmann::json& document);  // through its tex
 // Refuses files over 256 MiB and anything but regular files; malformed JSON and violations throw
 // Error(badInput) naming the file. Open and read failures throw Error with errno.
 LockImage readLockImage(const std::string& path);
+// The same, keeping the file's text in TEXT: a reader that validates an image and passes it on
+// copies these bytes instead of writing the image again.
+LockImage readLockImage(const std::string& path, std::string& text);
 
 // Atomic: the image goes to a new 0600 file beside `path` (O_EXCL), is fsynced and renamed over
 // `path`, then the directory is fsynced. On failure the temporary file is removed and `path` is

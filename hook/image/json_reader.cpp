@@ -288,6 +288,11 @@ LockImage lockImageFromJson(const nlohmann::json& document) {
 }
 
 LockImage readLockImage(const std::string& path) {
+    std::string text;
+    return readLockImage(path, text);
+}
+
+LockImage readLockImage(const std::string& path, std::string& text) {
     // O_NONBLOCK: opening a FIFO planted at the path must not hang; it is refused below.
     UniqueFd fd = sys::openAt(AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     struct stat status {};
@@ -297,7 +302,7 @@ LockImage readLockImage(const std::string& path) {
     if (status.st_size > kMaxImageSize)
         throwBadInput("lock image " + path + ": " + std::to_string(status.st_size) +
                       " bytes, more than the 256 MiB an image can be");
-    std::string text;
+    text.clear();
     text.reserve(static_cast<size_t>(status.st_size) + simdjson::SIMDJSON_PADDING + 1);
     sys::readAllInto(fd.get(), text, "lock image " + path, kMaxImageSize);
     if (text.size() > static_cast<size_t>(kMaxImageSize))

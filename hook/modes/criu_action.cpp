@@ -37,6 +37,7 @@
 #include "snapshot/record.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/verify.h"
+#include "util/atomic_file.h"
 #include "util/capabilities.h"
 #include "util/error.h"
 #include "util/fault.h"
@@ -174,7 +175,7 @@ std::string checkFilesAtSources(const std::string& imageDirectory, const Checkpo
     SourceCheck checked = checkSnapshotAtSources(snapshot, verifyPolicyOf(policies.filesystem));
     refuseChangedFiles(checked.check.changes, state);
     for (const std::string& line : checked.check.restored) logNotice("rolled back: " + line);
-    writeSnapshotRecord(restoreDirectory(state.key), checked.remaining);
+    if (!checked.remaining.parts.empty()) writeSnapshotRecord(restoreDirectory(state.key), checked.remaining);
     size_t files = 0;
     for (const SnapshotPart& part : snapshot.parts) files += part.files.size();
     return "; " + std::to_string(files) + " recorded file(s) " +
@@ -197,7 +198,8 @@ std::string prepareRestore(const CriuEnvironment& environment, const Policies& h
     name = containerName(record.containerId, 0);
     if (!applyAnnotations(hostPolicies, record.annotations).enabled) return "disabled by io.lockcr.enabled";
     // Refuse a damaged image now, before anything is restored.
-    LockImage image = readLockImage(checkpointFile(directory, kLockImageFileName));
+    std::string imageText;
+    LockImage image = readLockImage(checkpointFile(directory, kLockImageFileName), imageText);
     checkImageMatchesRecord(image, record, directory);
     RestoreState state;
     state.key = restoreKeyOf(::getppid());
@@ -205,7 +207,7 @@ std::string prepareRestore(const CriuEnvironment& environment, const Policies& h
     state.containerId = record.containerId;
     state.imageDirectory = directory;
     writeRestoreState(state);
-    writeLockImage(restoreDirectory(state.key) + "/" + kLockImageFileName, image);
+    writeFileAtomically(restoreDirectory(state.key) + "/" + kLockImageFileName, imageText);  // the bytes checked
     writeCheckpointRecord(restoreDirectory(state.key), record);
     std::string filesDone = checkFilesAtSources(directory, record, applyAnnotations(hostPolicies, record.annotations),
                                                 state);

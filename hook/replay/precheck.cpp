@@ -56,8 +56,14 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const 
     PrecheckReport report;
     ProcLocksTable table = parseProcLocks(sys::readFile("/proc/locks"));
     std::set<std::pair<DeviceNumber, uint64_t>> leased;
-    for (const LockLine& held : table.held)
+    // The lines of each file: a host holding tens of thousands of locks made matching every wanted
+    // lock against every line cost more than the rest of a restore.
+    std::map<std::pair<DeviceNumber, uint64_t>, ProcLocksTable> linesOfFile;
+    for (const LockLine& held : table.held) {
         if (held.lock.kind == LockKind::lease) leased.emplace(held.device, held.inode);
+        linesOfFile[{held.device, held.inode}].held.push_back(held);
+    }
+    const ProcLocksTable noLines;
     // Per file, not per lock: an image of 20,000 locks names far fewer files, and each file is
     // opened, stat'ed and matched against /proc/locks once.
     std::map<std::string, std::vector<WantedLock>> byFile;
@@ -84,7 +90,9 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const 
         }
         // /proc/locks first: it sees flocks and leases, and it tells whether opening the file to ask
         // F_OFD_GETLK would start breaking somebody's lease (an open does that).
-        std::vector<Conflict> listed = findConflicts(wants, table, container);
+        auto lines = linesOfFile.find({wants.front().device, wants.front().inode});
+        std::vector<Conflict> listed =
+            findConflicts(wants, lines == linesOfFile.end() ? noLines : lines->second, container);
         if (!listed.empty() || leased.contains({wants.front().device, wants.front().inode})) {
             report.conflicts.insert(report.conflicts.end(), listed.begin(), listed.end());
             continue;

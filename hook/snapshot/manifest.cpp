@@ -107,7 +107,7 @@ SnapshotFile describeFile(int fd, const std::string& path) {
 
 std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks) {
     std::vector<OpenFile> files;
-    std::set<std::pair<dev_t, ino_t>> seen;
+    std::set<std::string> seen;
     for (pid_t pid : tasks) {
         // The kernel renders an fd's path from the reader's root (d_path): a task chrooted below
         // ours shows our path to its root in front, a task in another mount namespace does not.
@@ -122,18 +122,20 @@ std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks) {
             if (error == ENOENT || error == ESRCH) continue;  // exited
             throwErrno("list " + fdDirectory, error);
         }
+        // The link alone: a socket, pipe or anonymous inode reads as "type:[...]", not a path. What a
+        // path names (a regular file, or a directory or device) is seen when it is opened inside
+        // the container's root (O_PATH); a stat here would walk each path a second time.
+        UniqueFd fdDirectoryFd = sys::tryOpenAt(AT_FDCWD, fdDirectory, O_RDONLY | O_DIRECTORY, error);
+        if (!fdDirectoryFd) continue;  // exited
         for (const std::string& fd : fds) {
-            std::string link = fdDirectory + "/" + fd, target;
-            struct stat status {};
-            if (::stat(link.c_str(), &status) != 0 || !S_ISREG(status.st_mode))
-                continue;  // closed meanwhile, or not a file
-            if (!sys::tryReadLinkAt(AT_FDCWD, link, target, error) || !target.starts_with('/')) continue;
-            if (status.st_nlink == 0 || target.ends_with(" (deleted)")) continue;
+            std::string target;
+            if (!sys::tryReadLinkAt(fdDirectoryFd.get(), fd, target, error) || !target.starts_with('/')) continue;
+            if (target.ends_with(" (deleted)")) continue;
             if (!rootPrefix.empty()) {
                 if (!target.starts_with(rootPrefix + "/")) continue;  // outside its root: not the container's
                 target.erase(0, rootPrefix.size());
             }
-            if (!seen.emplace(status.st_dev, status.st_ino).second) continue;
+            if (!seen.insert(target).second) continue;
             files.push_back({target, pid, std::stoi(fd)});
         }
     }

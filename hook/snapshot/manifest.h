@@ -31,9 +31,10 @@ struct OpenFile {
     int fd = -1;
 };
 
-// The regular files TASKS (host pids; a thread whose fds stand for its process's is fine) have
-// open, once per file (device and inode). Deleted files are skipped: there is no path to verify.
-// Tasks that exit meanwhile are skipped.
+// The files TASKS (host pids; a thread whose fds stand for its process's is fine) have open, once
+// per path: every fd whose link is a path (regular files, and also directories and device nodes,
+// which the caller skips once it has opened the path with O_PATH and seen its type). Deleted files
+// are skipped: there is no path to verify. Tasks that exit meanwhile are skipped.
 std::vector<OpenFile> openRegularFiles(const std::vector<pid_t>& tasks);
 
 // Absolute paths of every regular file below DIRECTORY (inside the root ROOT_FD), without going

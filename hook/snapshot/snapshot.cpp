@@ -8,6 +8,7 @@
 
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "collect/proc_locks.h"
@@ -25,6 +26,26 @@ namespace {
 
 using FileKey = std::pair<uint64_t, uint64_t>;  // st_dev, st_ino
 
+// Every file some lease is on, from /proc/locks, read on the first question: a snapshot whose open
+// files are all empty opens none of them and needs no answer. /proc/locks is read a page per
+// read() and the kernel walks the host's lock list from its start for each page, so on a host
+// holding tens of thousands of locks one read of it costs tens of milliseconds or more.
+class LeasedFiles {
+public:
+    bool contains(FileKey file) {
+        if (!leased_) {
+            leased_.emplace();
+            for (const LockLine& line : parseProcLocks(sys::readFile("/proc/locks")).held)
+                if (line.lock.kind == LockKind::lease && line.hasInode)
+                    leased_->emplace(makedev(line.device.major, line.device.minor), line.inode);
+        }
+        return leased_->contains(file);
+    }
+
+private:
+    std::optional<std::set<FileKey>> leased_;
+};
+
 // What one part is taken from, and where it goes.
 struct PartContext {
     int rootFd;  // the container's root
@@ -34,31 +55,24 @@ struct PartContext {
     size_t index;
     const std::vector<MountInfoEntry>& hostMounts;
     PendingSnapshot& pending;
-    const std::set<FileKey>& leased;                 // files with a lease on them (/proc/locks)
+    LeasedFiles& leased;                             // files with a lease on them (/proc/locks)
     const std::map<std::string, OpenFile>& holders;  // a container process's fd of each open path
 };
 
-// Every file some lease is on, from /proc/locks.
-std::set<FileKey> leasedFiles() {
-    std::set<FileKey> leased;
-    for (const LockLine& line : parseProcLocks(sys::readFile("/proc/locks")).held)
-        if (line.lock.kind == LockKind::lease && line.hasInode)
-            leased.emplace(makedev(line.device.major, line.device.minor), line.inode);
-    return leased;
-}
 
 // The file at PATH, open for reading its bytes without touching a lease: an open starts breaking
 // a lease on the file (a non-blocking one signals the lease's owner at once, a blocking one waits
 // lease-break-time), so a leased file is read through a duplicate of a container process's own fd
 // (pidfd_getfd: no open), which the digest and the copy read with pread and copy_file_range at
-// explicit offsets, leaving that description's file offset as it is. Null when the file is empty
-// (nothing to read or copy), or leased with no container process having it open for reading: its
+// explicit offsets, leaving that description's file offset as it is. Null when PATH is not a
+// regular file (a directory or device node is never opened for reading), is empty (nothing to
+// read or copy), or is leased with no container process having it open for reading: its
 // metadata is recorded without its bytes.
 UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::string& path, struct stat& status) {
     UniqueFd pathFd = sys::openInRoot(context.rootFd, path, O_PATH | O_NOFOLLOW);
     int error = 0;
     if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("stat " + path, error);
-    if (S_ISREG(status.st_mode) && status.st_size == 0) return UniqueFd();  // no bytes to read
+    if (!S_ISREG(status.st_mode) || status.st_size == 0) return UniqueFd();  // never opened: no bytes to read
     if (!context.leased.contains({status.st_dev, status.st_ino}))
         return sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     auto holder = context.holders.find(path);
@@ -74,6 +88,24 @@ UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::st
         if ((sys::fcntlInteger(duplicate.get(), F_GETFL, 0) & O_ACCMODE) != O_WRONLY) return duplicate;
     }
     return UniqueFd();
+}
+
+// Whether the fd through which a container process has PATH open is a regular file (its
+// /proc/PID/fd link followed): asked only when the path no longer names one.
+bool openedAsRegularFile(const PartContext& context, const std::string& path) {
+    auto holder = context.holders.find(path);
+    if (holder == context.holders.end()) return false;
+    struct stat status {};
+    std::string link = "/proc/" + std::to_string(holder->second.pid) + "/fd/" + std::to_string(holder->second.fd);
+    return ::stat(link.c_str(), &status) == 0 && S_ISREG(status.st_mode);
+}
+
+const char* fileTypeName(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISLNK(mode)) return "a symlink";
+    if (S_ISFIFO(mode)) return "a fifo";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "a device node";
 }
 
 std::string relativeTo(const std::string& path, const std::string& mountPoint) {
@@ -109,7 +141,12 @@ void describeFiles(const PartContext& context, const std::vector<std::string>& p
             continue;
         }
         if (!fd) {
-            if (!S_ISREG(status.st_mode)) throwFailure("snapshot: " + path + ": not a regular file");
+            if (!S_ISREG(status.st_mode)) {
+                if (openedAsRegularFile(context, path))
+                    throwFailure("snapshot: " + path + ": open as a regular file, but the path now names " +
+                                 fileTypeName(status.st_mode));
+                continue;  // a directory or device node the container has open: no bytes to record
+            }
             if (status.st_size == 0) {  // its digest is known, and a rollback only has to truncate
                 part.files.push_back(describeStatus(status, path, emptyFileDigest()));
                 continue;
@@ -244,7 +281,7 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
     std::vector<OpenFile> openFiles = openRegularFiles(target.tasks);
     std::map<std::string, OpenFile> holders;
     for (const OpenFile& file : openFiles) holders.emplace(file.path, file);
-    std::set<FileKey> leased = leasedFiles();
+    LeasedFiles leased;
 
     SnapshotRecord record;
     record.checkpointId = options.checkpointId.empty() ? defaultCheckpointId(target.initPid) : options.checkpointId;
