@@ -14,6 +14,7 @@
 #include "collect/proc_locks.h"
 #include "snapshot/btrfs.h"
 #include "snapshot/file_copy.h"
+#include "snapshot/in_root.h"
 #include "snapshot/manifest.h"
 #include "snapshot/overlay.h"
 #include "util/error.h"
@@ -49,6 +50,7 @@ private:
 // What one part is taken from, and where it goes.
 struct PartContext {
     int rootFd;  // the container's root
+    FilesInRoot& files;  // looked up inside it
     const ContainerMount& mount;
     std::string directory;  // STORE/ID/part-N
     const std::string& checkpointId;
@@ -69,12 +71,10 @@ struct PartContext {
 // read or copy), or is leased with no container process having it open for reading: its
 // metadata is recorded without its bytes.
 UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::string& path, struct stat& status) {
-    UniqueFd pathFd = sys::openInRoot(context.rootFd, path, O_PATH | O_NOFOLLOW);
     int error = 0;
-    if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("stat " + path, error);
+    if (!context.files.status(path, status, error)) throwErrno("stat " + path, error);
     if (!S_ISREG(status.st_mode) || status.st_size == 0) return UniqueFd();  // never opened: no bytes to read
-    if (!context.leased.contains({status.st_dev, status.st_ino}))
-        return sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    if (!context.leased.contains({status.st_dev, status.st_ino})) return context.files.openForReading(path);
     auto holder = context.holders.find(path);
     if (holder != context.holders.end()) {
         // A process's pid, or one of its threads when its leader exited (snapshotTargetOf).
@@ -282,6 +282,7 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
     std::map<std::string, OpenFile> holders;
     for (const OpenFile& file : openFiles) holders.emplace(file.path, file);
     LeasedFiles leased;
+    FilesInRoot files(rootFd.get());
 
     SnapshotRecord record;
     record.checkpointId = options.checkpointId.empty() ? defaultCheckpointId(target.initPid) : options.checkpointId;
@@ -300,6 +301,7 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
                     on && on->mountId == mounts[i].mount.mountId)
                     openPaths.push_back(file.path);
             PartContext context{rootFd.get(),
+                                files,
                                 mounts[i],
                                 pending.directory() + "/part-" + std::to_string(i),
                                 record.checkpointId,

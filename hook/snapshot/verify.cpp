@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "snapshot/file_copy.h"
+#include "snapshot/in_root.h"
 #include "snapshot/manifest.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -47,12 +48,11 @@ UniqueFd openIfPresent(int rootFd, const std::string& path, int flags, int& errn
 }
 
 // What differs between FILE as recorded and the file now at its path; empty if nothing.
-std::vector<std::string> differencesOf(int rootFd, const SnapshotFile& file, bool compareInodes) {
+std::vector<std::string> differencesOf(FilesInRoot& files, const SnapshotFile& file, bool compareInodes) {
     int error = 0;
-    UniqueFd fd = openIfPresent(rootFd, file.path, O_PATH | O_NOFOLLOW, error);
-    if (!fd) return {error == ENOTDIR ? "missing (a parent is not a directory)" : "missing"};
     struct stat status {};
-    if (::fstat(fd.get(), &status) != 0) throwErrno("stat " + file.path);
+    if (!files.status(file.path, status, error))
+        return {error == ENOTDIR ? "missing (a parent is not a directory)" : "missing"};
     if (!S_ISREG(status.st_mode)) return {std::string("replaced by ") + typeName(status.st_mode)};
     std::vector<std::string> changes;
     if (compareInodes && status.st_dev == file.device && status.st_ino != file.inode)
@@ -65,7 +65,7 @@ std::vector<std::string> differencesOf(int rootFd, const SnapshotFile& file, boo
     if (status.st_uid != file.uid || status.st_gid != file.gid)
         changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
     if (static_cast<uint64_t>(status.st_size) == file.size && file.size > 0 && file.digest != kNoDigest) {
-        UniqueFd readable = sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        UniqueFd readable = files.openForReading(file.path);
         if (digestOfFile(readable.get(), file.path) != file.digest) {
             bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds &&
                              status.st_mtim.tv_nsec == file.mtimeNanoseconds;
@@ -89,9 +89,10 @@ struct ChangedFile {
 
 std::vector<ChangedFile> changedFiles(const SnapshotRecord& record, int rootFd, bool compareInodes) {
     std::vector<ChangedFile> changed;
+    FilesInRoot files(rootFd);
     for (const SnapshotPart& part : record.parts)
         for (const SnapshotFile& file : part.files)
-            if (std::vector<std::string> changes = differencesOf(rootFd, file, compareInodes); !changes.empty())
+            if (std::vector<std::string> changes = differencesOf(files, file, compareInodes); !changes.empty())
                 changed.push_back({&file, std::move(changes), UniqueFd()});
     return changed;
 }
