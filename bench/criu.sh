@@ -5,11 +5,13 @@
 #   with     the container's org.criu.config file says `action-script LOCKCR`:
 #            `runc checkpoint --file-locks`, then `runc restore -d` WITHOUT --file-locks (lockcr
 #            records the locks at post-dump and sets every one of them again at post-resume)
+#   locks-only  the same as with, lockcr's config saying `snapshot: false`: the locks alone,
+#            without the filesystem stage (its snapshot at checkpoint, its check at restore)
 #   without  the same file is empty (CRIU still parses it):
 #            `runc checkpoint --file-locks`, then `runc restore -d --file-locks` (CRIU sets them)
 # Both sides use the same CRIU (scripts/provision-criu.sh, BUILD/criu/criu) and the same
 # CRIU_FAULT (130 unless set: this VM has no hardware breakpoints, DESIGN.md). The sides alternate
-# (with, without; then without, with; ...) so that a drift of the machine's speed hits both, and
+# (with, without, locks-only; then locks-only, without, with; ...) so that a drift of the machine's speed hits both, and
 # each ratio is taken run by run, then the median of those ratios is printed. After every restore
 # the container's processes must hold all their locks again (fdinfo "lock:" lines of every process
 # in the container's cgroup), or the run counts as failed and is left out of the figures.
@@ -122,7 +124,13 @@ config["process"]["args"] = ["/usr/bin/lockload", "mixed", processes, locks, "/d
 config.setdefault("annotations", {})["org.criu.config"] = criu_config
 json.dump(config, open(path, "w"), indent=2)
 PYTHON
-printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$WORK/lockcr.log" "$WORK/snapshots" >"$LOCKCR_CONFIG"
+# lockcr's config per side: the defaults (snapshot taken), or without the filesystem stage.
+lockcr_config() {  # with|locks-only
+    printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$WORK/lockcr-$1.log" "$WORK/snapshots" >"$LOCKCR_CONFIG"
+    [[ $1 == locks-only ]] && echo "snapshot: false" >>"$LOCKCR_CONFIG"
+    return 0
+}
+lockcr_config with
 : >"$CRIU_CONFIG"
 
 rm -rf "$BUNDLE/rootfs/data"
@@ -141,7 +149,8 @@ echo "bench: container $NAME: lockload mixed $PROCESSES $LOCKS holds $held locks
 # to $WORK/times for each success.
 one_side() {  # RUN with|without
     local run=$1 side=$2 images=$WORK/images-$1-$2 restore_flags=()
-    if [[ $side == with ]]; then
+    if [[ $side != without ]]; then
+        lockcr_config "$side"
         echo "action-script $LOCKCR" >"$CRIU_CONFIG"
     else
         : >"$CRIU_CONFIG"
@@ -172,13 +181,13 @@ one_side() {  # RUN with|without
 
 : >"$WORK/times"
 for run in $(seq "$RUNS"); do
-    sides=(with without)
-    ((run % 2 == 0)) && sides=(without with)
+    sides=(with without locks-only)
+    ((run % 2 == 0)) && sides=(locks-only without with)
     for side in "${sides[@]}"; do
         one_side "$run" "$side" || die "the container is gone after a failed step: stopping"
     done
 done
-if ((FAILED == 0)) && grep -v ' ms)$' "$WORK/lockcr.log" >"$WORK/lockcr-other.log"; then
+if ((FAILED == 0)) && cat "$WORK"/lockcr-*.log | grep -v ' ms)$' >"$WORK/lockcr-other.log"; then
     echo "bench: lines of lockcr's log that are not a finished action:"
     sed 's/^/  /' "$WORK/lockcr-other.log"
 fi
@@ -193,26 +202,29 @@ for line in open(sys.argv[1]):
     times[(int(run), side, step)] = float(ms)
 rows = [("figure", "runs", "min", "median", "max")]
 summary = []
-for step, goal, what_with, what_without in (
+for step, goal, what_with, what_locks_only, what_without in (
         ("checkpoint", 1.15, "runc checkpoint --file-locks, lockcr as action script",
+         "  the same, lockcr with snapshot: false",
          "runc checkpoint --file-locks, no action script"),
         ("restore", 1.10, "runc restore (no --file-locks), lockcr as action script",
+         "  the same, lockcr with snapshot: false",
          "runc restore --file-locks, no action script")):
-    for side, what in (("with", what_with), ("without", what_without)):
+    for side, what in (("with", what_with), ("locks-only", what_locks_only), ("without", what_without)):
         values = [ms for (run, s, t), ms in times.items() if s == side and t == step]
         if values:
             rows.append((what, str(len(values)), "%.1f ms" % min(values), "%.1f ms" % statistics.median(values),
                          "%.1f ms" % max(values)))
-    pairs = sorted(run for (run, s, t) in times if s == "with" and t == step and (run, "without", step) in times)
-    if not pairs:
-        summary.append(f"{step}: no run with both sides")
-        continue
-    ratios = [times[(r, "with", step)] / times[(r, "without", step)] for r in pairs]
-    added = [times[(r, "with", step)] - times[(r, "without", step)] for r in pairs]
-    ratio = statistics.median(ratios)
-    summary.append(f"{step}: with/without {ratio:.3f} (median of {len(pairs)} runs' ratios, {min(ratios):.3f} to "
-                   f"{max(ratios):.3f}); lockcr adds {statistics.median(added):.1f} ms (median of the differences); "
-                   f"goal <= {goal}: {'PASS' if ratio <= goal else 'MISS'}")
+    for side, label in (("with", "with/without"), ("locks-only", "snapshot: false/without")):
+        pairs = sorted(run for (run, s, t) in times if s == side and t == step and (run, "without", step) in times)
+        if not pairs:
+            summary.append(f"{step}: {label}: no run with both sides")
+            continue
+        ratios = [times[(r, side, step)] / times[(r, "without", step)] for r in pairs]
+        added = [times[(r, side, step)] - times[(r, "without", step)] for r in pairs]
+        ratio = statistics.median(ratios)
+        summary.append(f"{step}: {label} {ratio:.3f} (median of {len(pairs)} runs' ratios, {min(ratios):.3f} to "
+                       f"{max(ratios):.3f}); lockcr adds {statistics.median(added):.1f} ms (median of the differences); "
+                       f"goal <= {goal}: {'PASS' if ratio <= goal else 'MISS'}")
 widths = [max(len(row[i]) for row in rows) for i in range(5)]
 for row in rows:
     print("  " + "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
@@ -223,22 +235,25 @@ for line in summary:
 PYTHON
 # Where lockcr's share goes: the time each action reports in its log line (CRIU 4.1 runs every
 # action twice; the second run of a finished step only finds it done), medians over the runs.
-python3 - "$WORK/lockcr.log" "$RUNS" <<'PYTHON'
-import collections, re, statistics, sys
-per_action = collections.defaultdict(list)  # action -> [(wall, cpu)]
-for line in open(sys.argv[1]):
-    match = re.search(r"lockcr: ([a-z-]+): .*\((\d+) ms, CPU (\d+) ms\)$", line)
-    if match:
-        per_action[match.group(1)].append((int(match.group(2)), int(match.group(3))))
-runs = int(sys.argv[2])
-print("  lockcr's own time per action (its log: wall, and CPU of all its threads), the median of each")
-print("  run's first and second call:")
-for action, values in per_action.items():
-    if len(values) >= 2 * runs and max(wall for wall, cpu in values) > 0:
-        firsts, seconds = values[0::2], values[1::2]
-        median = lambda pairs, i: statistics.median(pair[i] for pair in pairs)
-        print(f"    {action:22} {median(firsts, 0):7.0f} ms (CPU {median(firsts, 1):4.0f} ms), "
-              f"then {median(seconds, 0):5.0f} ms (CPU {median(seconds, 1):4.0f} ms)")
+python3 - "$RUNS" "$WORK/lockcr-with.log" "$WORK/lockcr-locks-only.log" <<'PYTHON'
+import collections, os, re, statistics, sys
+runs = int(sys.argv[1])
+for path, label in zip(sys.argv[2:], ("lockcr as action script", "lockcr with snapshot: false")):
+    if not os.path.exists(path):
+        continue
+    per_action = collections.defaultdict(list)  # action -> [(wall, cpu)]
+    for line in open(path):
+        match = re.search(r"lockcr: ([a-z-]+): .*\((\d+) ms, CPU (\d+) ms\)$", line)
+        if match:
+            per_action[match.group(1)].append((int(match.group(2)), int(match.group(3))))
+    print(f"  {label}: its own time per action (its log: wall, and CPU of all its threads), the median")
+    print("  of each run's first and second call:")
+    for action, values in per_action.items():
+        if len(values) >= 2 * runs and max(wall for wall, cpu in values) > 0:
+            firsts, seconds = values[0::2], values[1::2]
+            median = lambda pairs, i: statistics.median(pair[i] for pair in pairs)
+            print(f"    {action:22} {median(firsts, 0):7.0f} ms (CPU {median(firsts, 1):4.0f} ms), "
+                  f"then {median(seconds, 0):5.0f} ms (CPU {median(seconds, 1):4.0f} ms)")
 PYTHON
 echo "bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 ((FAILED == 0)) || { echo "bench: $FAILED run(s) failed (see above)"; exit 1; }
