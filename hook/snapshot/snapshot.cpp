@@ -14,7 +14,7 @@
 #include "collect/proc_locks.h"
 #include "snapshot/btrfs.h"
 #include "snapshot/file_copy.h"
-#include "snapshot/in_root.h"
+#include "util/files_in_root.h"
 #include "snapshot/manifest.h"
 #include "snapshot/overlay.h"
 #include "util/error.h"

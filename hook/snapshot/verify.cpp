@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "snapshot/file_copy.h"
-#include "snapshot/in_root.h"
+#include "util/files_in_root.h"
 #include "snapshot/manifest.h"
 #include "util/error.h"
 #include "util/log.h"

@@ -1,4 +1,4 @@
-// Files of a snapshot looked up inside a container's root, one directory at a time: the directory
+// Files looked up inside a container's root, one directory at a time: the directory
 // of each path is resolved once with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) and kept, and
 // the last component is looked up in it without following it. Thousands of recorded files in a few
 // directories then cost one path walk per directory, not one per file, and a symlink planted

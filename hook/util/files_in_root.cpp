@@ -1,4 +1,4 @@
-#include "snapshot/in_root.h"
+#include "util/files_in_root.h"
 
 #include <fcntl.h>
 
@@ -10,9 +10,9 @@ namespace lockcr {
 int FilesInRoot::directoryOf(const std::string& path, std::string& name, int& error) {
     size_t slash = path.rfind('/');
     if (slash == std::string::npos || slash + 1 >= path.size())
-        throwBadInput("snapshot: \"" + path + "\" is not an absolute path to a file");
+        throwBadInput("\"" + path + "\" is not an absolute path to a file");
     name = path.substr(slash + 1);
-    if (name == "." || name == "..") throwBadInput("snapshot: \"" + path + "\" ends in " + name);
+    if (name == "." || name == "..") throwBadInput("\"" + path + "\" ends in " + name);
     std::string directory = slash == 0 ? "/" : path.substr(0, slash);
     auto kept = directories_.find(directory);
     if (kept != directories_.end()) return kept->second.get();
