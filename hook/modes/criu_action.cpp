@@ -313,10 +313,7 @@ std::string runAction(const CriuEnvironment& environment, const Policies& hostPo
     switch (environment.action) {
         case CriuAction::postDump: return recordCheckpoint(environment, hostPolicies, name);
         case CriuAction::preRestore: return prepareRestore(environment, hostPolicies, name);
-        case CriuAction::postRestore:
-        case CriuAction::preResume:
-        case CriuAction::postResume: break;
-        default: return "nothing to do";
+        default: break;  // post-restore, pre-resume, post-resume (runCriuAction returned at the others)
     }
     std::optional<Restore> restore = currentRestore(hostPolicies);
     if (!restore) return "no lockcr record in this restore: nothing to do";
@@ -343,6 +340,16 @@ int runCriuAction(const char* action) {
     // Until the config file is read, errors go to stderr (CRIU's log) and syslog.
     configureLog({true, "", true, false});
     CriuEnvironment environment = criuEnvironmentOfThisProcess();
+    // CRIU runs its action script at a dozen stages, each twice in 4.1: the ones lockcr does nothing
+    // at end here, before the config file is read and a log line written.
+    switch (environment.action) {
+        case CriuAction::postDump:
+        case CriuAction::preRestore:
+        case CriuAction::postRestore:
+        case CriuAction::preResume:
+        case CriuAction::postResume: break;
+        default: return 0;
+    }
     Policies hostPolicies;
     try {
         hostPolicies = readPolicies(configPath());
