@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <exception>
+#include <optional>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -36,6 +38,7 @@
 #include "replay/replay.h"
 #include "snapshot/record.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/store.h"
 #include "snapshot/verify.h"
 #include "util/atomic_file.h"
 #include "util/capabilities.h"
@@ -101,19 +104,41 @@ std::string recordCheckpoint(const CriuEnvironment& environment, const Policies&
         container.identity.id = registration->id;
         container.identity.bundle = registration->bundle;
     }
-    LockImage image = collectLocks(container);
-    stampImage(image);
-    writeLockImage(checkpointFile(directory, kLockImageFileName), image);
-    std::string snapshotDone;
+    // The snapshot is taken beside the collection: both only read the frozen container, and the
+    // snapshot's waits (fsync of its copies and record) overlap the collection's work.
+    SnapshotOptions options;
+    options.store = policies.snapshotStore;
+    options.checkpointId = snapshotIdFor(record.containerId, initPid);
+    std::optional<SnapshotRecord> snapshot;
+    std::exception_ptr snapshotFailure;
+    std::thread snapshotter;
     if (policies.snapshot) {
-        SnapshotOptions options;
-        options.store = policies.snapshotStore;
-        options.checkpointId = snapshotIdFor(record.containerId, initPid);
-        SnapshotRecord snapshot = takeSnapshot(snapshotTargetOf(container), options, directory);
+        snapshotter = std::thread([&, target = snapshotTargetOf(container)] {
+            try {
+                snapshot = takeSnapshot(target, options, directory);
+            } catch (...) {
+                snapshotFailure = std::current_exception();
+            }
+        });
+    }
+    LockImage image;
+    try {
+        image = collectLocks(container);
+        stampImage(image);
+        writeLockImage(checkpointFile(directory, kLockImageFileName), image);
+    } catch (...) {
+        if (snapshotter.joinable()) snapshotter.join();
+        if (snapshot) deleteSnapshot(options.store, snapshot->checkpointId);  // the checkpoint fails: not kept
+        throw;
+    }
+    std::string snapshotDone;
+    if (snapshotter.joinable()) {
+        snapshotter.join();
+        if (snapshotFailure) std::rethrow_exception(snapshotFailure);
         record.snapshotRecord = kSnapshotRecordFileName;
         size_t files = 0;
-        for (const SnapshotPart& part : snapshot.parts) files += part.files.size();
-        snapshotDone = "; snapshot " + snapshot.checkpointId + ": " + std::to_string(snapshot.parts.size()) +
+        for (const SnapshotPart& part : snapshot->parts) files += part.files.size();
+        snapshotDone = "; snapshot " + snapshot->checkpointId + ": " + std::to_string(snapshot->parts.size()) +
                        " filesystem(s), " + std::to_string(files) + " file(s)";
     }
     record.tool = std::string("lockcr ") + LOCKCR_VERSION;
