@@ -1,6 +1,5 @@
 #include "replay/plan.h"
 
-#include <ranges>
 
 #include "replay/description_locks.h"
 #include "util/error.h"
@@ -58,7 +57,9 @@ CallsByProcess planCallsInside(const LockDifferences& missing, const PidMapping&
     CallsByProcess byProcess;
     // Highest range first: the kernel keeps an owner's POSIX locks sorted and walks them from
     // the lowest to place a new one, so ascending order would walk all that came before.
-    for (const MissingPosixLock& lock : std::ranges::reverse_view(missing.missingPosix)) {
+    // (Reverse iterators, not std::ranges::reverse_view: clang 14's <ranges> rejects libstdc++ 12's.)
+    for (auto it = missing.missingPosix.rbegin(); it != missing.missingPosix.rend(); ++it) {
+        const MissingPosixLock& lock = *it;
         pid_t host = pids.hostPid(lock.process->containerPid);
         byProcess[host].push_back({requestFor(lock.fd->fd, lock.lock, fcntlType(lock.lock.type)),
                                    lock.process->containerPid, &lock.fd->file, lock.lock, nullptr});
