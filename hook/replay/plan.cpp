@@ -1,6 +1,5 @@
 #include "replay/plan.h"
 
-
 #include "replay/description_locks.h"
 #include "util/error.h"
 
@@ -29,9 +28,9 @@ pid_t hostPidOf(const PidMapping& pids, pid_t containerPid, const std::string& c
 // text, read with the live lock table (nothing if the fd is not open).
 void checkSameFile(const FdPaths& live, pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file) {
     auto found = live.find({hostPid, fd});
-    if (found == live.end())
-        throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " (" + file.path + ")",
-                   ENOENT);
+    if (found == live.end())  // closed since the checkpoint (an exec closed it, say)
+        throwFailure("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) +
+                     " is not open (the image has " + file.path + " there)");
     std::string expected = file.deleted ? file.path + " (deleted)" : file.path;
     if (!file.path.empty() && found->second != expected)
         throw Error("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + ": refers to " +
