@@ -24,7 +24,7 @@ CommandResult runInspect(const InspectOptions& options) {
     PhaseClock clock("inspect");
     Container container = discoverContainer(options.container);
     clock.lap("container discovered");
-    LockImage image = collectLocks(container);
+    LockImage image = collectLocks(container, {.heldStill = false});  // a look at a running container
     clock.lap("locks collected");
     stampImage(image);
     std::string text = options.json ? lockImageToText(image) + '\n' : formatLockTable(image);
@@ -75,7 +75,8 @@ CommandResult runReplay(const ReplayOptions& options) {
 CommandResult runVerify(const VerifyOptions& options) {
     LockImage expected = readLockImage(options.image);
     Container container = discoverContainer(options.container);
-    LockImage live = collectLocks(container, {.pending = pendingBySeizing()});
+    // A live look, as inspect: a process that comes or goes shows in the differences.
+    LockImage live = collectLocks(container, {.pending = pendingBySeizing(), .heldStill = false});
     PidMapping pids = mapImagePids(expected, container, options.pidMap);
     LockDifferences differences = compareLockTables(expected, live, pids);
     std::vector<std::string> lines = differences.lines();

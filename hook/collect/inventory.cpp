@@ -18,6 +18,7 @@
 #include "collect/owners.h"
 #include "collect/waiters.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/sys.h"
 #include "util/text.h"
@@ -343,6 +344,31 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
     }
 }
 
+std::string describeTask(const ContainerTask& task) {
+    pid_t shown = task.containerPid ? task.containerPid : task.hostPid;
+    std::string text = "pid " + std::to_string(shown);
+    if (shown != task.hostPid) text += " (host pid " + std::to_string(task.hostPid) + ")";
+    return text + " (" + task.command + ")";
+}
+
+// The members now against those the collection listed: one that is gone took locks with it that
+// the image would not have (its fds were read before or not at all), one that is new has locks the
+// image misses. Exiting processes count as gone (refreshTasks skips them); a task SIGKILLed in a v1
+// freezer is still there, holding its locks, until the thaw: recording them is right.
+void refuseChangedMembers(const Container& container) {
+    Container now = container;
+    refreshTasks(now);
+    for (const ContainerTask& task : container.tasks)
+        if (!now.taskByHostPid(task.hostPid))
+            throwFailure("collect: " + describeTask(task) +
+                         " exited while the locks were read: the image would miss its locks; nothing recorded");
+    for (const ContainerTask& task : now.tasks)
+        if (!container.taskByHostPid(task.hostPid))
+            throwFailure("collect: " + describeTask(task) +
+                         " appeared while the locks were read (the container was not held still): the image would "
+                         "miss its locks; nothing recorded");
+}
+
 }  // namespace
 
 // The fdinfo of every fd is the authority: each one is printed under the inode's lock, so it is
@@ -360,6 +386,7 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     if (!reuse)
         for (const ContainerTask& task : container.tasks) listed.push_back(openTaskDirectories(task));
     clock.lap("fds listed");
+    faultPoint("collect-listed");
     std::unique_ptr<KeptLook::State> keeping = options.keep ? prepareKeeping(listed) : nullptr;
     Source source{reuse ? options.kept->state->tasks : listed, reuse ? &options.kept->state->files : nullptr,
                   keeping ? &keeping->files : nullptr};
@@ -375,6 +402,10 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     clock.lap("descriptions grouped");
     recordWaiters(container, image, options.pending);
     clock.lap("waiters");
+    if (options.heldStill) {
+        refuseChangedMembers(container);
+        clock.lap("members checked");
+    }
     return image;
 }
 

@@ -47,6 +47,11 @@ struct CollectOptions {
     // The first of two looks at a held container fills *keep; the second reads *kept again.
     KeptLook* keep = nullptr;
     const KeptLook* kept = nullptr;
+    // The caller holds the container still (frozen by us, or its tasks held by CRIU at post-dump):
+    // a process that exits or appears during the collection then fails it, as its locks would be
+    // missing from the image (at post-dump CRIU's checkpoint still has that process). Off only for a
+    // look at a running container (inspect, verify), where processes come and go.
+    bool heldStill = true;
 };
 
 LockImage collectLocks(const Container& container, const CollectOptions& options = {});

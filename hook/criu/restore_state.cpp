@@ -99,6 +99,43 @@ void writeRestoreState(const RestoreState& state) {
     writeFileAtomically(restoreDirectory(state.key) + "/" + kStateFile, document.dump(2) + "\n");
 }
 
+namespace {
+
+// Range-checked before the conversion: get<pid_t> of 1e20 is undefined behaviour, of 4294967297 it
+// wraps to pid 1, and of -5 or 2.5 it gives a pid nobody wrote (tests/samples/restore_state_*.json).
+// 0 is "not known yet" (pre-restore runs before CRIU has a root task).
+pid_t initPidFrom(const nlohmann::json& value, const std::string& source) {
+    constexpr int64_t kPidMax = 4194304;  // PID_MAX_LIMIT on 64-bit
+    bool inRange = value.is_number_unsigned()
+                       ? value.get<uint64_t>() <= static_cast<uint64_t>(kPidMax)
+                       : value.is_number_integer() && value.get<int64_t>() >= 0 && value.get<int64_t>() <= kPidMax;
+    if (!inRange) throwBadInput(source + ": init_pid: expected a pid from 0 to 4194304");
+    return static_cast<pid_t>(value.get<int64_t>());
+}
+
+}  // namespace
+
+RestoreState restoreStateFromText(const std::string& text, const std::string& source) {
+    nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
+    if (document.is_discarded() || !document.is_object()) throwBadInput(source + ": not a JSON object");
+    try {
+        RestoreState state;
+        state.key = document.at("key").get<std::string>();
+        state.stage = document.at("stage").get<std::string>();
+        state.containerId = document.at("container").get<std::string>();
+        state.initPid = initPidFrom(document.at("init_pid"), source);
+        state.imageDirectory = document.at("image_dir").get<std::string>();
+        state.cgroupDirectory = document.at("cgroup").get<std::string>();
+        state.cgroupVersion = document.at("cgroup_version").get<std::string>();
+        state.outcome = outcomeNamed(document.at("outcome").get<std::string>(), source);
+        state.detail = document.at("detail").get<std::string>();
+        state.updated = document.at("updated").get<std::string>();
+        return state;
+    } catch (const nlohmann::json::exception& error) {
+        throwBadInput(source + ": " + error.what());
+    }
+}
+
 std::optional<RestoreState> readRestoreState(const std::string& key) {
     std::string path = restoreDirectory(key) + "/" + kStateFile;
     std::string text;
@@ -107,24 +144,7 @@ std::optional<RestoreState> readRestoreState(const std::string& key) {
         if (error == ENOENT) return std::nullopt;
         throwErrno("read " + path, error);
     }
-    nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
-    if (document.is_discarded() || !document.is_object()) throwBadInput(path + ": not a JSON object");
-    try {
-        RestoreState state;
-        state.key = document.at("key").get<std::string>();
-        state.stage = document.at("stage").get<std::string>();
-        state.containerId = document.at("container").get<std::string>();
-        state.initPid = document.at("init_pid").get<pid_t>();
-        state.imageDirectory = document.at("image_dir").get<std::string>();
-        state.cgroupDirectory = document.at("cgroup").get<std::string>();
-        state.cgroupVersion = document.at("cgroup_version").get<std::string>();
-        state.outcome = outcomeNamed(document.at("outcome").get<std::string>(), path);
-        state.detail = document.at("detail").get<std::string>();
-        state.updated = document.at("updated").get<std::string>();
-        return state;
-    } catch (const nlohmann::json::exception& error) {
-        throwBadInput(path + ": " + error.what());
-    }
+    return restoreStateFromText(text, path);
 }
 
 std::vector<RestoreState> listRestoreStates() {

@@ -42,6 +42,8 @@ bool criuStillRuns(const std::string& key);
 void writeRestoreState(const RestoreState& state);
 // nullopt when this restore has no state yet.
 std::optional<RestoreState> readRestoreState(const std::string& key);
+// Pure: state.json text to a state; anything malformed or out of range is one line naming SOURCE.
+RestoreState restoreStateFromText(const std::string& text, const std::string& source);
 std::vector<RestoreState> listRestoreStates();
 // Removes a finished restore's directory whose CRIU process is gone (a restore finished long ago
 // or died): called at pre-restore, so /run does not fill up.

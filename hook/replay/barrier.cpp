@@ -19,11 +19,13 @@ std::unique_ptr<StartBarrier> StartBarrier::hold(Container& container, bool useF
             barrier->frozen_ = FrozenCgroup::adopt(container.cgroupVersion, container.cgroupDirectory);
         else barrier->frozen_ = FrozenCgroup::freeze(container.cgroupVersion, container.cgroupDirectory, timeout);
         refreshTasks(container);  // nothing forks while frozen: this list is final
+        faultPoint("barrier-held");
         return barrier;
     }
     barrier->seizeEveryProcess(container, false);
-    for (auto& process : barrier->stopped_) process->waitUntilStopped(timeout);
+    for (auto& process : barrier->stopped_) barrier->waitUntilHeld(*process);
     barrier->traced_ = true;
+    faultPoint("barrier-held");
     return barrier;
 }
 
@@ -41,7 +43,24 @@ void StartBarrier::ensureTraced() {
         if (const ContainerTask* task = container_->taskByHostPid(pid); task && !seizeOne(*task))
             throwFailure("replay: pid " + std::to_string(task->containerPid) + " (" + task->command +
                          "): still cannot be seized after the thaw");
-    for (auto& process : stopped_) process->waitUntilStopped(timeout_);
+    for (auto& process : stopped_) waitUntilHeld(*process);
+}
+
+// A process that dies in the barrier (SIGKILL from outside, the OOM killer: a ptrace stop does not
+// keep it, and a v1-frozen one dies at the thaw) took its locks with it, and the image still has
+// them: the replay cannot be all of the image, so it fails closed.
+void StartBarrier::waitUntilHeld(StoppedProcess& process) {
+    try {
+        process.waitUntilStopped(timeout_);
+    } catch (const Error& error) {
+        const ContainerTask* task = container_->taskByHostPid(process.pid());
+        std::string name = "pid " + std::to_string(task ? task->containerPid : process.pid()) +
+                           (task ? " (" + task->command + ")" : "");
+        if (error.errnoValue() == ESRCH)
+            throwFailure("replay: " + name +
+                         " exited while the barrier held it: the locks of the image cannot all be set");
+        throw error.within("replay: hold " + name);
+    }
 }
 
 // Without a freezer, tasks run while we seize: list again until a listing finds no process we have

@@ -40,6 +40,7 @@ private:
     StartBarrier() = default;
     std::vector<pid_t> seizeEveryProcess(Container& container, bool listingIsFinal);
     bool seizeOne(const ContainerTask& task);
+    void waitUntilHeld(StoppedProcess& process);
     void detachAll();
 
     Container* container_ = nullptr;

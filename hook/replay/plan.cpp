@@ -1,7 +1,5 @@
 #include "replay/plan.h"
 
-#include <ranges>
-
 #include "replay/description_locks.h"
 #include "util/error.h"
 
@@ -30,9 +28,9 @@ pid_t hostPidOf(const PidMapping& pids, pid_t containerPid, const std::string& c
 // text, read with the live lock table (nothing if the fd is not open).
 void checkSameFile(const FdPaths& live, pid_t hostPid, pid_t containerPid, int fd, const FileIdentity& file) {
     auto found = live.find({hostPid, fd});
-    if (found == live.end())
-        throwErrno("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + " (" + file.path + ")",
-                   ENOENT);
+    if (found == live.end())  // closed since the checkpoint (an exec closed it, say)
+        throwFailure("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) +
+                     " is not open (the image has " + file.path + " there)");
     std::string expected = file.deleted ? file.path + " (deleted)" : file.path;
     if (!file.path.empty() && found->second != expected)
         throw Error("replay: pid " + std::to_string(containerPid) + " fd " + std::to_string(fd) + ": refers to " +
@@ -58,7 +56,9 @@ CallsByProcess planCallsInside(const LockDifferences& missing, const PidMapping&
     CallsByProcess byProcess;
     // Highest range first: the kernel keeps an owner's POSIX locks sorted and walks them from
     // the lowest to place a new one, so ascending order would walk all that came before.
-    for (const MissingPosixLock& lock : std::ranges::reverse_view(missing.missingPosix)) {
+    // (Reverse iterators, not std::ranges::reverse_view: clang 14's <ranges> rejects libstdc++ 12's.)
+    for (auto it = missing.missingPosix.rbegin(); it != missing.missingPosix.rend(); ++it) {
+        const MissingPosixLock& lock = *it;
         pid_t host = pids.hostPid(lock.process->containerPid);
         byProcess[host].push_back({requestFor(lock.fd->fd, lock.lock, fcntlType(lock.lock.type)),
                                    lock.process->containerPid, &lock.fd->file, lock.lock, nullptr});

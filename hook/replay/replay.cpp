@@ -6,6 +6,7 @@
 #include "replay/barrier.h"
 #include "replay/executor.h"
 #include "util/error.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/ptrace.h"
 
@@ -30,6 +31,7 @@ public:
     // rollback and the --on-failure action, as one Error that says what became of the container.
     ReplayResult run() {
         PhaseClock clock("replay");
+        faultPoint("barrier-holding");
         try {
             barrier_ = StartBarrier::hold(container_, settings_.useFreezer, settings_.holdTimeout, frozenByUs_);
         } catch (...) {  // nothing was set; the container was let go again

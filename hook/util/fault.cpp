@@ -15,8 +15,11 @@ void faultPoint(const char* name) {
     if (!wanted) return;
     std::string_view fault = wanted;
     if (fault == name) ::raise(SIGKILL);
-    if (fault.starts_with(name) && fault.substr(std::strlen(name)) == ":pause")
-        std::this_thread::sleep_for(std::chrono::seconds(3));
+    if (!fault.starts_with(name)) return;
+    std::string_view mode = fault.substr(std::strlen(name));
+    if (mode == ":pause") std::this_thread::sleep_for(std::chrono::seconds(3));
+    // SIGSTOP stops the whole process, whichever thread raises it; SIGCONT goes on from here.
+    if (mode == ":stop") ::raise(SIGSTOP);
 }
 
 }  // namespace lockcr

@@ -15,6 +15,8 @@ namespace lockcr::test {
 inline const std::string agentBinary = LOCKCR_WORKLOAD_DIR "/lockagent";
 
 struct Scene {
+    explicit Scene(TestCgroup::Version version = TestCgroup::Version::v1) : cgroup(version) {}
+
     std::deque<Agent> agents;  // push_back keeps references valid; destroyed after the cgroup
     TestCgroup cgroup;
     TempDirectory directory;

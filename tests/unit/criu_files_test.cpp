@@ -102,6 +102,28 @@ TEST_CASE("a registration's pid is a pid: no float, no wrap, no zero (fuzz findi
             Contains("pid"), Error);
 }
 
+TEST_CASE("a restore state's init pid is a pid: no float, no wrap, no negative") {
+    auto sample = [](const char* name) { return sys::readFile(std::string(LOCKCR_SAMPLES) + "/" + name); };
+    RestoreState state = restoreStateFromText(sample("restore_state.json"), "s");
+    CHECK(state.initPid == 4243);
+    CHECK(state.outcome == RestoreOutcome::inProgress);
+    for (const char* name : {"restore_state_init_pid_float.json", "restore_state_init_pid_wraps.json",
+                             "restore_state_init_pid_negative.json"}) {
+        std::string expected = std::string(name) + ": init_pid: expected a pid from 0 to 4194304";
+        CHECK_THROWS_WITH_AS(restoreStateFromText(sample(name), name), Contains(expected.c_str()), Error);
+    }
+    std::string text = sample("restore_state.json");
+    auto withInitPid = [&](const std::string& value) {
+        std::string changed = text;
+        changed.replace(changed.find("4243"), 4, value);
+        return changed;
+    };
+    CHECK(restoreStateFromText(withInitPid("0"), "s").initPid == 0);  // pre-restore: not known yet
+    CHECK(restoreStateFromText(withInitPid("4194304"), "s").initPid == 4194304);
+    for (const char* value : {"4194305", "2.5", "\"7\"", "null", "-0.5", "18446744073709551615"})
+        CHECK_THROWS_WITH_AS(restoreStateFromText(withInitPid(value), "s"), Contains("s: init_pid"), Error);
+}
+
 TEST_CASE("a checkpoint record's version is compared whole, not as an int (fuzz finding)") {
     CHECK_THROWS_WITH_AS(checkpointRecordFromText(
                              sys::readFile(std::string(LOCKCR_SAMPLES) + "/checkpoint_record_version_wraps.json"), "r"),

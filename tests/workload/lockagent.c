@@ -27,6 +27,10 @@
  *                                                it reopens on the two FIFOs, and is an agent too)
  *   sleep                        (nanosleep forever: a target sitting in a syscall)
  *   pid -> ok PID | exit -> ok, then exits
+ *   exec                         -> ok, then execs itself (/proc/self/exe): the same pid, every fd
+ *                                                without FD_CLOEXEC kept, an agent again
+ *   cloexec FD                   -> ok         (sets FD_CLOEXEC: an exec closes FD, and with it
+ *                                                every POSIX lock the process has on that file)
  *   leader-exit                  -> ok, then the main thread exits and a new thread serves
  *   own-table-thread FD [START LEN] -> ok TID (a thread unshares its fd table, then takes a POSIX
  *                                                write lock on its copy of FD, if a range is given,
@@ -437,6 +441,11 @@ static int runCommand(char **words, int count) {
     else if (strcmp(command, "exit") == 0) {
         replyOk(NULL);
         return 1;
+    } else if (strcmp(command, "exec") == 0) {
+        char *const arguments[] = {"lockagent", NULL};
+        replyOk(NULL);
+        execv("/proc/self/exe", arguments);
+        _exit(127); /* the test sees its output close */
     } else if (strcmp(command, "unlink") == 0) {
         if (count != 2) return replyUsage("unlink PATH");
         replyResult(unlink(words[1]));
@@ -461,6 +470,7 @@ static int runCommand(char **words, int count) {
     } else if (count == 2 && parseFd(words[1], &fd)) {
         /* The single-fd commands. */
         if (strcmp(command, "close") == 0) replyResult(close(fd));
+        else if (strcmp(command, "cloexec") == 0) replyResult(fcntl(fd, F_SETFD, FD_CLOEXEC));
         else if (strcmp(command, "dup") == 0) {
             int copy = dup(fd);
             if (copy < 0) replyErrno(errno);
