@@ -19,18 +19,24 @@ namespace {
 constexpr size_t kMaxRecordBytes = size_t{256} << 20;
 
 json fileToJson(const SnapshotFile& file) {
-    return json{
+    json value{
         {"path", file.path},     {"size", file.size},
         {"mode", file.mode},     {"uid", file.uid},
         {"gid", file.gid},       {"mtime", {{"seconds", file.mtimeSeconds}, {"nanoseconds", file.mtimeNanoseconds}}},
         {"dev", file.device},    {"ino", file.inode},
         {"digest", file.digest}, {"copy", file.copy}};
+    if (!file.exported.empty()) value["exported"] = file.exported;  // only with an export: older records stay as they were
+    return value;
+}
+
+json directoryToJson(const SnapshotDirectory& directory) {
+    return json{{"path", directory.path}, {"mode", directory.mode}, {"uid", directory.uid}, {"gid", directory.gid}};
 }
 
 json partToJson(const SnapshotPart& part) {
     json files = json::array();
     for (const SnapshotFile& file : part.files) files.push_back(fileToJson(file));
-    return json{{"backend", backendName(part.backend)},
+    json value{{"backend", backendName(part.backend)},
                 {"mount_point", part.mountPoint},
                 {"fs_type", part.fsType},
                 {"source", part.source},
@@ -38,6 +44,13 @@ json partToJson(const SnapshotPart& part) {
                 {"subvolume_id", part.subvolumeId},
                 {"whole_volume", part.wholeVolume},
                 {"files", files}};
+    if (!part.directories.empty()) {
+        json directories = json::array();
+        for (const SnapshotDirectory& directory : part.directories) directories.push_back(directoryToJson(directory));
+        value["directories"] = directories;
+    }
+    if (!part.exported.empty()) value["exported"] = part.exported;
+    return value;
 }
 
 // "/a/b": no NUL, no empty, "." or ".." component, so a path means the same file wherever it is
@@ -68,6 +81,14 @@ public:
         }
     }
 
+    bool has(const char* key) const { return value_.contains(key); }
+    // A relative path that stays inside the directory it is resolved in (no "..", no leading "/").
+    std::string relativePath(const char* key) const {
+        std::string value = string(key);
+        if (!value.empty() && (value.starts_with('/') || !isNormalAbsolutePath("/" + value)))
+            fail(key, "expected a path inside its directory");
+        return value;
+    }
     const json& at(const char* key) const {
         if (!value_.contains(key)) fail(key, "missing");
         return value_.at(key);
@@ -113,7 +134,8 @@ bool isHexDigest(const std::string& digest) {
 }
 
 SnapshotFile fileFromJson(const json& value, const std::string& place) {
-    Fields fields(value, place, {"path", "size", "mode", "uid", "gid", "mtime", "dev", "ino", "digest", "copy"});
+    Fields fields(value, place,
+                  {"path", "size", "mode", "uid", "gid", "mtime", "dev", "ino", "digest", "copy", "exported"});
     SnapshotFile file;
     file.path = fields.path("path", false);
     file.size = fields.unsignedNumber("size", INT64_MAX);
@@ -134,12 +156,24 @@ SnapshotFile fileFromJson(const json& value, const std::string& place) {
     // refused here as well, so a forged record cannot even ask for one.
     if (!file.copy.empty() && (file.copy.starts_with('/') || !isNormalAbsolutePath("/" + file.copy)))
         fields.fail("copy", "expected a path inside the data directory");
+    if (fields.has("exported")) file.exported = fields.relativePath("exported");
     return file;
+}
+
+SnapshotDirectory directoryFromJson(const json& value, const std::string& place) {
+    Fields fields(value, place, {"path", "mode", "uid", "gid"});
+    SnapshotDirectory directory;
+    directory.path = fields.path("path", false);
+    directory.mode = static_cast<uint32_t>(fields.unsignedNumber("mode", 07777));
+    directory.uid = static_cast<uint32_t>(fields.unsignedNumber("uid", UINT32_MAX));
+    directory.gid = static_cast<uint32_t>(fields.unsignedNumber("gid", UINT32_MAX));
+    return directory;
 }
 
 SnapshotPart partFromJson(const json& value, const std::string& place) {
     Fields fields(value, place,
-                  {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files"});
+                  {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files",
+                   "directories", "exported"});
     SnapshotPart part;
     std::string backend = fields.string("backend");
     if (backend == "btrfs") part.backend = SnapshotBackend::btrfs;
@@ -156,6 +190,14 @@ SnapshotPart partFromJson(const json& value, const std::string& place) {
     if (!files.is_array()) fields.fail("files", "expected an array");
     for (size_t i = 0; i < files.size(); ++i)
         part.files.push_back(fileFromJson(files[i], fields.place("files") + "[" + std::to_string(i) + "]"));
+    if (fields.has("directories")) {
+        const json& directories = fields.at("directories");
+        if (!directories.is_array()) fields.fail("directories", "expected an array");
+        for (size_t i = 0; i < directories.size(); ++i)
+            part.directories.push_back(
+                directoryFromJson(directories[i], fields.place("directories") + "[" + std::to_string(i) + "]"));
+    }
+    if (fields.has("exported")) part.exported = fields.relativePath("exported");
     return part;
 }
 

@@ -12,6 +12,7 @@
 
 #include "collect/proc_locks.h"
 #include "snapshot/btrfs.h"
+#include "snapshot/directories.h"
 #include "snapshot/file_copy.h"
 #include "snapshot/manifest.h"
 #include "snapshot/overlay.h"
@@ -267,6 +268,7 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
                                 holders};
             try {
                 record.parts.push_back(takePart(context, openPaths, options.wholeVolumes));
+                recordParentDirectories(rootFd.get(), record.parts.back());
             } catch (const Error& error) {
                 if (error.errnoValue() != ENOTDIR) throw error.within(mounts[i].mount.mountPoint);
                 logInfo("snapshot: " + mounts[i].mount.mountPoint + " is a file bind mount: skipped");

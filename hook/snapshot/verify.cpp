@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "snapshot/directories.h"
 #include "snapshot/file_copy.h"
 #include "snapshot/manifest.h"
 #include "util/error.h"
@@ -125,12 +126,14 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
     return copy;
 }
 
-// Writes FILE back at its path, through the container's root: the name is replaced if it is no
-// longer a regular file (a symlink is unlinked, never followed), then the bytes and metadata.
-void restoreFile(int rootFd, const SnapshotFile& file, int sourceFd) {
+// Writes FILE back at its path, through the container's root: removed parent directories are made
+// again (directories.h), the name is replaced if it is no longer a regular file (a symlink is
+// unlinked, never followed), then the bytes and metadata. MADE: the directories made.
+void restoreFile(int rootFd, const SnapshotPart& part, const SnapshotFile& file, int sourceFd,
+                 std::vector<std::string>& made) {
     size_t slash = file.path.rfind('/');
     std::string parent = slash == 0 ? "/" : file.path.substr(0, slash), name = file.path.substr(slash + 1);
-    UniqueFd parentFd = sys::openInRoot(rootFd, parent, O_PATH | O_DIRECTORY);
+    UniqueFd parentFd = openOrRecreateDirectory(rootFd, part, parent, made);
     struct stat status {};
     if (::fstatat(parentFd.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(status.st_mode)) {
         if (::unlinkat(parentFd.get(), name.c_str(), S_ISDIR(status.st_mode) ? AT_REMOVEDIR : 0) != 0)
@@ -180,8 +183,12 @@ std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const st
     for (ChangedFile& file : changed) file.source = openCopy(record, partOf(record, file.file), *file.file);
     std::vector<std::string> lines;
     for (const ChangedFile& file : changed) {
-        restoreFile(rootFd.get(), *file.file, file.source.get());
-        lines.push_back(file.file->path + ": restored (" + joined(file.changes) + ")");
+        std::vector<std::string> made;
+        restoreFile(rootFd.get(), partOf(record, file.file), *file.file, file.source.get(), made);
+        lines.push_back(file.file->path + ": restored (" + joined(file.changes) +
+                        (made.empty() ? "" : "; " + std::to_string(made.size()) + " parent director" +
+                                                 (made.size() == 1 ? "y" : "ies") + " made again") +
+                        ")");
         logInfo("snapshot rollback: " + lines.back());
     }
     std::vector<ChangedFile> left = changedFiles(record, rootFd.get(), false);
@@ -211,6 +218,8 @@ SnapshotRecord partAtItsSource(const SnapshotRecord& record, const SnapshotPart&
         if (!prefix.empty()) file.path = file.path.substr(prefix.size());
         if (file.path.empty()) file.path = "/";
     }
+    for (SnapshotDirectory& directory : moved.directories)
+        if (!prefix.empty()) directory.path = directory.path.substr(prefix.size());
     moved.mountPoint = "/";
     return single;
 }
@@ -222,6 +231,8 @@ bool reachableAtSource(const SnapshotPart& part) {
         if (file.path.compare(0, prefix.size(), prefix) != 0 ||
             (file.path.size() > prefix.size() && file.path[prefix.size()] != '/' && !prefix.empty()))
             return false;
+    for (const SnapshotDirectory& directory : part.directories)
+        if (!prefix.empty() && !directory.path.starts_with(prefix + "/")) return false;
     struct stat info {};
     return ::stat(part.source.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }

@@ -200,6 +200,63 @@ TEST_CASE("without the snapshot data strict still verifies and rollback refuses,
     CHECK(readFileBytes(prepared.scene.inRoot("/data/a")) == changed);
 }
 
+TEST_CASE("rollback makes removed parent directories again with their recorded mode and owner") {
+    SnapshotScene scene;
+    REQUIRE(mkdir(scene.inRoot("/vol/sub").c_str(), 0750) == 0);
+    REQUIRE(mkdir(scene.inRoot("/vol/sub/deeper").c_str(), 0711) == 0);
+    REQUIRE(chmod(scene.inRoot("/vol/sub/deeper").c_str(), 02711) == 0);
+    REQUIRE(chown(scene.inRoot("/vol/sub").c_str(), 1234, 5678) == 0);
+    writeFileBytes(scene.inRoot("/vol/sub/deeper/e"), "the bytes of e");
+    pid_t holder = scene.startHolder({"/vol/sub/deeper/e"});
+    SnapshotOptions options;
+    options.checkpointId = "parents";
+    options.store = scene.path("store");
+    SnapshotRecord record = takeSnapshot({holder, {holder}}, options, scene.path("images"));
+    const SnapshotPart& volume = record.parts.at(2);
+    REQUIRE(volume.mountPoint == "/vol");
+    REQUIRE(volume.directories.size() == 2);
+    CHECK(volume.directories[0].path == "/vol/sub");
+    CHECK(volume.directories[1].path == "/vol/sub/deeper");
+    runOrThrow("rm -rf " + scene.inRoot("/vol/sub"));
+
+    std::vector<std::string> restored = rollBackSnapshot(record, containerRootOfPid(holder));
+    REQUIRE(restored.size() == 1);
+    CHECK(restored[0] == "/vol/sub/deeper/e: restored (missing; 2 parent directories made again)");
+    struct stat status {};
+    REQUIRE(lstat(scene.inRoot("/vol/sub").c_str(), &status) == 0);
+    CHECK(S_ISDIR(status.st_mode));
+    CHECK((status.st_mode & 07777) == 0750);
+    CHECK(status.st_uid == 1234);
+    CHECK(status.st_gid == 5678);
+    REQUIRE(lstat(scene.inRoot("/vol/sub/deeper").c_str(), &status) == 0);
+    CHECK((status.st_mode & 07777) == 02711);
+    CHECK(readFileBytes(scene.inRoot("/vol/sub/deeper/e")) == "the bytes of e");
+}
+
+TEST_CASE("a recorded directory replaced by a symlink is made again at the volume's source, the target untouched") {
+    SnapshotScene scene;
+    REQUIRE(mkdir(scene.inRoot("/vol/sub").c_str(), 0755) == 0);
+    writeFileBytes(scene.inRoot("/vol/sub/e"), "the bytes of e");
+    pid_t holder = scene.startHolder({"/vol/sub/e"});
+    SnapshotOptions options;
+    options.checkpointId = "planted";
+    options.store = scene.path("store");
+    SnapshotRecord record = takeSnapshot({holder, {holder}}, options, scene.path("images"));
+    REQUIRE(mkdir(scene.path("elsewhere").c_str(), 0755) == 0);
+    runOrThrow("rm -rf " + scene.inRoot("/vol/sub"));
+    REQUIRE(symlink(scene.path("elsewhere").c_str(), scene.inRoot("/vol/sub").c_str()) == 0);
+
+    // Pre-restore's route: the volume through its host source, as one part mounted at "/".
+    SourceCheck checked = checkSnapshotAtSources(record, VerifyPolicy::rollback);
+    REQUIRE(checked.check.restored.size() == 1);
+    CHECK(checked.check.restored[0] == "/vol/sub/e: restored (missing; 1 parent directory made again)");
+    struct stat status {};
+    REQUIRE(lstat(scene.path("vol/sub").c_str(), &status) == 0);
+    CHECK(S_ISDIR(status.st_mode));
+    CHECK(readFileBytes(scene.path("vol/sub/e")) == "the bytes of e");
+    CHECK(emptyDirectory(scene.path("elsewhere")));
+}
+
 TEST_CASE("a btrfs snapshot for a store on another filesystem lives beside the subvolume and goes with delete") {
     Prepared prepared;
     std::string store = prepared.scene.path("store");
