@@ -33,6 +33,7 @@
 #include "image/json.h"
 #include "replay/precheck.h"
 #include "replay/replay.h"
+#include "snapshot/export.h"
 #include "snapshot/record.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/verify.h"
@@ -107,7 +108,8 @@ std::string recordCheckpoint(const CriuEnvironment& environment, const Policies&
         SnapshotOptions options;
         options.store = policies.snapshotStore;
         options.checkpointId = snapshotIdFor(record.containerId, initPid);
-        SnapshotRecord snapshot = takeSnapshot(snapshotTargetOf(container), options, directory);
+        SnapshotRecord snapshot = takeSnapshotWithExport(snapshotTargetOf(container), options, directory,
+                                                         policies.snapshotExport == SnapshotExportPolicy::volumes);
         record.snapshotRecord = kSnapshotRecordFileName;
         size_t files = 0;
         for (const SnapshotPart& part : snapshot.parts) files += part.files.size();
@@ -169,7 +171,8 @@ void refuseChangedFiles(const std::vector<std::string>& changes, RestoreState& s
 std::string checkFilesAtSources(const std::string& imageDirectory, const CheckpointRecord& record,
                                 const Policies& policies, RestoreState& state) {
     if (!record.snapshotRecord || policies.filesystem == FilesystemPolicy::off) return "";
-    SnapshotRecord snapshot = readSnapshotRecord(imageDirectory + "/" + *record.snapshotRecord);
+    SnapshotRecord snapshot =
+        withExportedCopies(readSnapshotRecord(imageDirectory + "/" + *record.snapshotRecord), imageDirectory);
     SourceCheck checked = checkSnapshotAtSources(snapshot, verifyPolicyOf(policies.filesystem));
     refuseChangedFiles(checked.check.changes, state);
     for (const std::string& line : checked.check.restored) logNotice("rolled back: " + line);

@@ -111,7 +111,9 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
     UniqueFd dataFd;
     if (why.empty()) {
         dataFd = sys::tryOpenAt(AT_FDCWD, part.data, O_PATH | O_DIRECTORY, error);
-        if (!dataFd) why = "the snapshot data " + part.data + " is not on this host (" + std::strerror(error) + ")";
+        if (!dataFd)
+            why = "the snapshot data " + part.data + " is not on this host (" + std::strerror(error) + ")" +
+                  (part.exported.empty() ? " and the checkpoint carries no copy of it (snapshot-export: volumes)" : "");
     }
     UniqueFd copy;
     if (why.empty()) {
