@@ -103,8 +103,10 @@ const SnapshotPart& partOf(const SnapshotRecord& record, const SnapshotFile* fil
     throwFailure("rollback: internal: file outside the record");
 }
 
-// The snapshot's copy of FILE, checked against its digest before anything is written.
-UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const SnapshotFile& file) {
+// The snapshot's copy of FILE, checked against its digest before anything is written. SHOWN: the
+// file's path as the container sees it, for the message.
+UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const SnapshotFile& file,
+                  const std::string& shown) {
     std::string why;
     if (part.data.empty() || file.copy.empty()) why = "the snapshot kept no copy of it";
     int error = 0;
@@ -123,7 +125,7 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
             why = "its copy " + part.data + "/" + file.copy + " does not match the recorded digest";
     }
     if (!why.empty())
-        throwFailure("rollback of checkpoint " + record.checkpointId + ": cannot roll back " + file.path + ": " + why +
+        throwFailure("rollback of checkpoint " + record.checkpointId + ": cannot roll back " + shown + ": " + why +
                      " (nothing was written)");
     return copy;
 }
@@ -169,25 +171,32 @@ VerifyPolicy parseVerifyPolicy(const std::string& text) {
 
 std::string containerRootOfPid(pid_t pid) { return "/proc/" + std::to_string(pid) + "/root"; }
 
-std::vector<std::string> findSnapshotChanges(const SnapshotRecord& record, const std::string& containerRoot) {
+std::vector<std::string> findSnapshotChanges(const SnapshotRecord& record, const std::string& containerRoot,
+                                             const std::string& shownPrefix) {
     UniqueFd rootFd = openRoot(containerRoot);
     std::vector<std::string> lines;
     for (const ChangedFile& changed : changedFiles(record, rootFd.get(), true))
-        lines.push_back(changed.file->path + ": " + joined(changed.changes));
+        lines.push_back(shownPrefix + changed.file->path + ": " + joined(changed.changes));
     return lines;
 }
 
-std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const std::string& containerRoot) {
+std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const std::string& containerRoot,
+                                          const std::string& shownPrefix) {
     UniqueFd rootFd = openRoot(containerRoot);
     // A restored file is a new inode when its name had been taken by something else: only bytes,
     // size, owner and mode can be put back, so only they are compared.
     std::vector<ChangedFile> changed = changedFiles(record, rootFd.get(), false);
-    for (ChangedFile& file : changed) file.source = openCopy(record, partOf(record, file.file), *file.file);
+    for (ChangedFile& file : changed)
+        file.source = openCopy(record, partOf(record, file.file), *file.file, shownPrefix + file.file->path);
     std::vector<std::string> lines;
     for (const ChangedFile& file : changed) {
         std::vector<std::string> made;
-        restoreFile(rootFd.get(), partOf(record, file.file), *file.file, file.source.get(), made);
-        lines.push_back(file.file->path + ": restored (" + joined(file.changes) +
+        try {
+            restoreFile(rootFd.get(), partOf(record, file.file), *file.file, file.source.get(), made);
+        } catch (const Error& error) {
+            throw error.within("rollback of " + shownPrefix + file.file->path);
+        }
+        lines.push_back(shownPrefix + file.file->path + ": restored (" + joined(file.changes) +
                         (made.empty() ? "" : "; " + std::to_string(made.size()) + " parent director" +
                                                  (made.size() == 1 ? "y" : "ies") + " made again") +
                         ")");
@@ -195,15 +204,16 @@ std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const st
     }
     std::vector<ChangedFile> left = changedFiles(record, rootFd.get(), false);
     if (!left.empty())
-        throwFailure("rollback of checkpoint " + record.checkpointId + ": " + left.front().file->path +
+        throwFailure("rollback of checkpoint " + record.checkpointId + ": " + shownPrefix + left.front().file->path +
                      " still differs after the rollback: " + joined(left.front().changes));
     return lines;
 }
 
-SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy) {
+SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy,
+                            const std::string& shownPrefix) {
     SnapshotCheck check;
-    if (policy == VerifyPolicy::strict) check.changes = findSnapshotChanges(record, containerRoot);
-    if (policy == VerifyPolicy::rollback) check.restored = rollBackSnapshot(record, containerRoot);
+    if (policy == VerifyPolicy::strict) check.changes = findSnapshotChanges(record, containerRoot, shownPrefix);
+    if (policy == VerifyPolicy::rollback) check.restored = rollBackSnapshot(record, containerRoot, shownPrefix);
     return check;
 }
 
@@ -251,10 +261,10 @@ SourceCheck checkSnapshotAtSources(const SnapshotRecord& record, VerifyPolicy po
             result.remaining.parts.push_back(part);
             continue;
         }
-        SnapshotCheck check = checkSnapshot(partAtItsSource(record, part), part.source, policy);
-        std::string prefix = part.mountPoint == "/" ? "" : part.mountPoint;
-        for (std::string& line : check.changes) result.check.changes.push_back(prefix + line);
-        for (std::string& line : check.restored) result.check.restored.push_back(prefix + line);
+        SnapshotCheck check = checkSnapshot(partAtItsSource(record, part), part.source, policy,
+                                            part.mountPoint == "/" ? "" : part.mountPoint);
+        for (std::string& line : check.changes) result.check.changes.push_back(std::move(line));
+        for (std::string& line : check.restored) result.check.restored.push_back(std::move(line));
     }
     return result;
 }

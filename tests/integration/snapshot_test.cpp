@@ -98,6 +98,14 @@ bool emptyDirectory(const std::string& path) {
     return sys::tryListDirectory(AT_FDCWD, path, entries, error) && entries.empty();
 }
 
+// A snapshot of HOLDER's filesystems, its store on the scene's own directory.
+SnapshotRecord snapshotInScene(const SnapshotScene& scene, pid_t holder, const std::string& id) {
+    SnapshotOptions options;
+    options.checkpointId = id;
+    options.store = scene.path("store");
+    return takeSnapshot({holder, {holder}}, options, scene.path("images"));
+}
+
 }  // namespace
 
 TEST_CASE("a snapshot of an overlay root, a btrfs volume and a plain volume is recorded, and nothing changed matches") {
@@ -200,6 +208,8 @@ TEST_CASE("without the snapshot data strict still verifies and rollback refuses,
     CHECK_THROWS_WITH(rollBackSnapshot(record, containerRootOfPid(prepared.holder)),
                       Contains("is not on this host (No such file or directory) and the checkpoint carries no copy of "
                                "it (snapshot-export: volumes) (nothing was written)"));
+    // Pre-restore's route, through the volume's host source: the line still names the path inside.
+    CHECK_THROWS_WITH(checkSnapshotAtSources(record, VerifyPolicy::rollback), Contains("cannot roll back /data/a: "));
     CHECK(readFileBytes(prepared.scene.inRoot("/data/a")) == changed);
 }
 
@@ -276,10 +286,7 @@ TEST_CASE("rollback makes removed parent directories again with their recorded m
     REQUIRE(chown(scene.inRoot("/vol/sub").c_str(), 1234, 5678) == 0);
     writeFileBytes(scene.inRoot("/vol/sub/deeper/e"), "the bytes of e");
     pid_t holder = scene.startHolder({"/vol/sub/deeper/e"});
-    SnapshotOptions options;
-    options.checkpointId = "parents";
-    options.store = scene.path("store");
-    SnapshotRecord record = takeSnapshot({holder, {holder}}, options, scene.path("images"));
+    SnapshotRecord record = snapshotInScene(scene, holder, "parents");
     const SnapshotPart& volume = record.parts.at(2);
     REQUIRE(volume.mountPoint == "/vol");
     REQUIRE(volume.directories.size() == 2);
@@ -306,10 +313,7 @@ TEST_CASE("a recorded directory replaced by a symlink is made again at the volum
     REQUIRE(mkdir(scene.inRoot("/vol/sub").c_str(), 0755) == 0);
     writeFileBytes(scene.inRoot("/vol/sub/e"), "the bytes of e");
     pid_t holder = scene.startHolder({"/vol/sub/e"});
-    SnapshotOptions options;
-    options.checkpointId = "planted";
-    options.store = scene.path("store");
-    SnapshotRecord record = takeSnapshot({holder, {holder}}, options, scene.path("images"));
+    SnapshotRecord record = snapshotInScene(scene, holder, "planted");
     REQUIRE(mkdir(scene.path("elsewhere").c_str(), 0755) == 0);
     runOrThrow("rm -rf " + scene.inRoot("/vol/sub"));
     REQUIRE(symlink(scene.path("elsewhere").c_str(), scene.inRoot("/vol/sub").c_str()) == 0);
