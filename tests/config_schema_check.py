@@ -58,6 +58,7 @@ def main(source, binary):
         "bad choice": "on-failure: pause\n",
         "bad boolean": "enabled: maybe\n",
         "relative path": "snapshot-store: relative\n",
+        "unknown export": "snapshot-export: all\n",
         "list value": "conflict:\n  - fail\n",
         "negative wait": "conflict-wait: -1\n",
     }

@@ -109,6 +109,12 @@ const std::vector<Key>& keys() {
              p.snapshotStore = parsePath(w, "snapshot-store", v, false);
          },
          [](const Policies& p) { return p.snapshotStore; }},
+        {"snapshot-export",
+         [](Policies& p, const std::string& w, const std::string& v) {
+             p.snapshotExport = parseChoice<SnapshotExportPolicy>(
+                 w, "snapshot-export", v, {{"none", SnapshotExportPolicy::none}, {"volumes", SnapshotExportPolicy::volumes}});
+         },
+         [](const Policies& p) { return std::string(snapshotExportPolicyName(p.snapshotExport)); }},
         {"log-file",
          [](Policies& p, const std::string& w, const std::string& v) { p.logFile = parsePath(w, "log-file", v, true); },
          [](const Policies& p) { return p.logFile; }},
@@ -143,6 +149,10 @@ const char* failurePolicyName(FailurePolicy policy) {
 }
 const char* filesystemPolicyName(FilesystemPolicy policy) {
     return policy == FilesystemPolicy::rollback ? "rollback" : policy == FilesystemPolicy::off ? "off" : "strict";
+}
+
+const char* snapshotExportPolicyName(SnapshotExportPolicy policy) {
+    return policy == SnapshotExportPolicy::volumes ? "volumes" : "none";
 }
 
 Policies parsePolicies(std::string_view yaml, const std::string& source, const Policies& base) {

@@ -24,6 +24,11 @@ constexpr const char* kAnnotationPrefix = "io.lockcr.";
 // (strict), put the snapshot's bytes back (rollback), or do not look (off).
 enum class FilesystemPolicy { strict, rollback, off };
 
+// At checkpoint, what of the snapshot's data travels in the image directory besides the record:
+// nothing (the data stays in the store of this host), or copies of the volumes' recorded files
+// (a rollback on another host then puts them back).
+enum class SnapshotExportPolicy { none, volumes };
+
 struct Policies {
     bool enabled = true;  // false: every action exits 0 without touching the container
     ConflictPolicy conflict = ConflictPolicy::fail;
@@ -34,6 +39,7 @@ struct Policies {
     bool snapshot = true;  // take a filesystem snapshot at checkpoint
     FilesystemPolicy filesystem = FilesystemPolicy::strict;
     std::string snapshotStore = "/var/lib/lockcr/snapshots";
+    SnapshotExportPolicy snapshotExport = SnapshotExportPolicy::none;
     std::string logFile = "/var/log/lockcr.log";  // empty: no file
     bool syslog = true;
 
@@ -61,5 +67,6 @@ ReplaySettings replaySettingsOf(const Policies& policies);
 const char* conflictPolicyName(ConflictPolicy policy);
 const char* failurePolicyName(FailurePolicy policy);
 const char* filesystemPolicyName(FilesystemPolicy policy);
+const char* snapshotExportPolicyName(SnapshotExportPolicy policy);
 
 }  // namespace lockcr

@@ -36,6 +36,7 @@
 #include "image/json.h"
 #include "replay/precheck.h"
 #include "replay/replay.h"
+#include "snapshot/export.h"
 #include "snapshot/record.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/store.h"
@@ -115,7 +116,8 @@ std::string recordCheckpoint(const CriuEnvironment& environment, const Policies&
     if (policies.snapshot) {
         snapshotter = std::thread([&, target = snapshotTargetOf(container)] {
             try {
-                snapshot = takeSnapshot(target, options, directory);
+                snapshot = takeSnapshotWithExport(target, options, directory,
+                                                  policies.snapshotExport == SnapshotExportPolicy::volumes);
             } catch (...) {
                 snapshotFailure = std::current_exception();
             }
@@ -196,7 +198,8 @@ void refuseChangedFiles(const std::vector<std::string>& changes, RestoreState& s
 std::string checkFilesAtSources(const std::string& imageDirectory, const CheckpointRecord& record,
                                 const Policies& policies, RestoreState& state) {
     if (!record.snapshotRecord || policies.filesystem == FilesystemPolicy::off) return "";
-    SnapshotRecord snapshot = readSnapshotRecord(imageDirectory + "/" + *record.snapshotRecord);
+    SnapshotRecord snapshot =
+        withExportedCopies(readSnapshotRecord(imageDirectory + "/" + *record.snapshotRecord), imageDirectory);
     SourceCheck checked = checkSnapshotAtSources(snapshot, verifyPolicyOf(policies.filesystem));
     refuseChangedFiles(checked.check.changes, state);
     for (const std::string& line : checked.check.restored) logNotice("rolled back: " + line);

@@ -61,6 +61,9 @@ void addSnapshotCommands(CLI::App& app, SnapshotCommandLine& parsed) {
                        "name of the snapshot in the store (default pid-PID-TIME)");
     create->add_flag("--whole-volumes", parsed.create.snapshot.wholeVolumes,
                      "record every file of volumes on neither btrfs nor overlay, not only the open ones");
+    create->add_flag("--export-volumes", parsed.create.exportVolumes,
+                     "copy the volumes' recorded files into the record directory, so that they travel with the "
+                     "checkpoint (rollback on a host without the snapshot store)");
 
     CLI::App* verify = snapshot->add_subcommand("verify", "compare a container's files with a snapshot record");
     addRecordAndRoot(verify, parsed);

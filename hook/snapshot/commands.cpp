@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "snapshot/export.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -26,19 +27,23 @@ int runSnapshotCreate(const SnapshotCreateOptions& options) {
     PhaseClock clock("snapshot create");
     Container container = discoverContainer(options.container);
     clock.lap("container discovered");
-    SnapshotRecord record = takeSnapshot(snapshotTargetOf(container), options.snapshot, options.recordDirectory);
+    SnapshotRecord record = takeSnapshotWithExport(snapshotTargetOf(container), options.snapshot,
+                                                   options.recordDirectory, options.exportVolumes);
     clock.lap("snapshot taken");
     for (const SnapshotPart& part : record.parts)
         printLine(part.mountPoint + ": " + backendName(part.backend) + " (" + part.fsType + "), " +
                   std::to_string(part.files.size()) + " files recorded" +
-                  (part.data.empty() ? "" : ", data in " + part.data));
+                  (part.data.empty() ? "" : ", data in " + part.data) +
+                  (part.exported.empty() ? "" : ", exported into " + options.recordDirectory + "/" + part.exported));
     printLine("snapshot: checkpoint " + record.checkpointId + " recorded in " + options.recordDirectory + "/" +
               kSnapshotRecordFileName);
     return 0;
 }
 
 int runSnapshotVerify(const SnapshotVerifyOptions& options) {
-    SnapshotRecord record = readSnapshotRecord(options.record);
+    size_t slash = options.record.rfind('/');
+    std::string recordDirectory = slash == std::string::npos ? "." : slash == 0 ? "/" : options.record.substr(0, slash);
+    SnapshotRecord record = withExportedCopies(readSnapshotRecord(options.record), recordDirectory);
     SnapshotCheck check = checkSnapshot(record, rootOf(options), options.policy);
     const std::vector<std::string>& lines = options.policy == VerifyPolicy::rollback ? check.restored : check.changes;
     if (options.json) {

@@ -17,6 +17,7 @@ struct SnapshotCreateOptions {
     ContainerSelector container;
     std::string recordDirectory;
     SnapshotOptions snapshot;
+    bool exportVolumes = false;  // copies of the volumes' files into the record directory (export.h)
 };
 
 struct SnapshotVerifyOptions {

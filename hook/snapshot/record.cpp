@@ -35,6 +35,17 @@ void writeFile(JsonWriter& out, const SnapshotFile& file) {
     out.key("ino").unsignedNumber(file.inode);
     out.key("digest").exactString(file.digest, "snapshot record: a digest");
     out.key("copy").exactString(file.copy, "snapshot record: a copy path");
+    if (!file.exported.empty())  // only with an export: older records stay as they were
+        out.key("exported").exactString(file.exported, "snapshot record: an exported copy path");
+    out.endObject();
+}
+
+void writeDirectory(JsonWriter& out, const SnapshotDirectory& directory) {
+    out.beginObject();
+    out.key("path").exactString(directory.path, "snapshot record: a directory path");
+    out.key("mode").unsignedNumber(directory.mode);
+    out.key("uid").unsignedNumber(directory.uid);
+    out.key("gid").unsignedNumber(directory.gid);
     out.endObject();
 }
 
@@ -50,6 +61,12 @@ void writePart(JsonWriter& out, const SnapshotPart& part) {
     out.key("files").beginArray();
     for (const SnapshotFile& file : part.files) writeFile(out, file);
     out.endArray();
+    if (!part.directories.empty()) {
+        out.key("directories").beginArray();
+        for (const SnapshotDirectory& directory : part.directories) writeDirectory(out, directory);
+        out.endArray();
+    }
+    if (!part.exported.empty()) out.key("exported").exactString(part.exported, "snapshot record: an export directory");
     out.endObject();
 }
 
@@ -79,6 +96,14 @@ std::string readPath(const ObjectReader& object, const char* key, bool mayBeEmpt
     return value;
 }
 
+// A relative path that stays inside the directory it is resolved in (no "..", no leading "/").
+std::string readRelativePath(const ObjectReader& object, const char* key) {
+    std::string value = object.string(key);
+    if (!value.empty() && (value.starts_with('/') || !isNormalAbsolutePath("/" + value)))
+        object.place(key).reject("expected a path inside its directory");
+    return value;
+}
+
 uint64_t readUnsigned(const ObjectReader& object, const char* key, uint64_t maximum) {
     uint64_t value = object.unsignedInteger(key);
     if (value > maximum) object.place(key).reject("expected an integer 0.." + std::to_string(maximum));
@@ -92,7 +117,8 @@ bool isHexDigest(const std::string& digest) {
 }
 
 SnapshotFile readFile(Element value, const Place& place) {
-    ObjectReader object(value, place, {"path", "size", "mode", "uid", "gid", "mtime", "dev", "ino", "digest", "copy"});
+    ObjectReader object(value, place,
+                        {"path", "size", "mode", "uid", "gid", "mtime", "dev", "ino", "digest", "copy", "exported"});
     SnapshotFile file;
     file.path = readPath(object, "path", false);
     file.size = readUnsigned(object, "size", INT64_MAX);
@@ -113,12 +139,24 @@ SnapshotFile readFile(Element value, const Place& place) {
     // refused here as well, so a forged record cannot even ask for one.
     if (!file.copy.empty() && (file.copy.starts_with('/') || !isNormalAbsolutePath("/" + file.copy)))
         object.place("copy").reject("expected a path inside the data directory");
+    if (object.has("exported")) file.exported = readRelativePath(object, "exported");
     return file;
+}
+
+SnapshotDirectory readDirectory(Element value, const Place& place) {
+    ObjectReader object(value, place, {"path", "mode", "uid", "gid"});
+    SnapshotDirectory directory;
+    directory.path = readPath(object, "path", false);
+    directory.mode = static_cast<uint32_t>(readUnsigned(object, "mode", 07777));
+    directory.uid = static_cast<uint32_t>(readUnsigned(object, "uid", UINT32_MAX));
+    directory.gid = static_cast<uint32_t>(readUnsigned(object, "gid", UINT32_MAX));
+    return directory;
 }
 
 SnapshotPart readPart(Element value, const Place& place) {
     ObjectReader object(value, place,
-                        {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files"});
+                        {"backend", "mount_point", "fs_type", "source", "data", "subvolume_id", "whole_volume", "files",
+                         "directories", "exported"});
     SnapshotPart part;
     std::string backend = object.string("backend");
     if (backend == "btrfs") part.backend = SnapshotBackend::btrfs;
@@ -136,6 +174,13 @@ SnapshotPart readPart(Element value, const Place& place) {
     Place filesPlace = object.place("files");
     size_t i = 0;
     for (Element file : files) part.files.push_back(readFile(file, filesPlace.index(i++)));
+    if (object.has("directories")) {
+        Place directoriesPlace = object.place("directories");
+        i = 0;
+        for (Element directory : object.array("directories"))
+            part.directories.push_back(readDirectory(directory, directoriesPlace.index(i++)));
+    }
+    if (object.has("exported")) part.exported = readRelativePath(object, "exported");
     return part;
 }
 

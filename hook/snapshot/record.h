@@ -36,6 +36,18 @@ struct SnapshotFile {
     std::string digest;  // "xxh3-128:" and 32 lowercase hex digits, or kNoDigest
 
     std::string copy;  // where its bytes are, relative to the part's data directory; empty: nowhere
+    // Where a copy exported with the checkpoint is (export.h), relative to the part's `exported`
+    // directory; empty: not exported.
+    std::string exported;
+};
+
+// A directory between a part's mount point and a recorded file, as it was at the checkpoint: a
+// rollback recreates it, with this mode and owner, when it was removed.
+struct SnapshotDirectory {
+    std::string path;  // absolute, inside the container
+    uint32_t mode = 0;  // permission bits
+    uint32_t uid = 0;
+    uint32_t gid = 0;
 };
 
 // One filesystem the container writes to (its root or a volume) and what was taken of it.
@@ -48,6 +60,10 @@ struct SnapshotPart {
     uint64_t subvolumeId = 0;  // btrfs: the id of the subvolume that was snapshotted
     bool wholeVolume = false;  // every regular file is in `files`, not only the open ones
     std::vector<SnapshotFile> files;
+    std::vector<SnapshotDirectory> directories;  // the recorded files' parents below the mount point
+    // The directory, relative to the record's own, holding the copies of this part's files that
+    // travel with the checkpoint (export.h); empty: none.
+    std::string exported;
 };
 
 struct SnapshotRecord {

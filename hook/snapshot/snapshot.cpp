@@ -13,6 +13,7 @@
 
 #include "collect/proc_locks.h"
 #include "snapshot/btrfs.h"
+#include "snapshot/directories.h"
 #include "snapshot/file_copy.h"
 #include "util/files_in_root.h"
 #include "snapshot/manifest.h"
@@ -353,6 +354,7 @@ SnapshotRecord createSnapshot(const SnapshotTarget& target, const SnapshotOption
                                 holders};
             try {
                 record.parts.push_back(takePart(context, openPaths, options.wholeVolumes));
+                recordParentDirectories(rootFd.get(), record.parts.back());
             } catch (const Error& error) {
                 if (error.errnoValue() != ENOTDIR) throw error.within(mounts[i].mount.mountPoint);
                 logInfo("snapshot: " + mounts[i].mount.mountPoint + " is a file bind mount: skipped");

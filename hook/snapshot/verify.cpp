@@ -7,10 +7,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "snapshot/directories.h"
 #include "snapshot/file_copy.h"
-#include "util/files_in_root.h"
 #include "snapshot/manifest.h"
 #include "util/error.h"
+#include "util/files_in_root.h"
 #include "util/log.h"
 #include "util/sys.h"
 
@@ -103,8 +104,10 @@ const SnapshotPart& partOf(const SnapshotRecord& record, const SnapshotFile* fil
     throwFailure("rollback: internal: file outside the record");
 }
 
-// The snapshot's copy of FILE, checked against its digest before anything is written.
-UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const SnapshotFile& file) {
+// The snapshot's copy of FILE, checked against its digest before anything is written. SHOWN: the
+// file's path as the container sees it, for the message.
+UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const SnapshotFile& file,
+                  const std::string& shown) {
     if (file.size == 0 && file.digest == emptyFileDigest()) return UniqueFd();  // nothing to copy back
     std::string why;
     if (part.data.empty() || file.copy.empty()) why = "the snapshot kept no copy of it";
@@ -112,7 +115,9 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
     UniqueFd dataFd;
     if (why.empty()) {
         dataFd = sys::tryOpenAt(AT_FDCWD, part.data, O_PATH | O_DIRECTORY, error);
-        if (!dataFd) why = "the snapshot data " + part.data + " is not on this host (" + std::strerror(error) + ")";
+        if (!dataFd)
+            why = "the snapshot data " + part.data + " is not on this host (" + std::strerror(error) + ")" +
+                  (part.exported.empty() ? " and the checkpoint carries no copy of it (snapshot-export: volumes)" : "");
     }
     UniqueFd copy;
     if (why.empty()) {
@@ -122,18 +127,20 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
             why = "its copy " + part.data + "/" + file.copy + " does not match the recorded digest";
     }
     if (!why.empty())
-        throwFailure("rollback of checkpoint " + record.checkpointId + ": cannot roll back " + file.path + ": " + why +
+        throwFailure("rollback of checkpoint " + record.checkpointId + ": cannot roll back " + shown + ": " + why +
                      " (nothing was written)");
     return copy;
 }
 
-// Writes FILE back at its path, through the container's root: the name is replaced if it is no
-// longer a regular file (a symlink is unlinked, never followed), then the bytes (SOURCE_FD; -1 for
-// an empty file) and metadata.
-void restoreFile(int rootFd, const SnapshotFile& file, int sourceFd) {
+// Writes FILE back at its path, through the container's root: removed parent directories are made
+// again (directories.h), the name is replaced if it is no longer a regular file (a symlink is
+// unlinked, never followed), then the bytes (SOURCE_FD; -1 for an empty file) and metadata. MADE:
+// the directories made.
+void restoreFile(int rootFd, const SnapshotPart& part, const SnapshotFile& file, int sourceFd,
+                 std::vector<std::string>& made) {
     size_t slash = file.path.rfind('/');
     std::string parent = slash == 0 ? "/" : file.path.substr(0, slash), name = file.path.substr(slash + 1);
-    UniqueFd parentFd = sys::openInRoot(rootFd, parent, O_PATH | O_DIRECTORY);
+    UniqueFd parentFd = openOrRecreateDirectory(rootFd, part, parent, made);
     struct stat status {};
     if (::fstatat(parentFd.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(status.st_mode)) {
         if (::unlinkat(parentFd.get(), name.c_str(), S_ISDIR(status.st_mode) ? AT_REMOVEDIR : 0) != 0)
@@ -167,37 +174,49 @@ VerifyPolicy parseVerifyPolicy(const std::string& text) {
 
 std::string containerRootOfPid(pid_t pid) { return "/proc/" + std::to_string(pid) + "/root"; }
 
-std::vector<std::string> findSnapshotChanges(const SnapshotRecord& record, const std::string& containerRoot) {
+std::vector<std::string> findSnapshotChanges(const SnapshotRecord& record, const std::string& containerRoot,
+                                             const std::string& shownPrefix) {
     UniqueFd rootFd = openRoot(containerRoot);
     std::vector<std::string> lines;
     for (const ChangedFile& changed : changedFiles(record, rootFd.get(), true))
-        lines.push_back(changed.file->path + ": " + joined(changed.changes));
+        lines.push_back(shownPrefix + changed.file->path + ": " + joined(changed.changes));
     return lines;
 }
 
-std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const std::string& containerRoot) {
+std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const std::string& containerRoot,
+                                          const std::string& shownPrefix) {
     UniqueFd rootFd = openRoot(containerRoot);
     // A restored file is a new inode when its name had been taken by something else: only bytes,
     // size, owner and mode can be put back, so only they are compared.
     std::vector<ChangedFile> changed = changedFiles(record, rootFd.get(), false);
-    for (ChangedFile& file : changed) file.source = openCopy(record, partOf(record, file.file), *file.file);
+    for (ChangedFile& file : changed)
+        file.source = openCopy(record, partOf(record, file.file), *file.file, shownPrefix + file.file->path);
     std::vector<std::string> lines;
     for (const ChangedFile& file : changed) {
-        restoreFile(rootFd.get(), *file.file, file.source.get());
-        lines.push_back(file.file->path + ": restored (" + joined(file.changes) + ")");
+        std::vector<std::string> made;
+        try {
+            restoreFile(rootFd.get(), partOf(record, file.file), *file.file, file.source.get(), made);
+        } catch (const Error& error) {
+            throw error.within("rollback of " + shownPrefix + file.file->path);
+        }
+        lines.push_back(shownPrefix + file.file->path + ": restored (" + joined(file.changes) +
+                        (made.empty() ? "" : "; " + std::to_string(made.size()) + " parent director" +
+                                                 (made.size() == 1 ? "y" : "ies") + " made again") +
+                        ")");
         logInfo("snapshot rollback: " + lines.back());
     }
     std::vector<ChangedFile> left = changedFiles(record, rootFd.get(), false);
     if (!left.empty())
-        throwFailure("rollback of checkpoint " + record.checkpointId + ": " + left.front().file->path +
+        throwFailure("rollback of checkpoint " + record.checkpointId + ": " + shownPrefix + left.front().file->path +
                      " still differs after the rollback: " + joined(left.front().changes));
     return lines;
 }
 
-SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy) {
+SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy,
+                            const std::string& shownPrefix) {
     SnapshotCheck check;
-    if (policy == VerifyPolicy::strict) check.changes = findSnapshotChanges(record, containerRoot);
-    if (policy == VerifyPolicy::rollback) check.restored = rollBackSnapshot(record, containerRoot);
+    if (policy == VerifyPolicy::strict) check.changes = findSnapshotChanges(record, containerRoot, shownPrefix);
+    if (policy == VerifyPolicy::rollback) check.restored = rollBackSnapshot(record, containerRoot, shownPrefix);
     return check;
 }
 
@@ -214,6 +233,8 @@ SnapshotRecord partAtItsSource(const SnapshotRecord& record, const SnapshotPart&
         if (!prefix.empty()) file.path = file.path.substr(prefix.size());
         if (file.path.empty()) file.path = "/";
     }
+    for (SnapshotDirectory& directory : moved.directories)
+        if (!prefix.empty()) directory.path = directory.path.substr(prefix.size());
     moved.mountPoint = "/";
     return single;
 }
@@ -225,6 +246,8 @@ bool reachableAtSource(const SnapshotPart& part) {
         if (file.path.compare(0, prefix.size(), prefix) != 0 ||
             (file.path.size() > prefix.size() && file.path[prefix.size()] != '/' && !prefix.empty()))
             return false;
+    for (const SnapshotDirectory& directory : part.directories)
+        if (!prefix.empty() && !directory.path.starts_with(prefix + "/")) return false;
     struct stat info {};
     return ::stat(part.source.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
@@ -241,10 +264,10 @@ SourceCheck checkSnapshotAtSources(const SnapshotRecord& record, VerifyPolicy po
             result.remaining.parts.push_back(part);
             continue;
         }
-        SnapshotCheck check = checkSnapshot(partAtItsSource(record, part), part.source, policy);
-        std::string prefix = part.mountPoint == "/" ? "" : part.mountPoint;
-        for (std::string& line : check.changes) result.check.changes.push_back(prefix + line);
-        for (std::string& line : check.restored) result.check.restored.push_back(prefix + line);
+        SnapshotCheck check = checkSnapshot(partAtItsSource(record, part), part.source, policy,
+                                            part.mountPoint == "/" ? "" : part.mountPoint);
+        for (std::string& line : check.changes) result.check.changes.push_back(std::move(line));
+        for (std::string& line : check.restored) result.check.restored.push_back(std::move(line));
     }
     return result;
 }

@@ -27,15 +27,19 @@ std::string containerRootOfPid(pid_t pid);
 // container and every change: "/data/a: bytes changed (same size)", "size 4096 -> 0", "mode 0644 ->
 // 0600", "owner 0:0 -> 1000:1000", "missing", "replaced by a symlink", "replaced by another inode
 // (12 -> 40)" (inodes are compared only on the device they were recorded on). Empty: all match.
-// Needs only the record, not the snapshot's data.
-std::vector<std::string> findSnapshotChanges(const SnapshotRecord& record, const std::string& containerRoot);
+// Needs only the record, not the snapshot's data. SHOWN_PREFIX goes before every path in lines and
+// errors: the part's mount point when the record was moved to its host source (checkSnapshotAtSources),
+// so that they name the path inside the container.
+std::vector<std::string> findSnapshotChanges(const SnapshotRecord& record, const std::string& containerRoot,
+                                             const std::string& shownPrefix = "");
 
 // Puts the recorded bytes, size, owner, mode and mtime back on every changed file, through
 // CONTAINER_ROOT, and returns one line per file restored. Before writing anything it refuses
 // (Error) when the data a changed file needs is not on this host, or a copy does not match its
 // recorded digest. A file replaced by a symlink or another non-directory is replaced by the
 // restored file (the symlink itself is removed, its target never touched). Checks again afterwards.
-std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const std::string& containerRoot);
+std::vector<std::string> rollBackSnapshot(const SnapshotRecord& record, const std::string& containerRoot,
+                                          const std::string& shownPrefix = "");
 
 struct SnapshotCheck {
     std::vector<std::string> changes;   // strict: what differs (the caller fails when not empty)
@@ -43,7 +47,8 @@ struct SnapshotCheck {
 };
 
 // The policy in one call: strict finds changes, rollback restores them, off does nothing.
-SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy);
+SnapshotCheck checkSnapshot(const SnapshotRecord& record, const std::string& containerRoot, VerifyPolicy policy,
+                            const std::string& shownPrefix = "");
 
 // Before CRIU opens any file (its pre-restore action) the container's root and volumes are not
 // mounted yet: CRIU mounts them later, and /proc/PID/root is still the host's root at

@@ -19,6 +19,10 @@
 #                 size and mtime between checkpoint and restore: filesystem: strict refuses the
 #                 restore naming both; rollback puts the checkpoint's bytes back before CRIU opens
 #                 them, and the locks come back on the restored files
+#   other host    the snapshot store removed (another host) and a locked volume file changed: without
+#                 snapshot-export, filesystem: rollback refuses the restore and writes nothing; with
+#                 snapshot-export: volumes, the checkpoint carries the volume's files and the
+#                 rollback puts the exact bytes back, the locks on the restored file
 #   killed        lockcr SIGKILLed mid-replay (LOCKCR_FAULT=barrier-thawed, the container thawed
 #                 with its tasks in ptrace stops): the kernel kills them (PTRACE_O_EXITKILL), the
 #                 waiter never took the free lock, `lockcr status` says so, the checkpoint restores
@@ -330,6 +334,73 @@ else
     fail "rollback did not restore the checkpoint's bytes"
 fi
 same_table_as_before "after the rollback, the locks are on the restored files"
+
+# --- across hosts: the volume's files exported with the checkpoint, or not ---------------------
+# Another host is this one with the snapshot store removed: the checkpoint's image directory is all
+# that travels. A locked volume file is changed at the same size and mtime.
+change_keeping_size_and_mtime() {  # FILE
+    touch -r "$1" "$work/mtime"
+    head -c "$(stat -c %s "$1")" /dev/zero | tr '\0' Y >"$1"
+    touch -r "$work/mtime" "$1"
+}
+echo "== another host (snapshot store removed): filesystem: rollback without, then with snapshot-export: volumes"
+policies
+checkpoint "$work/unexported"
+rm -rf "$work/snapshots"
+cp -p "$data/posix.dat" "$work/posix.dat.unexported"
+change_keeping_size_and_mtime "$data/posix.dat"
+cp -p "$data/posix.dat" "$work/posix.dat.changed"
+: >"$work/lockcr.log"
+policies "filesystem: rollback"
+restore "$work/unexported"
+message=$(grep -m 1 "cannot roll back /data/posix.dat" "$work/lockcr.log" || true)
+if [[ $status -ne 0 && $message == *"is not on this host"*"carries no copy of it (snapshot-export: volumes) (nothing was written)"* ]] &&
+    cmp -s "$data/posix.dat" "$work/posix.dat.changed"; then
+    pass "without the export, rollback refuses the restore (exit $status), writing nothing: ${message#*lockcr: }"
+else
+    fail "rollback without the store or an export: restore exit $status, file $(cmp -s "$data/posix.dat" "$work/posix.dat.changed" && echo untouched || echo WRITTEN); lockcr said:"
+    sed 's/^/  /' "$work/lockcr.log"
+fi
+if ! timeout -k 5 "$call_seconds" runc state "$name" >/dev/null 2>&1; then
+    pass "no container $name is left after the refused rollback"
+else
+    fail "a container $name is left after the refused rollback"
+fi
+cat "$work/posix.dat.unexported" >"$data/posix.dat"  # the checkpoint's bytes, by hand, in place
+touch -r "$work/posix.dat.unexported" "$data/posix.dat"
+policies
+restore "$work/unexported"
+[[ $status -eq 0 ]] || abort "restoring with the checkpoint's bytes put back by hand: exit $status: $(grep -v ' ms)$' "$work/lockcr.log" | tail -n 1)"
+
+policies "snapshot-export: volumes"
+checkpoint "$work/exported"
+exported=$("$python" -c 'import json, sys
+record = json.load(open(sys.argv[1] + "/lockcr-snapshot.json"))
+for part in record["parts"]:
+    for f in part["files"]:
+        if f["path"] == "/data/posix.dat" and f.get("exported"):
+            print(part["exported"] + "/" + f["exported"])' "$work/exported")
+if [[ -n $exported && $(stat -c %a "$work/exported/$exported") == 600 ]] && cmp -s "$work/exported/$exported" "$data/posix.dat"; then
+    pass "snapshot-export: volumes: the checkpoint carries /data/posix.dat's bytes ($exported, 0600)"
+else
+    fail "no exported copy of /data/posix.dat in the checkpoint: $(ls -R "$work/exported" | tr '\n' ' ')"
+fi
+cp -p "$data/posix.dat" "$work/posix.dat.exported"
+rm -rf "$work/snapshots"
+change_keeping_size_and_mtime "$data/posix.dat"
+inode_before=$(stat -c %i "$data/posix.dat")
+: >"$work/lockcr.log"
+policies "filesystem: rollback"
+restore "$work/exported"
+[[ $status -eq 0 ]] && pass "filesystem: rollback from the exported copies: the restore succeeds" ||
+    abort "filesystem: rollback from the exported copies: restore exit $status: $(grep -v ' ms)$' "$work/lockcr.log" | tail -n 1)"
+if cmp -s "$data/posix.dat" "$work/posix.dat.exported" && [[ $(stat -c %i "$data/posix.dat") == "$inode_before" ]]; then
+    pass "the checkpoint's bytes of /data/posix.dat are back, from the copy that travelled with it (same inode)"
+else
+    fail "the rollback from the exported copies did not restore /data/posix.dat"
+    sed 's/^/  /' "$work/lockcr.log"
+fi
+same_table_as_before "after the rollback from the exported copies, the locks are on the restored file"
 
 # --- damaged or foreign lock images: refused at pre-restore -------------------------------------
 # Each is a restore of one checkpoint whose lockcr.locks.json was replaced; pre-restore must refuse

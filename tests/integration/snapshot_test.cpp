@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "run_lockcr.h"
+#include "snapshot/export.h"
 #include "snapshot/record.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/store.h"
@@ -95,6 +96,14 @@ bool emptyDirectory(const std::string& path) {
     std::vector<std::string> entries;
     int error = 0;
     return sys::tryListDirectory(AT_FDCWD, path, entries, error) && entries.empty();
+}
+
+// A snapshot of HOLDER's filesystems, its store on the scene's own directory.
+SnapshotRecord snapshotInScene(const SnapshotScene& scene, pid_t holder, const std::string& id) {
+    SnapshotOptions options;
+    options.checkpointId = id;
+    options.store = scene.path("store");
+    return takeSnapshot({holder, {holder}}, options, scene.path("images"));
 }
 
 }  // namespace
@@ -196,8 +205,128 @@ TEST_CASE("without the snapshot data strict still verifies and rollback refuses,
     prepared.rewriteKeepingSizeAndMtime("/data/a");
     std::string changed = readFileBytes(prepared.scene.inRoot("/data/a"));
     CHECK(findSnapshotChanges(record, containerRootOfPid(prepared.holder)).size() == 1);
-    CHECK_THROWS_WITH(rollBackSnapshot(record, containerRootOfPid(prepared.holder)), Contains("is not on this host"));
+    CHECK_THROWS_WITH(rollBackSnapshot(record, containerRootOfPid(prepared.holder)),
+                      Contains("is not on this host (No such file or directory) and the checkpoint carries no copy of "
+                               "it (snapshot-export: volumes) (nothing was written)"));
+    // Pre-restore's route, through the volume's host source: the line still names the path inside.
+    CHECK_THROWS_WITH(checkSnapshotAtSources(record, VerifyPolicy::rollback), Contains("cannot roll back /data/a: "));
     CHECK(readFileBytes(prepared.scene.inRoot("/data/a")) == changed);
+}
+
+TEST_CASE("the volumes' files exported with the checkpoint roll back on a host without the store") {
+    Prepared prepared;
+    std::string store = prepared.scene.path("btrfsmnt/store"), images = prepared.scene.path("images");
+    SnapshotOptions options;
+    options.checkpointId = "exported";
+    options.store = store;
+    SnapshotRecord taken = takeSnapshotWithExport({prepared.holder, {prepared.holder}}, options, images, true);
+    // The volumes (/data on btrfs, /vol a plain directory) are exported, the root (overlay) is not.
+    CHECK(taken.parts.at(0).exported.empty());
+    CHECK(taken.parts.at(1).exported == "lockcr-snapshot-files/part-1");
+    CHECK(taken.parts.at(2).exported == "lockcr-snapshot-files/part-2");
+    struct stat status {};
+    REQUIRE(stat((images + "/lockcr-snapshot-files/part-1").c_str(), &status) == 0);
+    CHECK((status.st_mode & 07777) == 0700);
+    const SnapshotFile& a = taken.parts.at(1).files.at(0);
+    REQUIRE(a.path == "/data/a");
+    std::string exportedA = images + "/lockcr-snapshot-files/part-1/" + a.exported;
+    REQUIRE(stat(exportedA.c_str(), &status) == 0);
+    CHECK((status.st_mode & 07777) == 0600);
+    CHECK(readFileBytes(exportedA) == prepared.content("/data/a"));
+    CHECK(std::system(("/usr/bin/python3 " LOCKCR_SOURCE_DIR "/tests/schema_check.py " LOCKCR_SOURCE_DIR
+                       "/schema/snapshot-record.schema.json " +
+                       images + "/lockcr-snapshot.json >&2")
+                          .c_str()) == 0);
+    // CRIU 4.1's second run finds the export in place.
+    CHECK(takeSnapshotWithExport({prepared.holder, {prepared.holder}}, options, images, true).parts.at(1).exported ==
+          "lockcr-snapshot-files/part-1");
+
+    deleteSnapshot(store, "exported");  // another host: no store
+    REQUIRE_FALSE(exists(taken.parts.at(1).data));
+    struct stat aBefore {};
+    REQUIRE(stat(prepared.scene.inRoot("/data/a").c_str(), &aBefore) == 0);
+    prepared.rewriteKeepingSizeAndMtime("/data/a");
+    REQUIRE(truncate(prepared.scene.inRoot("/vol/b").c_str(), 10) == 0);
+    SnapshotRecord travelled = withExportedCopies(readSnapshotRecord(images + "/lockcr-snapshot.json"), images);
+    std::vector<std::string> restored = rollBackSnapshot(travelled, containerRootOfPid(prepared.holder));
+    CHECK(restored.size() == 2);
+    CHECK(readFileBytes(prepared.scene.inRoot("/data/a")) == prepared.content("/data/a"));
+    CHECK(readFileBytes(prepared.scene.inRoot("/vol/b")) == prepared.content("/vol/b"));
+    struct stat aAfter {};
+    REQUIRE(stat(prepared.scene.inRoot("/data/a").c_str(), &aAfter) == 0);
+    CHECK(aAfter.st_ino == aBefore.st_ino);
+    CHECK(findSnapshotChanges(travelled, containerRootOfPid(prepared.holder)).empty());
+}
+
+TEST_CASE("a failed export removes the snapshot and its record") {
+    Prepared prepared;
+    std::string store = prepared.scene.path("btrfsmnt/store");
+    std::string tiny = prepared.scene.mountTinyFilesystem("tiny", 8);
+    writeFileBytes(prepared.scene.inRoot("/vol/b"), std::string(12 << 20, 'b'));  // cannot fit in 8 MiB
+    SnapshotOptions options;
+    options.checkpointId = "full";
+    options.store = store;
+    CHECK_THROWS_WITH(takeSnapshotWithExport({prepared.holder, {prepared.holder}}, options, tiny, true),
+                      Contains("No space left on device"));
+    CHECK_FALSE(exists(store + "/full"));
+    CHECK_FALSE(exists(tiny + "/lockcr-snapshot.json"));
+    CHECK_FALSE(exists(tiny + "/lockcr-snapshot-files"));
+    std::vector<std::string> left;
+    int error = 0;
+    REQUIRE(sys::tryListDirectory(AT_FDCWD, tiny, left, error));
+    std::erase(left, std::string("lost+found"));
+    CHECK(left.empty());
+}
+
+TEST_CASE("rollback makes removed parent directories again with their recorded mode and owner") {
+    SnapshotScene scene;
+    REQUIRE(mkdir(scene.inRoot("/vol/sub").c_str(), 0750) == 0);
+    REQUIRE(mkdir(scene.inRoot("/vol/sub/deeper").c_str(), 0711) == 0);
+    REQUIRE(chmod(scene.inRoot("/vol/sub/deeper").c_str(), 02711) == 0);
+    REQUIRE(chown(scene.inRoot("/vol/sub").c_str(), 1234, 5678) == 0);
+    writeFileBytes(scene.inRoot("/vol/sub/deeper/e"), "the bytes of e");
+    pid_t holder = scene.startHolder({"/vol/sub/deeper/e"});
+    SnapshotRecord record = snapshotInScene(scene, holder, "parents");
+    const SnapshotPart& volume = record.parts.at(2);
+    REQUIRE(volume.mountPoint == "/vol");
+    REQUIRE(volume.directories.size() == 2);
+    CHECK(volume.directories[0].path == "/vol/sub");
+    CHECK(volume.directories[1].path == "/vol/sub/deeper");
+    runOrThrow("rm -rf " + scene.inRoot("/vol/sub"));
+
+    std::vector<std::string> restored = rollBackSnapshot(record, containerRootOfPid(holder));
+    REQUIRE(restored.size() == 1);
+    CHECK(restored[0] == "/vol/sub/deeper/e: restored (missing; 2 parent directories made again)");
+    struct stat status {};
+    REQUIRE(lstat(scene.inRoot("/vol/sub").c_str(), &status) == 0);
+    CHECK(S_ISDIR(status.st_mode));
+    CHECK((status.st_mode & 07777) == 0750);
+    CHECK(status.st_uid == 1234);
+    CHECK(status.st_gid == 5678);
+    REQUIRE(lstat(scene.inRoot("/vol/sub/deeper").c_str(), &status) == 0);
+    CHECK((status.st_mode & 07777) == 02711);
+    CHECK(readFileBytes(scene.inRoot("/vol/sub/deeper/e")) == "the bytes of e");
+}
+
+TEST_CASE("a recorded directory replaced by a symlink is made again at the volume's source, the target untouched") {
+    SnapshotScene scene;
+    REQUIRE(mkdir(scene.inRoot("/vol/sub").c_str(), 0755) == 0);
+    writeFileBytes(scene.inRoot("/vol/sub/e"), "the bytes of e");
+    pid_t holder = scene.startHolder({"/vol/sub/e"});
+    SnapshotRecord record = snapshotInScene(scene, holder, "planted");
+    REQUIRE(mkdir(scene.path("elsewhere").c_str(), 0755) == 0);
+    runOrThrow("rm -rf " + scene.inRoot("/vol/sub"));
+    REQUIRE(symlink(scene.path("elsewhere").c_str(), scene.inRoot("/vol/sub").c_str()) == 0);
+
+    // Pre-restore's route: the volume through its host source, as one part mounted at "/".
+    SourceCheck checked = checkSnapshotAtSources(record, VerifyPolicy::rollback);
+    REQUIRE(checked.check.restored.size() == 1);
+    CHECK(checked.check.restored[0] == "/vol/sub/e: restored (missing; 1 parent directory made again)");
+    struct stat status {};
+    REQUIRE(lstat(scene.path("vol/sub").c_str(), &status) == 0);
+    CHECK(S_ISDIR(status.st_mode));
+    CHECK(readFileBytes(scene.path("vol/sub/e")) == "the bytes of e");
+    CHECK(emptyDirectory(scene.path("elsewhere")));
 }
 
 TEST_CASE("a btrfs snapshot for a store on another filesystem lives beside the subvolume and goes with delete") {

@@ -44,7 +44,7 @@ TEST_CASE("the example sets every key, to the defaults") {
 TEST_CASE("every value of the example's keys changes the policy") {
     Policies policies = parsePolicies(
         "enabled: no\nconflict: wait\nconflict-wait: 500ms\non-failure: kill\nsnapshot: off\nfilesystem: rollback\n"
-        "snapshot-store: /srv/snap\nlog-file: \"\"\nsyslog: false\n",
+        "snapshot-store: /srv/snap\nsnapshot-export: volumes\nlog-file: \"\"\nsyslog: false\n",
         "f");
     CHECK_FALSE(policies.enabled);
     CHECK(policies.conflict == ConflictPolicy::wait);
@@ -53,6 +53,7 @@ TEST_CASE("every value of the example's keys changes the policy") {
     CHECK_FALSE(policies.snapshot);
     CHECK(policies.filesystem == FilesystemPolicy::rollback);
     CHECK(policies.snapshotStore == "/srv/snap");
+    CHECK(policies.snapshotExport == SnapshotExportPolicy::volumes);
     CHECK(policies.logFile.empty());
     CHECK_FALSE(policies.syslog);
 }

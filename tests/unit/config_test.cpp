@@ -23,7 +23,7 @@ TEST_CASE("an empty file and a missing file are the defaults") {
 TEST_CASE("every key is read") {
     Policies policies = parsePolicies(
         "enabled: true\nconflict: wait\nconflict-wait: 2.5s\non-failure: kill\nsnapshot: false\n"
-        "filesystem: rollback\nsnapshot-store: /srv/snap\nlog-file: ''\nsyslog: no\n",
+        "filesystem: rollback\nsnapshot-store: /srv/snap\nsnapshot-export: volumes\nlog-file: ''\nsyslog: no\n",
         "t.yaml");
     CHECK(policies.conflict == ConflictPolicy::wait);
     CHECK(policies.conflictWait == std::chrono::milliseconds(2500));
@@ -31,6 +31,7 @@ TEST_CASE("every key is read") {
     CHECK_FALSE(policies.snapshot);
     CHECK(policies.filesystem == FilesystemPolicy::rollback);
     CHECK(policies.snapshotStore == "/srv/snap");
+    CHECK(policies.snapshotExport == SnapshotExportPolicy::volumes);
     CHECK(policies.logFile.empty());
     CHECK_FALSE(policies.syslog);
     CHECK(parsePolicies("conflict-wait: 500ms", "t").conflictWait == std::chrono::milliseconds(500));
@@ -54,6 +55,7 @@ TEST_CASE("bad files are one line naming the file, the line and the key") {
              Case{"- a\n- b\n", "expected a mapping of keys to values"},
              Case{"conflict: [unclosed\n", "not YAML"},
              Case{"\n\nsnapshot-store: ''\n", "t.yaml: line 3: snapshot-store"},
+             Case{"snapshot-export: all\n", "snapshot-export: \"all\" is not one of none | volumes"},
          }) {
         CAPTURE(bad.text);
         try {

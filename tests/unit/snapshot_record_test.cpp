@@ -45,6 +45,16 @@ TEST_CASE("the sample record reads with every field") {
     CHECK(file.inode == 257);
     CHECK(file.copy == "a b");
     CHECK(record.parts[0].files.at(0).mtimeNanoseconds == 123456789);
+    // What an export and the parents of a file add; absent, they are empty.
+    CHECK(record.parts[1].exported == "lockcr-snapshot-files/part-1");
+    CHECK(record.parts[1].files.at(1).exported == "1");
+    REQUIRE(record.parts[1].directories.size() == 1);
+    CHECK(record.parts[1].directories[0].path == "/data/sub");
+    CHECK(record.parts[1].directories[0].mode == 01750);
+    CHECK(record.parts[1].directories[0].gid == 100);
+    CHECK(record.parts[0].exported.empty());
+    CHECK(record.parts[0].directories.empty());
+    CHECK(record.parts[0].files.at(0).exported.empty());
 }
 
 TEST_CASE("a record written and read back is the same record") {
@@ -80,6 +90,19 @@ TEST_CASE("paths that could climb out of a root or a data directory are refused"
                           Contains("parts[1].files[0].copy"));
     CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["checkpoint_id"] = "../x"; })),
                       Contains("checkpoint_id"));
+    for (const char* exported : {"/etc", "../images", "a/../../b"}) {
+        CHECK_THROWS_WITH(snapshotRecordFromText(edited([&](json& d) { d["parts"][1]["exported"] = exported; })),
+                          Contains("parts[1].exported"));
+        CHECK_THROWS_WITH(
+            snapshotRecordFromText(edited([&](json& d) { d["parts"][1]["files"][0]["exported"] = exported; })),
+            Contains("parts[1].files[0].exported"));
+    }
+    CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["parts"][1]["directories"][0]["path"] = "/a/.."; })),
+                      Contains("parts[1].directories[0].path"));
+    CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["parts"][1]["directories"][0]["mode"] = 010000; })),
+                      Contains("parts[1].directories[0].mode"));
+    CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["parts"][1]["directories"] = json::object(); })),
+                      Contains("parts[1].directories: expected an array"));
 }
 
 TEST_CASE("a digest must be xxh3-128 in lowercase hex") {
