@@ -344,11 +344,11 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
     }
 }
 
+// "pid 6 (lockholder, host pid 13065)": the container's pid, and the host's where it differs.
 std::string describeTask(const ContainerTask& task) {
     pid_t shown = task.containerPid ? task.containerPid : task.hostPid;
-    std::string text = "pid " + std::to_string(shown);
-    if (shown != task.hostPid) text += " (host pid " + std::to_string(task.hostPid) + ")";
-    return text + " (" + task.command + ")";
+    std::string host = shown != task.hostPid ? ", host pid " + std::to_string(task.hostPid) : "";
+    return "pid " + std::to_string(shown) + " (" + task.command + host + ")";
 }
 
 // The members now against those the collection listed: one that is gone took locks with it that

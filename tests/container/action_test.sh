@@ -30,6 +30,9 @@
 #   damaged       the checkpoint's lock image truncated, corrupted, from an earlier checkpoint, or
 #                 from another container: refused at pre-restore naming the file (and both
 #                 checkpoints), no container started; the intact image then restores
+#   killed mid-dump a container process SIGKILLed while post-dump collects the locks
+#                 (LOCKCR_FAULT=collect-listed:stop): the checkpoint fails, post-dump naming it;
+#                 the container runs on
 # Kernel truth: the host's /proc/locks mapped to container pids (lock_table.py), freezer.state.
 #
 # Usage: tests/container/action_test.sh LOCKCR BUILD_DIR (root). Exits 0 if all passed, 1 if a
@@ -449,6 +452,56 @@ restore "$work/damaged"
 [[ $status -eq 0 ]] && pass "the checkpoint with its own image restores" ||
     abort "restoring with the intact image: exit $status: $(tail -n 1 "$work/damaged/restore.out")"
 same_table_as_before "restored with its own image after the refused ones"
+
+# --- a container process killed mid-dump -------------------------------------------------------
+# Last: it leaves the container without its inheritor. lockcr stops itself in post-dump's
+# collection (LOCKCR_FAULT=collect-listed:stop), the inheritor (POSIX WRITE [100,149]) is killed
+# there (CRIU holds its tasks in ptrace stops, which SIGKILL does not wait for), lockcr goes on.
+# CRIU's checkpoint would still have the inheritor: an image without its lock would restore it
+# without. The post-dump run that saw it go must fail, naming it, and so the checkpoint. (CRIU 4.1
+# runs post-dump a second time even so: that run finds the inheritor gone before it looks, and may
+# record the others; the checkpoint has failed all the same.)
+echo "== a container process SIGKILLed while post-dump records the locks"
+stopped_lockcr() {  # this test's lockcr, stopped at its fault point
+    local directory
+    for directory in /proc/[0-9]*; do
+        [[ $(cat "$directory/comm" 2>/dev/null) == lockcr && $(awk '{ print $3 }' "$directory/stat" 2>/dev/null) == T ]] ||
+            continue
+        tr '\0' '\n' <"$directory/environ" 2>/dev/null | grep -qx "LOCKCR_RUN_DIR=$run_dir" || continue
+        echo "${directory#/proc/}"
+        return 0
+    done
+    return 1
+}
+init_pid=$(container_init_pid)
+victim=$(host_pid_of "$init_pid" "${role[inheritor]}") || abort "no host pid for the inheritor"
+images=$work/killed-mid-dump
+mkdir -p "$images"
+LOCKCR_FAULT=collect-listed:stop timeout -k 5 "$call_seconds" "${runc_command[@]}" checkpoint --file-locks \
+    --image-path "$images" "$name" >"$images/checkpoint.out" 2>&1 &
+checkpointing=$!
+wait_until 60 stopped_lockcr >/dev/null || abort "post-dump's lockcr never stopped at collect-listed"
+kill -KILL "$victim"
+# Its parent is held by CRIU and cannot reap it: a zombie, its locks gone.
+wait_until 10 eval '[[ $(awk "{ print \$3 }" /proc/$victim/stat 2>/dev/null) == Z || ! -e /proc/$victim ]]' ||
+    fail "the inheritor (pid $victim) did not die while CRIU held it"
+kill -CONT "$(stopped_lockcr)" || true
+# CRIU 4.1 runs post-dump a second time: that run stops at the point too, and goes on.
+while kill -0 "$checkpointing" 2>/dev/null; do
+    if dumper=$(stopped_lockcr); then kill -CONT "$dumper"; fi
+    sleep 0.1
+done
+status=0
+wait "$checkpointing" || status=$?
+if [[ $status -ne 0 ]] &&
+    grep -q "post-dump: .*pid ${role[inheritor]} (lockholder, host pid $victim) exited while the locks were read" \
+        "$work/lockcr.log"; then
+    pass "the checkpoint failed, post-dump naming the killed process: $(grep -o "pid ${role[inheritor]} (lockholder[^;]*" "$work/lockcr.log" | head -n 1)"
+else
+    fail "checkpoint exit $status; lockcr: $(grep post-dump "$work/lockcr.log" | tail -n 3 | tr '\n' ' ')"
+fi
+[[ $(freezer_state_of "$name") == THAWED ]] && kill -0 "$init_pid" 2>/dev/null &&
+    pass "the container runs on (THAWED)" || fail "after the failed checkpoint: $(freezer_state_of "$name")"
 
 if ((failures > 0)); then
     echo "action_test: $failures check(s) FAILED"
