@@ -100,7 +100,7 @@ TEST_CASE("plan: refused targets, before any call is planned") {
     SUBCASE("an fd is no longer open") {
         FdPaths live = sampleLivePaths();
         live.erase({4637, 3});
-        CHECK_THROWS_WITH_AS(planReplay(missing, samplePids(), live), Contains("pid 1 fd 3 (/data/a)"), Error);
+        CHECK_THROWS_WITH_AS(planReplay(missing, samplePids(), live), Contains("pid 1 fd 3 is not open (the image has /data/a there)"), Error);
     }
     SUBCASE("an fd now refers to another file") {
         FdPaths live = sampleLivePaths();

@@ -102,7 +102,7 @@ TEST_CASE("paths that could climb out of a root or a data directory are refused"
     CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["parts"][1]["directories"][0]["mode"] = 010000; })),
                       Contains("parts[1].directories[0].mode"));
     CHECK_THROWS_WITH(snapshotRecordFromText(edited([](json& d) { d["parts"][1]["directories"] = json::object(); })),
-                      Contains("parts[1].directories: expected an array"));
+                      Contains("parts[1].directories: expected array, got object"));
 }
 
 TEST_CASE("a digest must be xxh3-128 in lowercase hex") {
