@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "util/run_directory.h"
@@ -188,13 +189,19 @@ std::string dumpsDirectory() { return runDirectory() + "/dumps"; }
 
 }  // namespace
 
-bool dumpAlreadyRecorded(const std::string& criuKey) {
-    struct stat info {};
+namespace {
+
+constexpr std::string_view kFailedMark = "failed: ";
+
+// The mark's text: empty for a recorded checkpoint, "failed: WHY" for a failed one.
+std::optional<std::string> dumpMarkOf(const std::string& criuKey) {
+    std::string text;
     int error = 0;
-    return sys::tryStatAt(AT_FDCWD, dumpsDirectory() + "/" + criuKey, info, error);
+    if (!sys::tryReadFileAt(AT_FDCWD, dumpsDirectory() + "/" + criuKey, text, error)) return std::nullopt;
+    return text;
 }
 
-void markDumpRecorded(const std::string& criuKey) {
+void writeDumpMark(const std::string& criuKey, const std::string& text) {
     makeDirectory(runDirectory());
     makeDirectory(dumpsDirectory());
     std::vector<std::string> marks;
@@ -202,7 +209,26 @@ void markDumpRecorded(const std::string& criuKey) {
     if (sys::tryListDirectory(AT_FDCWD, dumpsDirectory(), marks, error))
         for (const std::string& mark : marks)
             if (mark != criuKey && !criuStillRuns(mark)) (void)::unlink((dumpsDirectory() + "/" + mark).c_str());
-    writeFileAtomically(dumpsDirectory() + "/" + criuKey, "");
+    writeFileAtomically(dumpsDirectory() + "/" + criuKey, text);
+}
+
+}  // namespace
+
+bool dumpAlreadyRecorded(const std::string& criuKey) {
+    std::optional<std::string> mark = dumpMarkOf(criuKey);
+    return mark && mark->empty();
+}
+
+void markDumpRecorded(const std::string& criuKey) { writeDumpMark(criuKey, ""); }
+
+std::optional<std::string> dumpFailureOf(const std::string& criuKey) {
+    std::optional<std::string> mark = dumpMarkOf(criuKey);
+    if (!mark || !mark->starts_with(kFailedMark)) return std::nullopt;
+    return mark->substr(kFailedMark.size());
+}
+
+void markDumpFailed(const std::string& criuKey, const std::string& why) {
+    writeDumpMark(criuKey, std::string(kFailedMark) + why.substr(0, 4096));
 }
 
 }  // namespace lockcr

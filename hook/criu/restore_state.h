@@ -49,11 +49,16 @@ std::vector<RestoreState> listRestoreStates();
 // or died): called at pre-restore, so /run does not fill up.
 void pruneFinishedRestores();
 
-// CRIU 4.1 runs post-dump twice: the first run marks /run/lockcr/dumps/KEY (KEY: the dumping CRIU
-// process, restoreKeyOf) once the checkpoint's record is complete, and the second finds the mark.
-// Marks of CRIU processes that are gone are removed by the next mark.
+// CRIU 4.1 runs post-dump twice, the second time even when the first failed: the first run marks
+// /run/lockcr/dumps/KEY (KEY: the dumping CRIU process, restoreKeyOf) once the checkpoint's record
+// is complete, or with why it failed, and the second finds the mark: done, or failed again with the
+// same reason (a second collection would find a killed process gone and record a consistent image
+// without it, into a checkpoint that fails anyway). Marks of CRIU processes that are gone are
+// removed by the next mark.
 bool dumpAlreadyRecorded(const std::string& criuKey);
 void markDumpRecorded(const std::string& criuKey);
+std::optional<std::string> dumpFailureOf(const std::string& criuKey);  // why the first run failed
+void markDumpFailed(const std::string& criuKey, const std::string& why);
 
 // Pure: /proc/PID/stat text to the process's start time (field 22), nullopt if malformed.
 std::optional<unsigned long long> startTimeFromStat(const std::string& text);

@@ -85,12 +85,28 @@ std::string snapshotIdFor(const std::string& containerId, pid_t initPid) {
     return id + "-" + restoreKeyOf(::getppid());
 }
 
+std::string collectIntoCheckpoint(const CriuEnvironment& environment, const Policies& hostPolicies,
+                                  const std::string& criuKey, std::string& name);
+
 std::string recordCheckpoint(const CriuEnvironment& environment, const Policies& hostPolicies, std::string& name) {
-    pid_t initPid = requireInitPid(environment);
     const std::string& directory = requireImageDirectory(environment);
     std::string criuKey = restoreKeyOf(::getppid());
-    if (dumpAlreadyRecorded(criuKey) && checkpointHasLockcrRecord(directory))
-        return "already recorded";  // CRIU 4.1's second run
+    // CRIU 4.1's second run: done, or failed in the first (CRIU runs it again all the same).
+    if (dumpAlreadyRecorded(criuKey) && checkpointHasLockcrRecord(directory)) return "already recorded";
+    if (std::optional<std::string> failed = dumpFailureOf(criuKey))
+        throwFailure("the first post-dump of this checkpoint failed: " + *failed);
+    try {
+        return collectIntoCheckpoint(environment, hostPolicies, criuKey, name);
+    } catch (const Error& error) {
+        markDumpFailed(criuKey, error.what());
+        throw;
+    }
+}
+
+std::string collectIntoCheckpoint(const CriuEnvironment& environment, const Policies& hostPolicies,
+                                  const std::string& criuKey, std::string& name) {
+    pid_t initPid = requireInitPid(environment);
+    const std::string& directory = requireImageDirectory(environment);
     std::optional<Registration> registration = registrationOfPid(initPid);
     CheckpointRecord record;
     if (registration) {
