@@ -15,6 +15,7 @@
 #include "util/json_writer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/sys.h"
 
 namespace lockcr {
@@ -185,12 +186,13 @@ std::string lockImageToText(const LockImage& image) {
 
 json lockImageToJson(const LockImage& image) { return json::parse(lockImageToText(image)); }
 
-void writeLockImage(const std::string& path, const LockImage& image) {
+void writeLockImage(const std::string& path, const LockImage& image, PhaseClock* clock) {
     // Compact: an image is for lockcr to read back. Reader and writer agree by test
     // (tests/unit/image_json_test.cpp round trips), not by parsing every image again on the dump path.
     std::string text = lockImageToText(image);
     text += '\n';
-    writeFileAtomically(path, text);
+    if (clock) clock->lap("image text made");
+    writeFileAtomically(path, text, clock);
 }
 
 }  // namespace lockcr
