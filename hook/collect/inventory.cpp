@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <map>
 #include <tuple>
@@ -171,34 +172,52 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
     }
 }
 
-// The fdinfo reads are nearly all kernel time, one open/read/close per fd: spread them over the
-// cores (a 4,000-fd container is 4,000 of them).
+// The /proc work is nearly all kernel time: spread it over the cores. Each worker takes the next
+// item (of N) from a shared counter, CHUNK at a time, so a worker that the scheduler delays leaves
+// its share to the others instead of holding up the end. The first failure is rethrown here.
+template <typename Work>
+void runOnWorkers(size_t items, size_t chunk, Work work) {
+    size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    workers = std::min(workers, (items + chunk - 1) / chunk);
+    std::atomic<size_t> next{0};
+    std::exception_ptr failure;
+    std::mutex failureLock;
+    auto run = [&](size_t worker) {
+        try {
+            for (size_t begin; (begin = next.fetch_add(chunk)) < items;) work(worker, begin, std::min(items, begin + chunk));
+        } catch (...) {
+            std::lock_guard guard(failureLock);
+            if (!failure) failure = std::current_exception();
+            next = items;  // the others stop at their next chunk
+        }
+    };
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < workers; ++w) threads.emplace_back(run, w);
+    run(0);
+    for (std::thread& thread : threads) thread.join();
+    if (failure) std::rethrow_exception(failure);
+}
+
+// Each task's fd listing (a getdents of thousands of entries is itself /proc work), on the workers.
+std::vector<TaskDirectories> listTasks(const Container& container) {
+    std::vector<TaskDirectories> listed(container.tasks.size());
+    runOnWorkers(listed.size(), 1, [&](size_t, size_t begin, size_t end) {
+        for (size_t t = begin; t < end; ++t) listed[t] = openTaskDirectories(container.tasks[t]);
+    });
+    return listed;
+}
+
 std::vector<LockedFd> readAllLockedFds(const Source& source, const CollectOptions& options) {
     std::vector<std::pair<size_t, size_t>> work;
     for (size_t t = 0; t < source.tasks.size(); ++t)
         for (size_t n = 0; n < source.tasks[t].names.size(); ++n) work.push_back({t, n});
+    // Below a few hundred fds a thread costs more than it saves.
+    size_t chunk = work.size() < 256 ? std::max<size_t>(work.size(), 1) : 64;
     size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-    if (work.size() < 256) workers = 1;
     std::vector<ReadResult> results(workers);
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failureLock;
-    size_t share = (work.size() + workers - 1) / workers;
-    for (size_t w = 0; w < workers; ++w) {
-        size_t begin = std::min(work.size(), w * share), end = std::min(work.size(), begin + share);
-        auto run = [&, w, begin, end] {
-            try {
-                readLockedFds(source, work, begin, end, options, results[w]);
-            } catch (...) {
-                std::lock_guard guard(failureLock);
-                if (!failure) failure = std::current_exception();
-            }
-        };
-        if (w + 1 == workers) run();
-        else threads.emplace_back(run);
-    }
-    for (std::thread& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
+    runOnWorkers(work.size(), chunk, [&](size_t worker, size_t begin, size_t end) {
+        readLockedFds(source, work, begin, end, options, results[worker]);
+    });
     std::vector<LockedFd> all;
     for (ReadResult& part : results) {
         std::move(part.lockedFds.begin(), part.lockedFds.end(), std::back_inserter(all));
@@ -383,8 +402,7 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     LockImage image;
     image.container = container.identity;
     std::vector<TaskDirectories> listed;
-    if (!reuse)
-        for (const ContainerTask& task : container.tasks) listed.push_back(openTaskDirectories(task));
+    if (!reuse) listed = listTasks(container);
     clock.lap("fds listed");
     faultPoint("collect-listed");
     std::unique_ptr<KeptLook::State> keeping = options.keep ? prepareKeeping(listed) : nullptr;
