@@ -1,6 +1,5 @@
 #include "util/json_writer.h"
 
-#include <algorithm>
 #include <charconv>
 
 #include "util/error.h"
@@ -28,8 +27,9 @@ size_t utf8SequenceLength(std::string_view text, size_t i) {
 }  // namespace
 
 void JsonWriter::grow(size_t bytes) {
-    // Doubling: the copies of a growing image add up to less than its final size.
-    text_.resize(std::max(text_.size() * 2, used_ + bytes + 4096));
+    // 64 KiB ahead at a time: resize() zeroes what it adds, so memory is touched about as the text
+    // reaches it, not up to a generous reservation. Beyond the capacity, std::string doubles it.
+    text_.resize(used_ + bytes + 65536);
 }
 
 bool JsonWriter::escape(std::string_view text, bool lossy) {

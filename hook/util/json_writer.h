@@ -56,9 +56,7 @@ public:
     void boolean(bool value);
     void null();
 
-    void reserve(size_t bytes) {
-        if (bytes > text_.size()) text_.resize(bytes);
-    }
+    void reserve(size_t bytes) { text_.reserve(bytes); }
     std::string take() {
         text_.resize(used_);
         used_ = 0;
