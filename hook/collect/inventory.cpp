@@ -120,8 +120,8 @@ using KeptFiles = std::vector<std::vector<KeptLook::State::File>>;
 // Where the workers read: the listings, and the files a first look keeps or a second one reuses.
 struct Source {
     const std::vector<TaskDirectories>& tasks;
-    const KeptFiles* kept = nullptr;  // second look
-    KeptFiles* keep = nullptr;        // first look: slots are written by one worker each
+    KeptFiles* kept = nullptr;  // second look: each file is closed once read again
+    KeptFiles* keep = nullptr;  // first look: slots are written by one worker each
 };
 
 // What one worker read.
@@ -143,11 +143,12 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
         if (!parseFdNumber(name, fd)) continue;
         FdKey key{task.hostPid, fd};
         bool pathWanted = options.pathsOf && options.pathsOf->count(key);
-        const KeptLook::State::File* kept = source.kept ? &(*source.kept)[taskIndex][nameIndex] : nullptr;
+        KeptLook::State::File* kept = source.kept ? &(*source.kept)[taskIndex][nameIndex] : nullptr;
         if (kept && !kept->fdinfo) kept = nullptr;
         UniqueFd opened;
-        if (!kept) opened = sys::tryOpenAt(task.fdinfo.get(), name, O_RDONLY, err);
-        if ((!kept && !opened) || !sys::tryReadSmallProcFile(kept ? kept->fdinfo.get() : opened.get(), text, err)) {
+        if (kept) opened = std::move(kept->fdinfo);  // closed here, on the workers, not all at the end
+        else opened = sys::tryOpenAt(task.fdinfo.get(), name, O_RDONLY, err);
+        if (!opened || !sys::tryReadSmallProcFile(opened.get(), text, err)) {
             // Closed meanwhile: skipped. Anything else (no fd left, no memory) would drop the
             // fd's locks from the image without a word: it fails the collection.
             if (sys::isGone(err)) continue;
@@ -159,7 +160,7 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
         });
         if (info.locks.empty() && !pathWanted) continue;
         std::string path;
-        if (kept) path = kept->path;
+        if (kept) path = std::move(kept->path);
         else if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
         if (source.keep) (*source.keep)[taskIndex][nameIndex] = {std::move(opened), path};
         if (pathWanted && !path.empty()) out.paths.push_back({key, path});
