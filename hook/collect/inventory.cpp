@@ -216,10 +216,16 @@ std::vector<LockedFd> readAllLockedFds(const Source& source, const CollectOption
     size_t chunk = work.size() < 256 ? std::max<size_t>(work.size(), 1) : 64;
     size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
     std::vector<ReadResult> results(workers);
+    // Room for every fd in each worker's list: only the pages a worker fills are touched, and no
+    // list is copied as it grows.
+    for (ReadResult& part : results) part.lockedFds.reserve(work.size());
     runOnWorkers(work.size(), chunk, [&](size_t worker, size_t begin, size_t end) {
         readLockedFds(source, work, begin, end, options, results[worker]);
     });
     std::vector<LockedFd> all;
+    size_t found = 0;
+    for (const ReadResult& part : results) found += part.lockedFds.size();
+    all.reserve(found);
     for (ReadResult& part : results) {
         std::move(part.lockedFds.begin(), part.lockedFds.end(), std::back_inserter(all));
         if (options.paths)
@@ -273,6 +279,7 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             const LockLine& first = lockedFds[end].info.locks.front();
             ++fdsPerInode[{first.device.major, first.device.minor, first.inode}];
         }
+        process.fds.reserve(end - next);
         for (; next < end; ++next) {
             LockedFd& locked = lockedFds[next];
             ProcessFd entry;
@@ -284,6 +291,8 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             entry.file.path = stripDeleted(std::move(locked.path), entry.file.deleted);
             DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd,
                                            {},           locked.leaseOwner};
+            entry.posixLocks.reserve(std::count_if(locked.info.locks.begin(), locked.info.locks.end(),
+                                                   [](const LockLine& line) { return !isDescriptionLock(line.lock.kind); }));
             bool shared = fdsPerInode[{entry.file.device.major, entry.file.device.minor, entry.file.inode}] > 1;
             for (const LockLine& line : locked.info.locks) {
                 if (isDescriptionLock(line.lock.kind)) {
