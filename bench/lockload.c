@@ -2,7 +2,8 @@
  * lockload: a lock workload for bench/run.sh. Holds many file locks of every kind lockcr carries,
  * then sleeps until told to drop them or to exit.
  *
- * Usage: lockload flocks N DIR           one process, N files each opened once and flock(LOCK_EX):
+ * Usage: lockload flocks [PROCS] N DIR   PROCS processes (default 1), N flocks in all, split
+ *                                         evenly: each a file opened once and flock(LOCK_EX), so
  *                                         N flocks on N fds.
  *        lockload mixed PROCS TOTAL DIR   PROCS processes (this one and PROCS-1 children), TOTAL
  *                                         locks in all, split evenly. Each process holds about
@@ -18,6 +19,8 @@
  *   SIGUSR1             every process drops ALL its locks (its fds stay open) and then creates
  *                       DIR/dropped.<pid>. The locks are "lost", as after a restore without locks.
  *   SIGTERM             exit; children also die with their parent (PR_SET_PDEATHSIG).
+ *   DIR/lockcpu         "PID NANOSECONDS" per process: the thread CPU time of its lock calls alone
+ *                       (its files were opened beforehand), the kernel's own cost of the locks.
  * A setup failure is printed to stderr and the whole workload exits 1.
  */
 #define _GNU_SOURCE
@@ -33,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { POSIX_FILES_MAX = 4, FD_HEADROOM = 64 };
@@ -129,41 +133,64 @@ static void clearRangeLocks(int fd, int command, const char *what) {
     if (fcntl(fd, command, &lock) != 0) fail("%s unlock", what);
 }
 
-static void takeLocks(const struct LockMix *mix, struct HeldFiles *held) {
+/* Opens every file a process will lock, before any lock is set: the lock loops alone are timed. */
+static void openFiles(const struct LockMix *mix, struct HeldFiles *held) {
     char name[256];
-    /* POSIX: a few files, locks spread over them at even offsets: [0,0], [2,2], ... never merge. */
     held->posixFileCount = mix->posix == 0 ? 0 : mix->posix < POSIX_FILES_MAX ? mix->posix : POSIX_FILES_MAX;
     for (int file = 0; file < held->posixFileCount; file++) {
         snprintf(name, sizeof name, "p%d.posix.%d", processIndex, file);
         held->posixFds[file] = createFile(name, O_RDWR);
     }
-    for (int i = 0; i < mix->posix; i++)
-        setRangeLock(held->posixFds[i % held->posixFileCount], F_SETLK, 2 * (off_t)(i / held->posixFileCount), "POSIX");
-
     held->ofdFd = -1;
     if (mix->ofd > 0) {
         snprintf(name, sizeof name, "p%d.ofd", processIndex);
         held->ofdFd = createFile(name, O_RDWR);
-        for (int i = 0; i < mix->ofd; i++) setRangeLock(held->ofdFd, F_OFD_SETLK, 2 * (off_t)i, "OFD");
     }
-
     held->flockCount = mix->flocks;
     held->flockFds = calloc(mix->flocks + 1, sizeof(int));
     if (held->flockFds == NULL) fail("allocate %d flock fds", mix->flocks);
     for (int i = 0; i < mix->flocks; i++) {
         snprintf(name, sizeof name, "p%d.flock.%d", processIndex, i);
         held->flockFds[i] = createFile(name, O_RDWR);
-        if (flock(held->flockFds[i], LOCK_EX | LOCK_NB) != 0) fail("flock %s", name);
     }
-
     held->leaseCount = mix->leases;
     held->leaseFds = calloc(mix->leases + 1, sizeof(int));
     if (held->leaseFds == NULL) fail("allocate %d lease fds", mix->leases);
     for (int i = 0; i < mix->leases; i++) {
         snprintf(name, sizeof name, "p%d.lease.%d", processIndex, i);
         held->leaseFds[i] = createFile(name, O_RDONLY);
-        if (fcntl(held->leaseFds[i], F_SETLEASE, F_RDLCK) != 0) fail("read lease on %s", name);
     }
+}
+
+/* POSIX locks spread over the files at even offsets ([0,0], [2,2], ...: they never merge), OFD
+ * locks likewise on one description, one flock per flock fd, one read lease per lease fd. */
+static void setLocks(const struct LockMix *mix, const struct HeldFiles *held) {
+    for (int i = 0; i < mix->posix; i++)
+        setRangeLock(held->posixFds[i % held->posixFileCount], F_SETLK, 2 * (off_t)(i / held->posixFileCount), "POSIX");
+    for (int i = 0; i < mix->ofd; i++) setRangeLock(held->ofdFd, F_OFD_SETLK, 2 * (off_t)i, "OFD");
+    for (int i = 0; i < mix->flocks; i++)
+        if (flock(held->flockFds[i], LOCK_EX | LOCK_NB) != 0) fail("flock fd %d", held->flockFds[i]);
+    for (int i = 0; i < mix->leases; i++)
+        if (fcntl(held->leaseFds[i], F_SETLEASE, F_RDLCK) != 0) fail("read lease on fd %d", held->leaseFds[i]);
+}
+
+static long long threadCpuNanoseconds(void) {
+    struct timespec now;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) fail("clock_gettime CLOCK_THREAD_CPUTIME_ID");
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+/* Opens the files, then sets the locks and appends "PID NANOSECONDS\n" to DIR/lockcpu: the CPU
+ * time this thread spent in its lock calls alone, the kernel's own cost of setting these locks
+ * (part of the floor of a replay, which sets the same locks again). */
+static void takeLocks(const struct LockMix *mix, struct HeldFiles *held) {
+    openFiles(mix, held);
+    long long before = threadCpuNanoseconds();
+    setLocks(mix, held);
+    long long spent = threadCpuNanoseconds() - before;
+    char line[64];
+    snprintf(line, sizeof line, "%d %lld\n", getpid(), spent);
+    appendLine("lockcpu", line);
 }
 
 static void dropLocks(const struct HeldFiles *held) {
@@ -254,13 +281,13 @@ static long parseCount(const char *text, const char *what, long minimum) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: lockload flocks N DIR\n       lockload mixed PROCS TOTAL DIR\n");
+    fprintf(stderr, "usage: lockload flocks [PROCS] N DIR\n       lockload mixed PROCS TOTAL DIR\n");
     exit(2);
 }
 
-/* The first process forks the others, each with its share of the locks; each reports on a pipe
- * when its locks are set, and the first writes DIR/ready once all have. */
-static void runMixed(int processes, long total) {
+/* The first process forks the others, each with its share of the locks (all flocks, or the mix);
+ * each reports on a pipe when its locks are set, and the first writes DIR/ready once all have. */
+static void runProcesses(int processes, long total, int flocksOnly) {
     int readyPipe[2];
     if (pipe2(readyPipe, O_CLOEXEC) != 0) fail("pipe");
     pid_t parent = getpid();
@@ -275,7 +302,7 @@ static void runMixed(int processes, long total) {
         break;
     }
     long share = total / processes + (processIndex < total % processes ? 1 : 0);
-    struct LockMix mix = mixFor((int)share);
+    struct LockMix mix = flocksOnly ? (struct LockMix){.flocks = (int)share} : mixFor((int)share);
     raiseFileLimit(fdsFor(&mix));
     struct HeldFiles held;
     takeLocks(&mix, &held);
@@ -307,10 +334,11 @@ int main(int argc, char **argv) {
     if (argc < 2) usage();
     int processes;
     long total;
-    if (strcmp(argv[1], "flocks") == 0 && argc == 4) {
-        processes = 1;
-        total = parseCount(argv[2], "N", 0);
-        dataDir = argv[3];
+    int flocksOnly = strcmp(argv[1], "flocks") == 0;
+    if (flocksOnly && (argc == 4 || argc == 5)) {
+        processes = argc == 5 ? (int)parseCount(argv[2], "PROCS", 1) : 1;
+        total = parseCount(argv[argc - 2], "N", 0);
+        dataDir = argv[argc - 1];
     } else if (strcmp(argv[1], "mixed") == 0 && argc == 5) {
         processes = (int)parseCount(argv[2], "PROCS", 1);
         total = parseCount(argv[3], "TOTAL", 0);
@@ -324,16 +352,6 @@ int main(int argc, char **argv) {
     if (mkdir(dataDir, 0755) != 0 && errno != EEXIST) fail("mkdir %s", dataDir);
     installHandlers();
 
-    if (strcmp(argv[1], "flocks") == 0) {
-        struct LockMix mix = {.flocks = (int)total};
-        raiseFileLimit(fdsFor(&mix));
-        struct HeldFiles held;
-        takeLocks(&mix, &held);
-        announce();
-        touch("ready");
-        serve(&held);
-        return 0;
-    }
-    runMixed(processes, total);
+    runProcesses(processes, total, flocksOnly);
     return 0;
 }

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# bench/run.sh [--quick]: how long lockcr takes on containers with many locks, next to lslocks.
+# bench/run.sh [--quick] [--with-criu]: how long lockcr takes on containers with many locks, as
+# ratios to the floor of the same round (issue 16), next to lslocks.
 #
-# Builds lockcr and bench/lockload into ${LOCKCR_BUILD_DIR:-<repo>/build}, then for each
-# scenario starts lockload in a fresh cgroup v1 freezer cgroup (the "container") and times N runs
-# (11, or 3 with --quick) of each command. Needs root, /sys/fs/cgroup/freezer and python3.
+# Builds lockcr, bench/lockload and bench/procfloor into ${LOCKCR_BUILD_DIR:-<repo>/build}, then for
+# each scenario starts lockload in a fresh cgroup v1 freezer cgroup (the "container") and times N
+# rounds (11, or 3 with --quick) of each command and its floor, in turn. Floors: collection = one
+# /proc look (procfloor: every fd's fdinfo read and link read, static C on every core); replay = two
+# such looks plus the CPU time the workload's own lock calls took (lockload), divided by the cores.
+# --with-criu then runs bench/criu.sh (runc checkpoint/restore with and without lockcr).
+# Needs root, /sys/fs/cgroup/freezer and python3.
 # Timing is wall time around fork+exec+wait of the command (bash $EPOCHREALTIME), plus the CPU
 # time it used (bash's times builtin); statistics come from python3. See bench/README.md.
 #
@@ -15,11 +20,14 @@ set -uo pipefail
 export LC_ALL=C  # $EPOCHREALTIME with a dot
 
 RUNS=11
-case "${1:-}" in
-    --quick) RUNS=3 ;;
-    "") ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-esac
+WITH_CRIU=0
+for option in "$@"; do
+    case $option in
+        --quick) RUNS=3 ;;
+        --with-criu) WITH_CRIU=1 ;;
+        *) echo "usage: $0 [--quick] [--with-criu]" >&2; exit 2 ;;
+    esac
+done
 SOURCE_DIR=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${LOCKCR_BUILD_DIR:-$SOURCE_DIR/build}
 FREEZER=/sys/fs/cgroup/freezer
@@ -28,7 +36,6 @@ LSLOCKS_TIMEOUT=${LSLOCKS_TIMEOUT:-600}  # seconds; beyond it lslocks is reporte
 FAILURES_SHOWN=3                        # failed runs printed in full per figure
 
 WORK=$(mktemp -d /tmp/lockcr-test-$$-bench.XXXXXX)  # lockcr-test-PID-: swept if the bench is killed
-SUMMARY=$WORK/summary.tsv  # figure, wall, cpu, goal, result
 CGROUPS=()
 WORKLOAD_PIDS=()
 FAILURES=0
@@ -66,14 +73,6 @@ trap 'exit 130' INT TERM
 die() { echo "bench: $*" >&2; exit 1; }
 
 py() { python3 -c "$1" "${@:2}"; }
-
-# "WALL... -- CPU...": prints "min median max cpu-median" in ms with one decimal.
-STATS='
-import statistics, sys
-split = sys.argv.index("--")
-wall = [float(x) for x in sys.argv[1:split]]
-cpu = [float(x) for x in sys.argv[split + 1:]]
-print("%.1f %.1f %.1f %.1f" % (min(wall), statistics.median(wall), max(wall), statistics.median(cpu)))'
 
 # Locks the workload's processes hold, counted from /proc/PID/fdinfo/* "lock:" lines. Not from
 # /proc/locks: a read of it is a series of page-sized reads that each re-walk the global list to
@@ -120,14 +119,6 @@ checkImage() {
     return 1
 }
 
-summaryRow() {  # figure wall cpu goal result
-    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$SUMMARY"
-}
-
-verdict() {  # value goal -> PASS | MISS
-    py 'import sys; print("PASS" if float(sys.argv[1]) <= float(sys.argv[2]) else "MISS")' "$1" "$2"
-}
-
 # User+system CPU ms of all waited-for children so far (bash's times builtin: no fork).
 childCpuMs() {
     local lines
@@ -161,21 +152,6 @@ reportFailure() {
     (($2 < FAILURES_SHOWN)) || return 0
     echo "  FAILED: $1 (exit $STATUS):"
     sed 's/^/    | /' "$WORK/last.err"
-}
-
-printHeader() { printf '  %-32s %5s  %9s %9s %9s  %9s\n' "figure (ms)" "ok" "wall min" median max "cpu med."; }
-
-printRow() {  # label ok/runs "min median max cpu"
-    local values
-    read -ra values <<<"$3"
-    printf '  %-32s %5s  %9s %9s %9s  %9s\n' "$1" "$2" "${values[@]}"
-}
-
-printNote() { printf '  %-32s %5s  %s\n' "$1" "" "$2"; }
-
-# resultOf FAILED MEDIAN GOAL -> PASS | MISS | FAIL f/N
-resultOf() {
-    if (($1 > 0)); then echo "FAIL $1/$RUNS"; else verdict "$2" "$3"; fi
 }
 
 # --- workload ---------------------------------------------------------------------------------
@@ -244,102 +220,105 @@ dropLocks() {
 
 # --- measurements -----------------------------------------------------------------------------
 
-# measure LABEL GOAL_MS "$@": N timed runs; prints wall min/median/max and CPU median of the runs
-# that succeeded; adds a summary row judged on the wall median (GOAL_MS "-": a reference, not judged).
-# With MEASURE_IMAGE=FILE and MEASURE_LOCKS=N set, a run succeeds only if it also left an image in
-# FILE holding N locks (a fast run that wrote nothing is a failure, not a figure).
-measure() {
-    local label=$1 goal=$2 wall=() cpu=() failed=0 run stats values
+# Every timed run appends "SCENARIO<TAB>FIGURE<TAB>RUN<TAB>WALL_MS<TAB>CPU_MS" to $RUNS_FILE; dump's
+# stages (lockcr -v) go in as figures "dump: STAGE". The ratios are taken run by run (lockcr and its
+# floor of the same round), and their median printed: the machine's speed drifts between rounds.
+RUNS_FILE=$WORK/runs.tsv
+
+record() {  # FIGURE RUN WALL CPU
+    printf '%s\t%s\t%s\t%s\t%s\n' "$SCENARIO" "$1" "$2" "$3" "$4" >>"$RUNS_FILE"
+}
+
+# timedFigure FIGURE RUN [IMAGE LOCKS] -- COMMAND...: one timed run; recorded when it exited 0 (and
+# left IMAGE holding LOCKS locks); otherwise reported as failed. Returns 1 on a failed run.
+timedFigure() {
+    local figure=$1 run=$2 image= locks=
     shift 2
-    for run in $(seq "$RUNS"); do
-        [[ -z ${MEASURE_IMAGE:-} || $MEASURE_IMAGE == "$WORK/last.out" ]] || rm -f "$MEASURE_IMAGE"
-        timeCommand "$@"
-        if ((STATUS == 0)) && [[ -n ${MEASURE_IMAGE:-} ]] && ! checkImage "$MEASURE_IMAGE" "$MEASURE_LOCKS"; then
-            STATUS=0
-            reportFailure "$label, run $run" "$failed"
-            failed=$((failed + 1))
-            continue
-        fi
-        if ((STATUS != 0)); then
-            reportFailure "$label, run $run" "$failed"
-            failed=$((failed + 1))
-            thawIfLeftFrozen
-            continue
-        fi
-        wall+=("$ELAPSED_MS")
-        cpu+=("$CPU_MS")
-    done
-    if ((${#wall[@]} == 0)); then
-        printNote "$label" "failed in all $RUNS runs"
-        summaryRow "$SCENARIO: $label" "error" "" "<= $goal ms" "FAIL $failed/$RUNS"
+    if [[ $1 != -- ]]; then image=$1 locks=$2; shift 2; fi
+    shift
+    [[ -z $image || $image == "$WORK/last.out" ]] || rm -f "$image"
+    timeCommand "$@"
+    if ((STATUS == 0)) && [[ -n $image ]] && ! checkImage "$image" "$locks"; then STATUS=1; fi
+    if ((STATUS != 0)); then
+        reportFailure "$SCENARIO: $figure, run $run" "$(failedRuns "$figure")"
+        echo "$SCENARIO	$figure" >>"$WORK/failed.tsv"
+        thawIfLeftFrozen
         return 1
     fi
-    stats=$(py "$STATS" "${wall[@]}" -- "${cpu[@]}")
-    printRow "$label" "${#wall[@]}/$RUNS" "$stats"
-    read -ra values <<<"$stats"
-    if [[ $goal == - ]]; then  # a reference figure: no goal
-        summaryRow "$SCENARIO: $label" "${values[1]} ms" "${values[3]} ms" "-" "info"
+    record "$figure" "$run" "$ELAPSED_MS" "$CPU_MS"
+}
+
+failedRuns() { grep -cxF "$SCENARIO	$1" "$WORK/failed.tsv" 2>/dev/null || true; }
+
+# dump's stages from its -v lines "lockcr: dump: STAGE (N us)": each recorded as "dump: STAGE".
+recordDumpStages() {  # RUN
+    local line stage micros
+    while IFS= read -r line; do
+        [[ $line =~ ^lockcr:\ dump:\ (.+)\ \(([0-9]+)\ us\)$ ]] || continue
+        stage=${BASH_REMATCH[1]} micros=${BASH_REMATCH[2]}
+        record "dump: $stage" "$1" "$(printf '%d.%03d' $((micros / 1000)) $((micros % 1000)))" ""
+    done <"$WORK/last.err"
+}
+
+# lslocks -J, the peer: once per scenario (it takes seconds to minutes on these tables).
+measureLslocks() {
+    timeCommand timeout "$LSLOCKS_TIMEOUT" lslocks -J
+    if ((STATUS == 124)); then
+        record "lslocks -J" 1 "$((LSLOCKS_TIMEOUT * 1000))" ""
+        echo "  lslocks -J stopped by the timeout ($LSLOCKS_TIMEOUT s)"
+    elif ((STATUS == 0)); then
+        record "lslocks -J" 1 "$ELAPSED_MS" "$CPU_MS"
     else
-        summaryRow "$SCENARIO: $label" "${values[1]} ms" "${values[3]} ms" "<= $goal ms" "$(resultOf "$failed" "${values[1]}" "$goal")"
+        reportFailure "lslocks -J" 0
     fi
 }
 
-# lslocks -J, the peer: N runs, or one when it takes longer than LSLOCKS_SLOW_MS.
-measureLslocks() {
-    local wall=() cpu=() run stats values
-    for run in $(seq "$RUNS"); do
-        timeCommand timeout "$LSLOCKS_TIMEOUT" lslocks -J
-        if ((STATUS == 124)); then
-            printNote "lslocks -J" "> $((LSLOCKS_TIMEOUT * 1000)) (stopped by timeout)"
-            summaryRow "$SCENARIO: lslocks -J (peer)" "> ${LSLOCKS_TIMEOUT} s" "" "-" "info"
-            return 0
-        fi
-        ((STATUS == 0)) || { reportFailure "lslocks -J" 0; return 0; }
-        wall+=("$ELAPSED_MS")
-        cpu+=("$CPU_MS")
-        if ((run == 1)) && [[ $(verdict "$ELAPSED_MS" "$LSLOCKS_SLOW_MS") == MISS ]]; then break; fi
-    done
-    stats=$(py "$STATS" "${wall[@]}" -- "${cpu[@]}")
-    printRow "lslocks -J" "${#wall[@]}/${#wall[@]}" "$stats"
-    read -ra values <<<"$stats"
-    summaryRow "$SCENARIO: lslocks -J (peer)" "${values[1]} ms" "${values[3]} ms" "-" "info"
-}
-
-# scanScenario NAME GOAL_MS MODE ARGS...: inspect, dump and lslocks on one workload.
+# scanScenario NAME MODE ARGS...: N rounds of inspect --json, dump and the collection floor
+# (procfloor), in an order that turns each round; then lslocks once.
 scanScenario() {
-    local name=$1 goal=$2
-    shift 2
+    local name=$1 held run slot figure
+    shift
     SCENARIO="$*"
     startWorkload "$name" "$@"
-    echo
-    echo "== $* : $(wc -l <"$DATA_DIR/pids") process(es), $(countLocks "$DATA_DIR") locks held =="
-    printHeader
-    local held
     held=$(countLocks "$DATA_DIR")
-    MEASURE_IMAGE=$WORK/last.out MEASURE_LOCKS=$held \
-        measure "lockcr inspect --json" "$goal" "$LOCKCR" inspect --pid "$WORKLOAD_PID" --json
-    MEASURE_IMAGE=$WORK/$name.image MEASURE_LOCKS=$held \
-        measure "lockcr dump" "$goal" "$LOCKCR" dump --pid "$WORKLOAD_PID" -o "$WORK/$name.image"
-    # shellcheck disable=SC2046
-    measure "/proc floor (procfloor)" "-" "$PROCFLOOR" "$(nproc)" $(cat "$DATA_DIR/pids")
+    echo "== $* : $(wc -l <"$DATA_DIR/pids") process(es), $held locks held; $RUNS rounds"
+    local figures=(inspect dump floor)
+    for run in $(seq "$RUNS"); do
+        for slot in 0 1 2; do
+            figure=${figures[$(((slot + run) % 3))]}
+            case $figure in
+                inspect) timedFigure "lockcr inspect --json" "$run" "$WORK/last.out" "$held" -- \
+                    "$LOCKCR" inspect --pid "$WORKLOAD_PID" --json ;;
+                dump) timedFigure "lockcr dump" "$run" "$WORK/$name.image" "$held" -- \
+                    "$LOCKCR" -v dump --pid "$WORKLOAD_PID" -o "$WORK/$name.image" && recordDumpStages "$run" ;;
+                floor) # shellcheck disable=SC2046
+                    timedFigure "collection floor (procfloor)" "$run" -- "$PROCFLOOR" "$(nproc)" $(cat "$DATA_DIR/pids") ;;
+            esac
+        done
+    done
     measureLslocks
     stopWorkload
 }
 
-# replayScenario NAME MODE ARGS...: dump (up to 3 tries), then N times: drop every lock, time the
-# replay, check its exit status and that the workload holds all its locks again. Sets
-# REPLAY_STATS ("min median max cpu" of the good runs; empty if none), REPLAY_FAILED, REPLAY_LOCKS.
+# The kernel's own CPU time for setting the workload's locks (DIR/lockcpu, lockload's lock loops
+# alone), summed over its processes and divided by the cores, in ms.
+lockCpuMs() {
+    py 'import os, sys
+total = sum(int(line.split()[1]) for line in open(sys.argv[1]))
+print("%.3f" % (total / 1e6 / os.cpu_count()))' "$DATA_DIR/lockcpu"
+}
+
+# replayScenario NAME MODE ARGS...: dump (up to 3 tries), then N rounds: drop every lock, time the
+# replay, check its exit status and that the workload holds all its locks again, then time one
+# /proc look (procfloor) and the two looks of a replay (procfloor --twice).
 replayScenario() {
-    local name=$1 image wall=() cpu=() run attempt after
+    local name=$1 image run attempt after
     shift
     SCENARIO="replay $*"
-    REPLAY_STATS=
-    REPLAY_FAILED=0
     startWorkload "$name" "$@"
     image=$WORK/$name.image
     REPLAY_LOCKS=$(countLocks "$DATA_DIR")
-    echo
-    echo "== replay, $* : $(wc -l <"$DATA_DIR/pids") process(es), $REPLAY_LOCKS locks held =="
+    echo "== replay, $* : $(wc -l <"$DATA_DIR/pids") process(es), $REPLAY_LOCKS locks held; $RUNS rounds"
     for attempt in 1 2 3; do
         rm -f "$image"
         timeCommand "$LOCKCR" dump --pid "$WORKLOAD_PID" -o "$image"
@@ -349,42 +328,151 @@ replayScenario() {
         thawIfLeftFrozen
     done
     if ((STATUS != 0)); then
-        printNote "lockcr replay" "not measured: no image"
-        REPLAY_FAILED=$RUNS
+        echo "  lockcr replay not measured: no image"
+        echo "$SCENARIO	lockcr replay" >>"$WORK/failed.tsv"
         stopWorkload
         return 1
     fi
-    printHeader
+    record "lock calls' CPU / cores (lockload)" 1 "$(lockCpuMs)" ""
     for run in $(seq "$RUNS"); do
         dropLocks
         timeCommand "$LOCKCR" replay "$image" --pid "$WORKLOAD_PID"
         after=$(countLocks "$DATA_DIR")
-        if ((STATUS == 0 && after != REPLAY_LOCKS)); then
-            echo "lockcr replay exited 0, but the workload holds $after of its $REPLAY_LOCKS locks" >"$WORK/last.err"
-            STATUS=0
-        elif ((STATUS == 0)); then
-            wall+=("$ELAPSED_MS")
-            cpu+=("$CPU_MS")
-            continue
+        if ((STATUS == 0 && after == REPLAY_LOCKS)); then
+            record "lockcr replay" "$run" "$ELAPSED_MS" "$CPU_MS"
         else
-            echo "(the workload holds $after of its $REPLAY_LOCKS locks afterwards)" >>"$WORK/last.err"
+            if ((STATUS == 0)); then
+                echo "lockcr replay exited 0, but the workload holds $after of its $REPLAY_LOCKS locks" >"$WORK/last.err"
+                STATUS=1
+            else
+                echo "(the workload holds $after of its $REPLAY_LOCKS locks afterwards)" >>"$WORK/last.err"
+            fi
+            reportFailure "$SCENARIO: lockcr replay, run $run" "$(failedRuns "lockcr replay")"
+            echo "$SCENARIO	lockcr replay" >>"$WORK/failed.tsv"
+            thawIfLeftFrozen
+            continue
         fi
-        reportFailure "lockcr replay, run $run" "$REPLAY_FAILED"
-        REPLAY_FAILED=$((REPLAY_FAILED + 1))
-        thawIfLeftFrozen
+        # shellcheck disable=SC2046
+        timedFigure "one /proc look (procfloor)" "$run" -- "$PROCFLOOR" "$(nproc)" $(cat "$DATA_DIR/pids")
+        # shellcheck disable=SC2046
+        timedFigure "replay's two looks (procfloor --twice)" "$run" -- "$PROCFLOOR" --twice "$(nproc)" $(cat "$DATA_DIR/pids")
     done
-    if ((${#wall[@]} > 0)); then
-        REPLAY_STATS=$(py "$STATS" "${wall[@]}" -- "${cpu[@]}")
-        printRow "lockcr replay (all locks back)" "${#wall[@]}/$RUNS" "$REPLAY_STATS"
-    else
-        printNote "lockcr replay" "failed in all $RUNS runs"
-    fi
-    # The /proc share of a replay alone: its two looks (the second one re-reads kept files), here
-    # on the fds with their locks back.
-    # shellcheck disable=SC2046
-    measure "two /proc looks (procfloor --twice)" "-" "$PROCFLOOR" --twice "$(nproc)" $(cat "$DATA_DIR/pids")
     stopWorkload
 }
+
+# The figures of $RUNS_FILE against their floors, then the summary table (see bench/README.md).
+REPORT='
+import collections, statistics, sys
+runs = collections.defaultdict(dict)   # (scenario, figure) -> run -> wall
+cpus = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    scenario, figure, run, wall, cpu = line.rstrip("\n").split("\t")
+    runs[(scenario, figure)][int(run)] = float(wall)
+    if cpu:
+        cpus[(scenario, figure)].append(float(cpu))
+failed = collections.Counter()
+try:
+    for line in open(sys.argv[2]):
+        failed[tuple(line.rstrip("\n").split("\t"))] += 1
+except FileNotFoundError:
+    pass
+total_runs = int(sys.argv[3])
+rows = [("figure", "lockcr", "floor", "ratio", "goal", "result")]
+
+def median(values):
+    return statistics.median(values) if values else None
+
+def ms(value):
+    return "-" if value is None else "%.1f ms" % value
+
+def paired(scenario, figure, floor_of):
+    """Median of the run-by-run ratios figure / floor_of(run), over the runs that have both."""
+    mine = runs.get((scenario, figure), {})
+    ratios = []
+    for run, wall in mine.items():
+        floor = floor_of(run)
+        if floor:
+            ratios.append(wall / floor)
+    return median(ratios), ratios
+
+def judged(ratio, goal, scenario, figure):
+    bad = failed[(scenario, figure)]
+    if bad:
+        return "FAIL %d/%d" % (bad, total_runs)
+    if ratio is None:
+        return "no runs"
+    return "PASS" if ratio <= goal else "MISS"
+
+def row(figure, value, floor, ratio, goal, result):
+    rows.append((figure, value, floor, "-" if ratio is None else "%.2f" % ratio, goal, result))
+
+def detail(label, values, cpu=None):
+    if not values:
+        print("  %-44s no successful run" % label)
+        return
+    print("  %-44s %9.1f %9.1f %9.1f ms  (%d runs%s)" % (label, min(values), median(values), max(values), len(values),
+          "" if not cpu else ", cpu median %.0f ms" % median(cpu)))
+
+scenarios = []
+for scenario, figure in runs:
+    if scenario not in scenarios:
+        scenarios.append(scenario)
+for scenario in scenarios:
+    print()
+    print("== %s: min, median, max of each figure" % scenario)
+    for (s, figure), values in runs.items():
+        if s == scenario:
+            detail(figure, list(values.values()), cpus.get((s, figure)))
+    if scenario.startswith("replay "):
+        replay = runs.get((scenario, "lockcr replay"), {})
+        look = runs.get((scenario, "one /proc look (procfloor)"), {})
+        locking = runs.get((scenario, "lock calls\x27 CPU / cores (lockload)"), {}).get(1)
+        if locking is None:
+            continue
+        floor_of = lambda run: 2 * look[run] + locking if run in look else None
+        ratio, ratios = paired(scenario, "lockcr replay", floor_of)
+        floors = [floor_of(run) for run in replay if floor_of(run)]
+        row(scenario + ": replay (all locks back)", ms(median(list(replay.values()))),
+            ms(median(floors)), ratio, "<= 1.3", judged(ratio, 1.3, scenario, "lockcr replay"))
+        print("  replay / (2 x one look + lock calls\x27 CPU %.1f ms): %s" % (locking,
+              "-" if ratio is None else "%.2f (median of %d rounds, %.2f to %.2f)" % (ratio, len(ratios), min(ratios), max(ratios))))
+        continue
+    floor = runs.get((scenario, "collection floor (procfloor)"), {})
+    floor_of = lambda run: floor.get(run)
+    inspect = runs.get((scenario, "lockcr inspect --json"), {})
+    ratio, _ = paired(scenario, "lockcr inspect --json", floor_of)
+    row(scenario + ": inspect --json", ms(median(list(inspect.values()))), ms(median(list(floor.values()))), ratio,
+        "<= 1.2", judged(ratio, 1.2, scenario, "lockcr inspect --json"))
+    # dump: its fixed costs (stages of its own -v lines) apart; the rest is the collection.
+    fixed = {"freeze": "frozen", "thaw": "thawed", "write": "image written", "fsync": "image fsynced"}
+    dump = runs.get((scenario, "lockcr dump"), {})
+    def fixed_of(run):
+        parts = [runs.get((scenario, "dump: " + stage), {}).get(run) for stage in fixed.values()]
+        return None if None in parts else sum(parts)
+    collection = {run: wall - fixed_of(run) for run, wall in dump.items() if fixed_of(run) is not None}
+    runs[(scenario, "dump without its fixed costs")] = collection
+    ratio, _ = paired(scenario, "dump without its fixed costs", floor_of)
+    row(scenario + ": dump, its collection", ms(median(list(collection.values()))), ms(median(list(floor.values()))),
+        ratio, "<= 1.2", judged(ratio, 1.2, scenario, "lockcr dump"))
+    fixed_total = []
+    for name, stage in fixed.items():
+        values = list(runs.get((scenario, "dump: " + stage), {}).values())
+        row(scenario + ": dump, " + name, ms(median(values)), "", None, "", "")
+    fixed_total = [fixed_of(run) for run in dump if fixed_of(run) is not None]
+    total = median(fixed_total)
+    row(scenario + ": dump, the four together", ms(total), "", None, "<= 10 ms",
+        "no runs" if total is None else "PASS" if total <= 10 else "MISS")
+    lslocks = runs.get((scenario, "lslocks -J"), {}).get(1)
+    floor_median = median(list(floor.values()))
+    row(scenario + ": lslocks -J (peer, 1 run)", ms(lslocks), ms(floor_median),
+        None if lslocks is None or not floor_median else lslocks / floor_median, "", "info")
+
+print()
+print("== summary: medians; ratio = median of the run-by-run ratios to the floor of the same round")
+widths = [max(len(r[i]) for r in rows) for i in range(6)]
+for r in rows:
+    print("  " + "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(r, widths))).rstrip())
+'
 
 # --- main -------------------------------------------------------------------------------------
 
@@ -392,7 +480,7 @@ replayScenario() {
 [[ -w $FREEZER/cgroup.procs ]] || die "no cgroup v1 freezer at $FREEZER"
 command -v python3 >/dev/null || die "needs python3"
 
-echo "bench: building lockcr and lockload in $BUILD_DIR"
+echo "bench: building lockcr, lockload and procfloor in $BUILD_DIR"
 (
     if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then cmake -S "$SOURCE_DIR" -B "$BUILD_DIR" || exit 1; fi
     cmake --build "$BUILD_DIR" -j2 --target lockcr lockload procfloor
@@ -401,56 +489,24 @@ LOCKCR=$BUILD_DIR/lockcr
 LOCKLOAD=$BUILD_DIR/bench/lockload
 PROCFLOOR=$BUILD_DIR/bench/procfloor
 [[ -x $LOCKCR && -x $LOCKLOAD && -x $PROCFLOOR ]] || die "build did not produce $LOCKCR, $LOCKLOAD and $PROCFLOOR"
-echo "bench: $RUNS runs per figure; $(nproc) cpus; kernel $(uname -r); $("$LOCKCR" --version)"
+echo "bench: $RUNS rounds per scenario; $(nproc) cpus; kernel $(uname -r); $("$LOCKCR" --version)"
 echo "bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(wc -l </proc/locks) lines in /proc/locks"
 
-scanScenario flocks 20 flocks 4000
-scanScenario mixed 40 mixed 10 20000
-
-per() {  # VALUE_MS DIVISOR SCALE -> VALUE_MS * SCALE / DIVISOR, 3 significant decimals
-    py 'import sys; print("%.3g" % (float(sys.argv[1]) * float(sys.argv[3]) / float(sys.argv[2])))' "$1" "$2" "$3"
-}
-
-bigReplay=()
+scanScenario flocks flocks 4 4000
+scanScenario mixed mixed 10 20000
 replayScenario replay-mixed mixed 10 20000
-if [[ -n $REPLAY_STATS ]]; then
-    read -ra bigReplay <<<"$REPLAY_STATS"
-    bigReplayLocks=$REPLAY_LOCKS
-    perLock=$(per "${bigReplay[1]}" "$bigReplayLocks" 1000)
-    perLockCpu=$(per "${bigReplay[3]}" "$bigReplayLocks" 1000)
-    printNote "per lock (median / locks)" "$perLock us wall, $perLockCpu us cpu"
-    summaryRow "replay mixed 10 20000: total" "${bigReplay[1]} ms" "${bigReplay[3]} ms" "-" "info"
-    summaryRow "replay mixed 10 20000: per lock" "$perLock us" "$perLockCpu us" "<= 5 us" "$(resultOf "$REPLAY_FAILED" "$perLock" 5)"
-else
-    summaryRow "replay mixed 10 20000: per lock" "error" "" "<= 5 us" "FAIL $REPLAY_FAILED/$RUNS"
-fi
+py "$REPORT" "$RUNS_FILE" "$WORK/failed.tsv" "$RUNS"
 
-replayScenario replay-small mixed 10 10
-if [[ -n $REPLAY_STATS ]]; then
-    read -ra smallReplay <<<"$REPLAY_STATS"
-    perProcess=$(per "${smallReplay[1]}" 10 1)
-    perProcessCpu=$(per "${smallReplay[3]}" 10 1)
-    printNote "per process (median / 10)" "$perProcess ms wall, $perProcessCpu ms cpu"
-    summaryRow "replay mixed 10 10: per process" "$perProcess ms" "$perProcessCpu ms" "<= 1 ms" "$(resultOf "$REPLAY_FAILED" "$perProcess" 1)"
-    if ((${#bigReplay[@]} > 0)); then
-        # One more lock once the per-process work is paid: (T(20000 locks) - T(10 locks)) / 19990.
-        marginal=$(py 'import sys; print("%.3g" % ((float(sys.argv[1]) - float(sys.argv[2])) * 1000 / (int(sys.argv[3]) - 10)))' \
-            "${bigReplay[1]}" "${smallReplay[1]}" "$bigReplayLocks")
-        summaryRow "replay: marginal cost of a lock" "$marginal us" "" "-" "info"
-    fi
-else
-    summaryRow "replay mixed 10 10: per process" "error" "" "<= 1 ms" "FAIL $REPLAY_FAILED/$RUNS"
+if ((WITH_CRIU)); then
+    # lockcr inside a real runc checkpoint and restore, beside CRIU alone, on the same machine in
+    # the same hour: bench/criu.sh's own figures and ratios.
+    echo
+    echo "== lockcr around CRIU (bench/criu.sh) =="
+    criuRuns=()
+    ((RUNS == 3)) && criuRuns=(--quick)
+    LOCKCR_BUILD_DIR=$BUILD_DIR "$SOURCE_DIR/bench/criu.sh" "${criuRuns[@]}" 2>&1 | sed 's/^/  /'
+    ((PIPESTATUS[0] == 0)) || { echo "bench: bench/criu.sh failed (above)"; FAILURES=$((FAILURES + 1)); }
 fi
-
-echo
-echo "== summary (medians of the successful runs; PASS/MISS judges the wall median; informative) =="
-py '
-import sys
-rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
-rows.insert(0, ["figure", "wall", "cpu", "goal", "result"])
-widths = [max(len(row[i]) for row in rows) for i in range(5)]
-for row in rows:
-    print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())' "$SUMMARY"
 echo "bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ((FAILURES == 0)) || { echo "bench: $FAILURES command run(s) failed (see above)"; exit 1; }

@@ -52,8 +52,7 @@ CommandResult runDump(const DumpOptions& options) {
     frozen.thaw();
     clock.lap("thawed");
     stampImage(image);
-    writeLockImage(options.output, image);
-    clock.lap("image written");
+    writeLockImage(options.output, image, &clock);
     logInfo("dump: wrote " + options.output);
     return {};
 }

@@ -71,6 +71,12 @@ void parseLine(std::string_view line, FdInfo& out, SeenKeys& seen) {
 FdInfo parseFdInfo(std::string_view text) {
     FdInfo out;
     SeenKeys seen;
+    // One allocation for the lock lines (a file may carry hundreds): a vector grown line by line
+    // copies them and touches fresh pages at each doubling. Counted a little generously: "lock:"
+    // anywhere on a line of another key counts too.
+    size_t lockLines = 0;
+    for (size_t at = text.find("lock:"); at != std::string_view::npos; at = text.find("lock:", at + 5)) ++lockLines;
+    out.locks.reserve(lockLines);
     forEachLine(text, "fdinfo", [&](std::string_view line) { parseLine(line, out, seen); });
     if (!seen.position || !seen.flags)
         throwBadInput(std::string("fdinfo: no \"") + (seen.position ? "flags" : "pos") + "\" line");

@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <map>
 #include <tuple>
@@ -119,8 +120,8 @@ using KeptFiles = std::vector<std::vector<KeptLook::State::File>>;
 // Where the workers read: the listings, and the files a first look keeps or a second one reuses.
 struct Source {
     const std::vector<TaskDirectories>& tasks;
-    const KeptFiles* kept = nullptr;  // second look
-    KeptFiles* keep = nullptr;        // first look: slots are written by one worker each
+    KeptFiles* kept = nullptr;  // second look: each file is closed once read again
+    KeptFiles* keep = nullptr;  // first look: slots are written by one worker each
 };
 
 // What one worker read.
@@ -142,11 +143,12 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
         if (!parseFdNumber(name, fd)) continue;
         FdKey key{task.hostPid, fd};
         bool pathWanted = options.pathsOf && options.pathsOf->count(key);
-        const KeptLook::State::File* kept = source.kept ? &(*source.kept)[taskIndex][nameIndex] : nullptr;
+        KeptLook::State::File* kept = source.kept ? &(*source.kept)[taskIndex][nameIndex] : nullptr;
         if (kept && !kept->fdinfo) kept = nullptr;
         UniqueFd opened;
-        if (!kept) opened = sys::tryOpenAt(task.fdinfo.get(), name, O_RDONLY, err);
-        if ((!kept && !opened) || !sys::tryReadSmallProcFile(kept ? kept->fdinfo.get() : opened.get(), text, err)) {
+        if (kept) opened = std::move(kept->fdinfo);  // closed here, on the workers, not all at the end
+        else opened = sys::tryOpenAt(task.fdinfo.get(), name, O_RDONLY, err);
+        if (!opened || !sys::tryReadSmallProcFile(opened.get(), text, err)) {
             // Closed meanwhile: skipped. Anything else (no fd left, no memory) would drop the
             // fd's locks from the image without a word: it fails the collection.
             if (sys::isGone(err)) continue;
@@ -158,7 +160,7 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
         });
         if (info.locks.empty() && !pathWanted) continue;
         std::string path;
-        if (kept) path = kept->path;
+        if (kept) path = std::move(kept->path);
         else if (!sys::tryReadLinkAt(task.fds.get(), name, path, err)) path.clear();
         if (source.keep) (*source.keep)[taskIndex][nameIndex] = {std::move(opened), path};
         if (pathWanted && !path.empty()) out.paths.push_back({key, path});
@@ -171,35 +173,59 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
     }
 }
 
-// The fdinfo reads are nearly all kernel time, one open/read/close per fd: spread them over the
-// cores (a 4,000-fd container is 4,000 of them).
+// The /proc work is nearly all kernel time: spread it over the cores. Each worker takes the next
+// item (of N) from a shared counter, CHUNK at a time, so a worker that the scheduler delays leaves
+// its share to the others instead of holding up the end. The first failure is rethrown here.
+template <typename Work>
+void runOnWorkers(size_t items, size_t chunk, Work work) {
+    size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    workers = std::min(workers, (items + chunk - 1) / chunk);
+    std::atomic<size_t> next{0};
+    std::exception_ptr failure;
+    std::mutex failureLock;
+    auto run = [&](size_t worker) {
+        try {
+            for (size_t begin; (begin = next.fetch_add(chunk)) < items;) work(worker, begin, std::min(items, begin + chunk));
+        } catch (...) {
+            std::lock_guard guard(failureLock);
+            if (!failure) failure = std::current_exception();
+            next = items;  // the others stop at their next chunk
+        }
+    };
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < workers; ++w) threads.emplace_back(run, w);
+    run(0);
+    for (std::thread& thread : threads) thread.join();
+    if (failure) std::rethrow_exception(failure);
+}
+
+// Each task's fd listing (a getdents of thousands of entries is itself /proc work), on the workers.
+std::vector<TaskDirectories> listTasks(const Container& container) {
+    std::vector<TaskDirectories> listed(container.tasks.size());
+    runOnWorkers(listed.size(), 1, [&](size_t, size_t begin, size_t end) {
+        for (size_t t = begin; t < end; ++t) listed[t] = openTaskDirectories(container.tasks[t]);
+    });
+    return listed;
+}
+
 std::vector<LockedFd> readAllLockedFds(const Source& source, const CollectOptions& options) {
     std::vector<std::pair<size_t, size_t>> work;
     for (size_t t = 0; t < source.tasks.size(); ++t)
         for (size_t n = 0; n < source.tasks[t].names.size(); ++n) work.push_back({t, n});
+    // Below a few hundred fds a thread costs more than it saves.
+    size_t chunk = work.size() < 256 ? std::max<size_t>(work.size(), 1) : 64;
     size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-    if (work.size() < 256) workers = 1;
     std::vector<ReadResult> results(workers);
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failureLock;
-    size_t share = (work.size() + workers - 1) / workers;
-    for (size_t w = 0; w < workers; ++w) {
-        size_t begin = std::min(work.size(), w * share), end = std::min(work.size(), begin + share);
-        auto run = [&, w, begin, end] {
-            try {
-                readLockedFds(source, work, begin, end, options, results[w]);
-            } catch (...) {
-                std::lock_guard guard(failureLock);
-                if (!failure) failure = std::current_exception();
-            }
-        };
-        if (w + 1 == workers) run();
-        else threads.emplace_back(run);
-    }
-    for (std::thread& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
+    // Room for every fd in each worker's list: only the pages a worker fills are touched, and no
+    // list is copied as it grows.
+    for (ReadResult& part : results) part.lockedFds.reserve(work.size());
+    runOnWorkers(work.size(), chunk, [&](size_t worker, size_t begin, size_t end) {
+        readLockedFds(source, work, begin, end, options, results[worker]);
+    });
     std::vector<LockedFd> all;
+    size_t found = 0;
+    for (const ReadResult& part : results) found += part.lockedFds.size();
+    all.reserve(found);
     for (ReadResult& part : results) {
         std::move(part.lockedFds.begin(), part.lockedFds.end(), std::back_inserter(all));
         if (options.paths)
@@ -253,6 +279,7 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             const LockLine& first = lockedFds[end].info.locks.front();
             ++fdsPerInode[{first.device.major, first.device.minor, first.inode}];
         }
+        process.fds.reserve(end - next);
         for (; next < end; ++next) {
             LockedFd& locked = lockedFds[next];
             ProcessFd entry;
@@ -264,6 +291,8 @@ void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, 
             entry.file.path = stripDeleted(std::move(locked.path), entry.file.deleted);
             DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd,
                                            {},           locked.leaseOwner};
+            entry.posixLocks.reserve(std::count_if(locked.info.locks.begin(), locked.info.locks.end(),
+                                                   [](const LockLine& line) { return !isDescriptionLock(line.lock.kind); }));
             bool shared = fdsPerInode[{entry.file.device.major, entry.file.device.minor, entry.file.inode}] > 1;
             for (const LockLine& line : locked.info.locks) {
                 if (isDescriptionLock(line.lock.kind)) {
@@ -383,8 +412,7 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     LockImage image;
     image.container = container.identity;
     std::vector<TaskDirectories> listed;
-    if (!reuse)
-        for (const ContainerTask& task : container.tasks) listed.push_back(openTaskDirectories(task));
+    if (!reuse) listed = listTasks(container);
     clock.lap("fds listed");
     faultPoint("collect-listed");
     std::unique_ptr<KeptLook::State> keeping = options.keep ? prepareKeeping(listed) : nullptr;

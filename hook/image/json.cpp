@@ -15,6 +15,7 @@
 #include "util/json_writer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/sys.h"
 
 namespace lockcr {
@@ -26,19 +27,19 @@ using nlohmann::json;
 // ---- Writing ----------------------------------------------------------------------------------
 
 std::string octalFlags(unsigned flags) {
-    char text[16];
-    std::snprintf(text, sizeof text, "0%o", flags);  // as fdinfo prints them
-    return text;
+    char text[16] = "0";  // "0%o", as fdinfo prints them
+    auto [end, error] = std::to_chars(text + 1, text + sizeof text, flags, 8);
+    return std::string(text, end);
 }
 
 void writeLock(JsonWriter& out, const Lock& lock) {
     out.beginObject();
-    out.key("kind").lossyString(nameOf(lock.kind));
-    out.key("type").lossyString(nameOf(lock.type));
+    out.key("kind").plainString(nameOf(lock.kind));
+    out.key("type").plainString(nameOf(lock.type));
     out.key("start").unsignedNumber(lock.range.start);
     if (lock.range.end) out.key("end").unsignedNumber(*lock.range.end);
-    else out.key("end").lossyString("EOF");
-    if (lock.kind == LockKind::lease) out.key("lease_state").lossyString(nameOf(lock.leaseState));
+    else out.key("end").plainString("EOF");
+    if (lock.kind == LockKind::lease) out.key("lease_state").plainString(nameOf(lock.leaseState));
     if (lock.setBy > 0) out.key("set_by").number(lock.setBy);
     out.endObject();
 }
@@ -54,9 +55,9 @@ void writeFileIdentity(JsonWriter& out, const FileIdentity& file, unsigned openF
     out.key("path").exactString(file.path, "lock image: path");
     out.key("deleted").boolean(file.deleted);
     out.key("mnt_id").number(file.mountId);
-    out.key("dev").lossyString(deviceNumberToString(file.device));
+    out.key("dev").plainString(deviceNumberToString(file.device));
     out.key("ino").unsignedNumber(file.inode);
-    out.key("flags").lossyString(octalFlags(openFlags));
+    out.key("flags").plainString(octalFlags(openFlags));
 }
 
 void writeProcess(JsonWriter& out, const Process& process) {
@@ -185,12 +186,13 @@ std::string lockImageToText(const LockImage& image) {
 
 json lockImageToJson(const LockImage& image) { return json::parse(lockImageToText(image)); }
 
-void writeLockImage(const std::string& path, const LockImage& image) {
+void writeLockImage(const std::string& path, const LockImage& image, PhaseClock* clock) {
     // Compact: an image is for lockcr to read back. Reader and writer agree by test
     // (tests/unit/image_json_test.cpp round trips), not by parsing every image again on the dump path.
     std::string text = lockImageToText(image);
     text += '\n';
-    writeFileAtomically(path, text);
+    if (clock) clock->lap("image text made");
+    writeFileAtomically(path, text, clock);
 }
 
 }  // namespace lockcr

@@ -13,6 +13,8 @@
 
 namespace lockcr {
 
+class PhaseClock;
+
 // Throws Error (failure) if the image cannot be written faithfully: a path that is not valid
 // UTF-8, an unknown signal owner type. Commands (comm) are informational: bytes that are not
 // UTF-8 (comm is cut at 15 bytes, possibly inside a character) become U+FFFD.
@@ -36,6 +38,7 @@ LockImage readLockImage(const std::string& path, std::string& text);
 // Atomic: the image goes to a new 0600 file beside `path` (O_EXCL), is fsynced and renamed over
 // `path`, then the directory is fsynced. On failure the temporary file is removed and `path` is
 // untouched.
-void writeLockImage(const std::string& path, const LockImage& image);
+// With a clock (lockcr -v dump), laps "image text made", "image written" and "image fsynced".
+void writeLockImage(const std::string& path, const LockImage& image, PhaseClock* clock = nullptr);
 
 }  // namespace lockcr

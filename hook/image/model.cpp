@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 
 #include "util/error.h"
@@ -80,9 +81,19 @@ LeaseState leaseStateFromString(std::string_view name) {
 }
 
 std::string deviceNumberToString(DeviceNumber device) {
+    // "%02x:%02x" (as /proc/locks prints them), without printf's format parsing: it is called for
+    // every fd of an image.
     char text[32];
-    std::snprintf(text, sizeof text, "%02x:%02x", device.major, device.minor);
-    return text;
+    auto hex = [](char* out, uint32_t value) {
+        char digits[16];
+        char* end = std::to_chars(digits, digits + sizeof digits, value, 16).ptr;
+        if (end - digits < 2) *out++ = '0';
+        return std::copy(digits, end, out);
+    };
+    char* end = hex(text, device.major);
+    *end++ = ':';
+    end = hex(end, device.minor);
+    return std::string(text, end);
 }
 
 DeviceNumber deviceNumberFromString(std::string_view text) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "util/error.h"
+#include "util/log.h"
 #include "util/sys.h"
 #include "util/unique_fd.h"
 
@@ -41,7 +42,7 @@ std::string directoryOf(const std::string& path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-void writeFileAtomically(const std::string& path, std::string_view text) {
+void writeFileAtomically(const std::string& path, std::string_view text, PhaseClock* clock) {
     std::string directory = directoryOf(path);
     std::string temporary = directory + "/.lockcr-tmp-XXXXXX";
     int rawFd = ::mkostemp(temporary.data(), O_CLOEXEC);
@@ -51,12 +52,14 @@ void writeFileAtomically(const std::string& path, std::string_view text) {
     // mkostemp creates 0600 less the umask: make it exactly 0600, private but readable back.
     if (::fchmod(fd.get(), 0600) != 0) throwErrno("chmod " + temporary);
     sys::writeAll(fd.get(), text.data(), text.size(), temporary);
+    if (clock) clock->lap("image written");
     fsyncOrThrow(fd.get(), temporary);
     fd.reset();
     if (::rename(temporary.c_str(), path.c_str()) != 0) throwErrno("rename " + temporary + " to " + path);
     guard.renamed();
     UniqueFd directoryFd = sys::openAt(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY);
     fsyncOrThrow(directoryFd.get(), directory);
+    if (clock) clock->lap("image fsynced");
 }
 
 }  // namespace lockcr

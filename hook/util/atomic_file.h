@@ -7,9 +7,12 @@
 
 namespace lockcr {
 
+class PhaseClock;
+
 // The text goes to a new 0600 file beside `path` (mkostemp), is fsynced and renamed over `path`,
 // then the directory is fsynced. On failure the temporary file is removed and `path` is untouched.
-void writeFileAtomically(const std::string& path, std::string_view text);
+// With a clock, laps "image written" (created and written) and "image fsynced" (the rest).
+void writeFileAtomically(const std::string& path, std::string_view text, PhaseClock* clock = nullptr);
 
 // The directory part of a path ("." for a bare name).
 std::string directoryOf(const std::string& path);

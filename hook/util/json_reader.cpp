@@ -78,11 +78,21 @@ ObjectReader::ObjectReader(Element value, Place place, std::initializer_list<con
     count_ = fields.size();
     // One pass over the object puts each value at its field's index: the reads that follow
     // look up nothing in the document. Each known field at most once: a bit per index.
+    // lockcr writes the fields in the order its readers list them: the search starts after the
+    // field found last, so each key is compared once (an image has some 100,000 of them).
     simdjson::dom::object object = value.get_object().value_unsafe();
+    size_t expected = 0;
     for (simdjson::dom::key_value_pair field : object) {
-        size_t known = 0;
-        while (known < count_ && !sameName(field.key, names_[known])) ++known;
+        size_t known = count_;
+        for (size_t tried = 0; tried < count_; ++tried) {
+            size_t candidate = (expected + tried) % count_;
+            if (sameName(field.key, names_[candidate])) {
+                known = candidate;
+                break;
+            }
+        }
         if (known == count_) place_.reject("unknown field " + shown(field.key));
+        expected = known + 1;
         if (present_ & (uint32_t{1} << known)) place_.reject("field " + shown(field.key) + " appears twice");
         present_ |= uint32_t{1} << known;
         values_[known] = field.value;

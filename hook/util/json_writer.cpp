@@ -26,46 +26,10 @@ size_t utf8SequenceLength(std::string_view text, size_t i) {
 
 }  // namespace
 
-void JsonWriter::separate() {
-    if (afterKey_) {
-        afterKey_ = false;
-        return;
-    }
-    if (!needComma_.empty()) {
-        if (needComma_.back()) text_ += ',';
-        needComma_.back() = true;
-    }
-}
-
-void JsonWriter::beginObject() {
-    separate();
-    text_ += '{';
-    needComma_.push_back(false);
-}
-
-void JsonWriter::endObject() {
-    text_ += '}';
-    needComma_.pop_back();
-}
-
-void JsonWriter::beginArray() {
-    separate();
-    text_ += '[';
-    needComma_.push_back(false);
-}
-
-void JsonWriter::endArray() {
-    text_ += ']';
-    needComma_.pop_back();
-}
-
-JsonWriter& JsonWriter::key(std::string_view name) {
-    separate();
-    text_ += '"';
-    text_.append(name);  // lockcr's own field names: plain ASCII, nothing to escape
-    text_ += "\":";
-    afterKey_ = true;
-    return *this;
+void JsonWriter::grow(size_t bytes) {
+    // 64 KiB ahead at a time: resize() zeroes what it adds, so memory is touched about as the text
+    // reaches it, not up to a generous reservation. Beyond the capacity, std::string doubles it.
+    text_.resize(used_ + bytes + 65536);
 }
 
 bool JsonWriter::escape(std::string_view text, bool lossy) {
@@ -74,7 +38,7 @@ bool JsonWriter::escape(std::string_view text, bool lossy) {
     for (size_t i = 0; i < text.size();) {
         size_t run = i;
         while (run < text.size() && plain(static_cast<unsigned char>(text[run]))) ++run;
-        text_.append(text.substr(i, run - i));  // the common case: a whole path at once
+        put(text.substr(i, run - i));  // the common case: a whole path at once
         i = run;
         if (i == text.size()) break;
         unsigned char c = static_cast<unsigned char>(text[i]);
@@ -82,23 +46,23 @@ bool JsonWriter::escape(std::string_view text, bool lossy) {
             size_t length = utf8SequenceLength(text, i);
             if (length == 0) {
                 if (!lossy) return false;
-                text_ += "\xEF\xBF\xBD";
+                put("\xEF\xBF\xBD");
                 ++i;
                 continue;
             }
-            text_.append(text.substr(i, length));
+            put(text.substr(i, length));
             i += length;
             continue;
         }
         if (c == '"' || c == '\\') {
-            text_ += '\\';
-            text_ += static_cast<char>(c);
+            put('\\');
+            put(static_cast<char>(c));
         } else if (c < 0x20) {
-            text_ += "\\u00";
-            text_ += hex[c >> 4];
-            text_ += hex[c & 15];
+            put("\\u00");
+            put(hex[c >> 4]);
+            put(hex[c & 15]);
         } else {
-            text_ += static_cast<char>(c);
+            put(static_cast<char>(c));
         }
         ++i;
     }
@@ -107,42 +71,40 @@ bool JsonWriter::escape(std::string_view text, bool lossy) {
 
 void JsonWriter::exactString(std::string_view text, const char* what) {
     separate();
-    text_ += '"';
+    put('"');
     if (!escape(text, false))
         throwFailure(std::string(what) + " \"" + std::string(text) +
                      "\" is not valid UTF-8 and cannot be recorded in JSON");
-    text_ += '"';
+    put('"');
 }
 
 void JsonWriter::lossyString(std::string_view text) {
     separate();
-    text_ += '"';
+    put('"');
     escape(text, true);
-    text_ += '"';
+    put('"');
 }
 
 void JsonWriter::number(int64_t value) {
     separate();
-    char buffer[24];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-    text_.append(buffer, end);
+    char* out = room(24);
+    used_ = static_cast<size_t>(std::to_chars(out, out + 24, value).ptr - text_.data());
 }
 
 void JsonWriter::unsignedNumber(uint64_t value) {
     separate();
-    char buffer[24];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-    text_.append(buffer, end);
+    char* out = room(24);
+    used_ = static_cast<size_t>(std::to_chars(out, out + 24, value).ptr - text_.data());
 }
 
 void JsonWriter::boolean(bool value) {
     separate();
-    text_ += value ? "true" : "false";
+    put(value ? std::string_view("true") : std::string_view("false"));
 }
 
 void JsonWriter::null() {
     separate();
-    text_ += "null";
+    put(std::string_view("null"));
 }
 
 }  // namespace lockcr
