@@ -67,22 +67,30 @@ UniqueFd openSource(const SnapshotPart& part, const SnapshotFile& file, int root
     return sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 }
 
+// Durable before the rename that names them, as the snapshot's copies (snapshot.cpp's Durability):
+// an fsync per copy for a few, one syncfs of the image directory's filesystem beyond that.
+constexpr size_t kFsyncEach = 64;
+
 // PART's files into DIRECTORY (made here) as 0, 1, ...; sets part.exported and file.exported.
-void exportPart(SnapshotPart& part, size_t index, const std::string& directory, int rootFd) {
+// COPIES counts the files copied so far.
+void exportPart(SnapshotPart& part, size_t index, const std::string& directory, int rootFd, size_t& copies) {
     std::string relative = std::string(kSnapshotExportDirectoryName) + "/part-" + std::to_string(index);
     if (::mkdir(directory.c_str(), 0700) != 0) throwErrno("snapshot export: mkdir " + directory);
     UniqueFd directoryFd = sys::openAt(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     for (size_t i = 0; i < part.files.size(); ++i) {
         SnapshotFile& file = part.files[i];
         if (file.digest == kNoDigest) continue;  // its bytes were never read (a lease): nothing to vouch for
+        if (file.size == 0 && file.digest == emptyFileDigest()) continue;  // a rollback only truncates
         std::string name = std::to_string(i);
         UniqueFd source = openSource(part, file, rootFd);
         UniqueFd copy = sys::openAt(directoryFd.get(), name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         copyFileBytes(source.get(), copy.get(), file.path);
         if (digestOfFile(copy.get(), directory + "/" + name) != file.digest)
             throwFailure("snapshot export: " + file.path + ": the bytes copied do not match the recorded digest");
+        if (++copies <= kFsyncEach && ::fsync(copy.get()) != 0) throwErrno("snapshot export: fsync " + file.path);
         file.exported = name;
     }
+    if (::fsync(directoryFd.get()) != 0) throwErrno("snapshot export: fsync " + directory);
     part.exported = relative;
 }
 
@@ -93,12 +101,13 @@ void exportVolumeFiles(SnapshotRecord& record, const std::string& recordDirector
     UniqueFd rootFd = sys::openAt(AT_FDCWD, containerRoot, O_PATH | O_DIRECTORY);
     PendingExport pending(recordDirectory);
     SnapshotRecord exported = record;
+    size_t copies = 0;
     for (size_t i = 0; i < exported.parts.size(); ++i)
         if (isVolume(exported.parts[i]) && !exported.parts[i].files.empty())
-            exportPart(exported.parts[i], i, pending.path() + "/part-" + std::to_string(i), rootFd.get());
-    // One syncfs for every copy, before the rename and the record that name them (as the snapshot).
+            exportPart(exported.parts[i], i, pending.path() + "/part-" + std::to_string(i), rootFd.get(), copies);
     UniqueFd pendingFd = sys::openAt(AT_FDCWD, pending.path(), O_RDONLY | O_DIRECTORY);
-    if (::syncfs(pendingFd.get()) != 0) throwErrno("snapshot export: syncfs " + pending.path());
+    if (copies > kFsyncEach ? ::syncfs(pendingFd.get()) != 0 : ::fsync(pendingFd.get()) != 0)
+        throwErrno("snapshot export: sync " + pending.path());
     std::string destination = recordDirectory + "/" + kSnapshotExportDirectoryName;
     removeSnapshotTree(destination);  // a killed run's export, which no record names
     if (::rename(pending.path().c_str(), destination.c_str()) != 0)
