@@ -57,8 +57,8 @@ UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::st
     UniqueFd pathFd = sys::openInRoot(context.rootFd, path, O_PATH | O_NOFOLLOW);
     int error = 0;
     if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("stat " + path, error);
-    if (!context.leased.contains({status.st_dev, status.st_ino}))
-        return sys::openInRoot(context.rootFd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    if (!context.leased.contains({status.st_dev, status.st_ino}))  // a name swapped meanwhile is never opened
+        return S_ISREG(status.st_mode) ? sys::reopen(pathFd.get(), O_RDONLY | O_NONBLOCK, path) : UniqueFd();
     auto holder = context.holders.find(path);
     if (holder != context.holders.end()) {
         // A process's pid, or one of its threads when its leader exited (snapshotTargetOf).

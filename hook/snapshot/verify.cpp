@@ -65,7 +65,9 @@ std::vector<std::string> differencesOf(int rootFd, const SnapshotFile& file, boo
     if (status.st_uid != file.uid || status.st_gid != file.gid)
         changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
     if (static_cast<uint64_t>(status.st_size) == file.size && file.digest != kNoDigest) {
-        UniqueFd readable = sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        // Through the fd just checked, not the path again: a name the container swaps meanwhile for
+        // a device node (/dev/zero reads forever) or a FIFO is never opened, let alone read.
+        UniqueFd readable = sys::reopen(fd.get(), O_RDONLY | O_NONBLOCK, file.path);
         if (digestOfFile(readable.get(), file.path) != file.digest) {
             bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds &&
                              status.st_mtim.tv_nsec == file.mtimeNanoseconds;
@@ -125,18 +127,31 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
     return copy;
 }
 
-// Writes FILE back at its path, through the container's root: the name is replaced if it is no
-// longer a regular file (a symlink is unlinked, never followed), then the bytes and metadata.
+// NAME in PARENT_FD open for writing: the regular file there, reopened through the fd its type
+// was checked on (a name swapped meanwhile for a device node or a FIFO is never opened), else a
+// new file (O_EXCL: whatever the container plants meanwhile is refused, not opened) once what was
+// there is removed (a symlink is unlinked, never followed).
+UniqueFd openForRollback(int parentFd, const std::string& name, const std::string& path) {
+    int error = 0;
+    UniqueFd existing = sys::tryOpenAt(parentFd, name, O_PATH | O_NOFOLLOW, error);
+    if (existing) {
+        struct stat status {};
+        if (!sys::tryStatFd(existing.get(), status, error)) throwErrno("rollback: stat " + path, error);
+        if (S_ISREG(status.st_mode)) return sys::reopen(existing.get(), O_WRONLY | O_NONBLOCK, path);
+        if (::unlinkat(parentFd, name.c_str(), S_ISDIR(status.st_mode) ? AT_REMOVEDIR : 0) != 0)
+            throwErrno("rollback: remove " + std::string(typeName(status.st_mode)) + " at " + path);
+    } else if (error != ENOENT) {
+        throwErrno("rollback: open " + path, error);
+    }
+    return sys::openAt(parentFd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0600);
+}
+
+// Writes FILE back at its path, through the container's root, then its bytes and metadata.
 void restoreFile(int rootFd, const SnapshotFile& file, int sourceFd) {
     size_t slash = file.path.rfind('/');
     std::string parent = slash == 0 ? "/" : file.path.substr(0, slash), name = file.path.substr(slash + 1);
     UniqueFd parentFd = sys::openInRoot(rootFd, parent, O_PATH | O_DIRECTORY);
-    struct stat status {};
-    if (::fstatat(parentFd.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(status.st_mode)) {
-        if (::unlinkat(parentFd.get(), name.c_str(), S_ISDIR(status.st_mode) ? AT_REMOVEDIR : 0) != 0)
-            throwErrno("rollback: remove " + std::string(typeName(status.st_mode)) + " at " + file.path);
-    }
-    UniqueFd fd = sys::openAt(parentFd.get(), name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0600);
+    UniqueFd fd = openForRollback(parentFd.get(), name, file.path);
     if (::ftruncate(fd.get(), 0) != 0) throwErrno("rollback: truncate " + file.path);
     copyFileBytes(sourceFd, fd.get(), file.path);
     struct stat recorded {};
