@@ -91,7 +91,13 @@ std::string checkpointRecordToText(const CheckpointRecord& record) {
 
 CheckpointRecord readCheckpointRecord(const std::string& imageDirectory) {
     std::string path = checkpointFile(imageDirectory, kCheckpointRecordFileName);
-    UniqueFd fd = sys::openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted in an imported checkpoint must not hang the open; only a regular
+    // file is read (a device node would be read by its driver).
+    UniqueFd fd = sys::openAt(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    struct stat status {};
+    int err = 0;
+    if (!sys::tryStatFd(fd.get(), status, err)) throwErrno("stat " + path, err);
+    if (!S_ISREG(status.st_mode)) throwBadInput(path + ": not a regular file");
     constexpr size_t kLimit = 1 << 20;
     std::string text = sys::readAll(fd.get(), path, kLimit);
     if (text.size() > kLimit) throwBadInput(path + ": larger than 1 MiB");

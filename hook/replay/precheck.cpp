@@ -97,11 +97,15 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const 
             report.conflicts.insert(report.conflicts.end(), listed.begin(), listed.end());
             continue;
         }
+        // Only a regular file is opened for F_OFD_GETLK, and through the fd already resolved: a name
+        // the container swapped meanwhile for a FIFO or a device node is never opened (an open of a
+        // device runs its driver). Any other kind of file is checked by /proc/locks alone, above.
+        if (!S_ISREG(info.st_mode)) continue;
         UniqueFd readable;
         for (const WantedLock& want : wants) {
             if (want.lock.kind == LockKind::flock || want.lock.kind == LockKind::lease)
                 continue;  // F_GETLK can't see them
-            if (!readable) readable = sys::openInRoot(rootDirectoryFd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+            if (!readable) readable = sys::reopen(file.get(), O_RDONLY | O_NONBLOCK | O_NOCTTY, path);
             if (auto held = byteRangeHolder(readable.get(), want))
                 report.conflicts.push_back(describeConflict(want, *held, container));
         }

@@ -269,7 +269,8 @@ std::string writeSnapshotRecordText(const std::string& directory, std::string te
 }
 
 SnapshotRecord readSnapshotRecord(const std::string& path) {
-    UniqueFd fd = sys::openAt(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted at the path (an imported checkpoint) must not hang the open.
+    UniqueFd fd = sys::openAt(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     struct stat status {};
     if (::fstat(fd.get(), &status) != 0) throwErrno("stat " + path);
     if (!S_ISREG(status.st_mode)) throwBadInput("snapshot record " + path + ": not a regular file");

@@ -105,9 +105,12 @@ struct PartContext {
 // metadata is recorded without its bytes.
 UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::string& path, struct stat& status) {
     int error = 0;
-    if (!context.files.status(path, status, error)) throwErrno("stat " + path, error);
+    UniqueFd pathFd = context.files.openPath(path, error);
+    if (!pathFd) throwErrno("stat " + path, error);
+    if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("stat " + path, error);
     if (!S_ISREG(status.st_mode) || status.st_size == 0) return UniqueFd();  // never opened: no bytes to read
-    if (!context.leased.contains({status.st_dev, status.st_ino})) return context.files.openForReading(path);
+    if (!context.leased.contains({status.st_dev, status.st_ino}))  // a name swapped meanwhile is never opened
+        return sys::reopen(pathFd.get(), O_RDONLY | O_NONBLOCK, path);
     auto holder = context.holders.find(path);
     if (holder != context.holders.end()) {
         // A process's pid, or one of its threads when its leader exited (snapshotTargetOf).

@@ -51,9 +51,10 @@ UniqueFd openIfPresent(int rootFd, const std::string& path, int flags, int& errn
 // What differs between FILE as recorded and the file now at its path; empty if nothing.
 std::vector<std::string> differencesOf(FilesInRoot& files, const SnapshotFile& file, bool compareInodes) {
     int error = 0;
+    UniqueFd fd = files.openPath(file.path, error);
+    if (!fd) return {error == ENOTDIR ? "missing (a parent is not a directory)" : "missing"};
     struct stat status {};
-    if (!files.status(file.path, status, error))
-        return {error == ENOTDIR ? "missing (a parent is not a directory)" : "missing"};
+    if (::fstat(fd.get(), &status) != 0) throwErrno("stat " + file.path);
     if (!S_ISREG(status.st_mode)) return {std::string("replaced by ") + typeName(status.st_mode)};
     std::vector<std::string> changes;
     if (compareInodes && status.st_dev == file.device && status.st_ino != file.inode)
@@ -66,7 +67,9 @@ std::vector<std::string> differencesOf(FilesInRoot& files, const SnapshotFile& f
     if (status.st_uid != file.uid || status.st_gid != file.gid)
         changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
     if (static_cast<uint64_t>(status.st_size) == file.size && file.size > 0 && file.digest != kNoDigest) {
-        UniqueFd readable = files.openForReading(file.path);
+        // Through the fd just checked, not the path again: a name the container swaps meanwhile for
+        // a device node (/dev/zero reads forever) or a FIFO is never opened, let alone read.
+        UniqueFd readable = sys::reopen(fd.get(), O_RDONLY | O_NONBLOCK, file.path);
         if (digestOfFile(readable.get(), file.path) != file.digest) {
             bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds &&
                              status.st_mtim.tv_nsec == file.mtimeNanoseconds;
@@ -132,6 +135,25 @@ UniqueFd openCopy(const SnapshotRecord& record, const SnapshotPart& part, const 
     return copy;
 }
 
+// NAME in PARENT_FD open for writing: the regular file there, reopened through the fd its type
+// was checked on (a name swapped meanwhile for a device node or a FIFO is never opened), else a
+// new file (O_EXCL: whatever the container plants meanwhile is refused, not opened) once what was
+// there is removed (a symlink is unlinked, never followed).
+UniqueFd openForRollback(int parentFd, const std::string& name, const std::string& path) {
+    int error = 0;
+    UniqueFd existing = sys::tryOpenAt(parentFd, name, O_PATH | O_NOFOLLOW, error);
+    if (existing) {
+        struct stat status {};
+        if (!sys::tryStatFd(existing.get(), status, error)) throwErrno("rollback: stat " + path, error);
+        if (S_ISREG(status.st_mode)) return sys::reopen(existing.get(), O_WRONLY | O_NONBLOCK, path);
+        if (::unlinkat(parentFd, name.c_str(), S_ISDIR(status.st_mode) ? AT_REMOVEDIR : 0) != 0)
+            throwErrno("rollback: remove " + std::string(typeName(status.st_mode)) + " at " + path);
+    } else if (error != ENOENT) {
+        throwErrno("rollback: open " + path, error);
+    }
+    return sys::openAt(parentFd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0600);
+}
+
 // Writes FILE back at its path, through the container's root: removed parent directories are made
 // again (directories.h), the name is replaced if it is no longer a regular file (a symlink is
 // unlinked, never followed), then the bytes (SOURCE_FD; -1 for an empty file) and metadata. MADE:
@@ -141,12 +163,7 @@ void restoreFile(int rootFd, const SnapshotPart& part, const SnapshotFile& file,
     size_t slash = file.path.rfind('/');
     std::string parent = slash == 0 ? "/" : file.path.substr(0, slash), name = file.path.substr(slash + 1);
     UniqueFd parentFd = openOrRecreateDirectory(rootFd, part, parent, made);
-    struct stat status {};
-    if (::fstatat(parentFd.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(status.st_mode)) {
-        if (::unlinkat(parentFd.get(), name.c_str(), S_ISDIR(status.st_mode) ? AT_REMOVEDIR : 0) != 0)
-            throwErrno("rollback: remove " + std::string(typeName(status.st_mode)) + " at " + file.path);
-    }
-    UniqueFd fd = sys::openAt(parentFd.get(), name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0600);
+    UniqueFd fd = openForRollback(parentFd.get(), name, file.path);
     if (::ftruncate(fd.get(), 0) != 0) throwErrno("rollback: truncate " + file.path);
     if (sourceFd >= 0) copyFileBytes(sourceFd, fd.get(), file.path);
     struct stat recorded {};

@@ -28,22 +28,13 @@ int FilesInRoot::directoryOf(const std::string& path, std::string& name, int& er
     }
 }
 
-bool FilesInRoot::status(const std::string& path, struct stat& status, int& error) {
+UniqueFd FilesInRoot::openPath(const std::string& path, int& error) {
     std::string name;
     int directory = directoryOf(path, name, error);
-    if (directory < 0) return false;
-    if (::fstatat(directory, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0) return true;
-    if (errno != ENOENT && errno != ENOTDIR) throwErrno("stat " + path);
-    error = errno;
-    return false;
-}
-
-UniqueFd FilesInRoot::openForReading(const std::string& path) {
-    std::string name;
-    int error = 0;
-    int directory = directoryOf(path, name, error);
-    if (directory < 0) throwErrno("open " + path, error);
-    return sys::openAt(directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (directory < 0) return UniqueFd();
+    UniqueFd fd = sys::tryOpenAt(directory, name, O_PATH | O_NOFOLLOW, error);
+    if (!fd && error != ENOENT && error != ENOTDIR) throwErrno("open " + path, error);
+    return fd;
 }
 
 }  // namespace lockcr

@@ -18,12 +18,11 @@ class FilesInRoot {
 public:
     explicit FilesInRoot(int rootFd) : rootFd_(rootFd) {}
 
-    // lstat of absolute PATH inside the root. False with ERROR set when it is not there: ENOENT, or
-    // ENOTDIR when a parent is not a directory. Other errors throw.
-    bool status(const std::string& path, struct stat& status, int& error);
-    // PATH opened for reading its bytes: O_NOFOLLOW, O_NONBLOCK (a FIFO planted there never blocks),
-    // O_NOCTTY. Throws Error with errno.
-    UniqueFd openForReading(const std::string& path);
+    // Absolute PATH inside the root as an O_PATH fd of what its name is (a symlink is not followed):
+    // fstat it, and reopen the same inode through it (sys::reopen), never the name again, so a name
+    // swapped meanwhile for a device node or a FIFO is never opened. Invalid with ERROR set when it
+    // is not there: ENOENT, or ENOTDIR when a parent is not a directory. Other errors throw.
+    UniqueFd openPath(const std::string& path, int& error);
 
 private:
     // The kept directory of PATH and its last component in NAME; -1 with ERROR when the directory

@@ -50,6 +50,13 @@ UniqueFd openInRoot(int rootFd, const std::string& path, int flags) {
     return UniqueFd(static_cast<int>(fd));
 }
 
+UniqueFd reopen(int pathFd, int flags, const std::string& nameForErrors) {
+    std::string link = "/proc/self/fd/" + std::to_string(pathFd);
+    int fd = retryOnEintr([&] { return ::open(link.c_str(), flags | O_CLOEXEC); });
+    if (fd < 0) throwErrno("open " + nameForErrors);
+    return UniqueFd(fd);
+}
+
 std::string readAll(int fd, const std::string& nameForErrors, size_t stopAfter) {
     std::string out;
     readAllInto(fd, out, nameForErrors, stopAfter);

@@ -26,6 +26,11 @@ UniqueFd tryOpenAt(int dirFd, const std::string& path, int flags, int& errnoOut)
 // openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): PATH is resolved as if rootFd were "/", so a
 // symlink inside an untrusted container can never lead out of it.
 UniqueFd openInRoot(int rootFd, const std::string& path, int flags);
+// A new open, with FLAGS, of the very inode PATH_FD (an O_PATH fd) refers to, through
+// /proc/self/fd/N: no second path walk, so a name swapped meanwhile (a FIFO or a device node
+// renamed over a regular file inside a container) is never opened instead. Callers check the
+// O_PATH fd's type first: this opens whatever that fd refers to. Throws "open NAME: reason".
+UniqueFd reopen(int pathFd, int flags, const std::string& nameForErrors);
 
 // Whole contents of an open file (procfs files report size 0: read until EOF). Throws on error.
 // With stopAfter, reading stops once more than that many bytes arrived, so an endless or huge
