@@ -161,7 +161,7 @@ for ((run = 0; run < RUNS; run++)); do
     start=$(now); cat /proc/locks >/dev/null; end=$(now)
     CHECKPOINT_TIMES[proc_locks]+="$(python3 -c "print(($end - $start) * 1000)") "
 done
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086  # one median per variant, as separate arguments
 python3 - "$RUNS" $(for variant in none snapshot export proc_locks; do median ${CHECKPOINT_TIMES[$variant]}; done) <<'PY'
 import sys
 runs, none, snapshot, export, proc_locks = int(sys.argv[1]), *map(float, sys.argv[2:6])
