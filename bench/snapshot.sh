@@ -6,6 +6,12 @@
 #   2. Manifest digest throughput: `lockcr snapshot verify` of a whole-volume record (it reads and
 #      digests every file with XXH3-128) against `cat FILES >/dev/null` of the same files, both
 #      from a warm page cache. Goal: >= 0.8x the floor.
+#   3. What the snapshot adds to a checkpoint: lockcr's side of one (freeze the container, `lockcr
+#      dump --no-freeze`, thaw) against the same with `lockcr snapshot create` between dump and
+#      thaw, and with `--export-volumes` as well, on a container holding 7 files of 8 MiB of a
+#      plain bind-mounted volume open (the manifest records, copies and digests each; the export
+#      copies them into the image directory). Runs interleaved, page cache warm. The length of the
+#      host's /proc/locks is printed: the snapshot reads it whole.
 # The "container" is a busybox `sleep` chrooted into the root (bind-mounted onto itself so the
 # root is a mount), in its own cgroup v1 freezer group. Runs each figure RUNS times (median).
 # Needs root, btrfs-progs, busybox-static, python3. Everything made here is removed on exit.
@@ -20,12 +26,15 @@ LOCKCR=$BUILD_DIR/lockcr
 FREEZER=/sys/fs/cgroup/freezer
 WORK=$(mktemp -d /tmp/lockcr-bench.XXXXXX)
 CGROUP=$FREEZER/lockcr-bench-$$
+CHECKPOINT_CGROUP=$FREEZER/lockcr-bench-$$-checkpoint  # section 3's container alone
 MOUNTS=()
 PIDS=()
 
 cleanup() {
+    # Thawed first: a task frozen by the cgroup v1 freezer dies of SIGKILL only once thawed.
+    [[ -d $CHECKPOINT_CGROUP ]] && echo THAWED >"$CHECKPOINT_CGROUP/freezer.state" 2>/dev/null
     for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    [[ -d $CGROUP ]] && rmdir "$CGROUP" 2>/dev/null
+    for group in "$CGROUP" "$CHECKPOINT_CGROUP"; do [[ -d $group ]] && rmdir "$group" 2>/dev/null; done
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"; done
     rm -rf --one-file-system "$WORK"
 }
@@ -106,4 +115,58 @@ print("manifest digest (verify), %d MiB in 32 files: %.0f MiB/s" % (mib, mib / v
 print("cat >/dev/null floor, same files:           %.0f MiB/s" % (mib / cat))
 ratio = cat / verify
 print("digest / floor: %.2fx (goal >= 0.8x: %s)" % (ratio, "met" if ratio >= 0.8 else "MISSED"))
+PY
+
+# --- 3. what the snapshot adds to a checkpoint ----------------------------------------------------
+mkdir -p "$CHECKPOINT_CGROUP" || fail "cannot make $CHECKPOINT_CGROUP"
+for fd in 3 4 5 6 7 8 9; do head -c $((8 * 1024 * 1024)) /dev/urandom >"$WORK/plain/volume/held-$fd"; done
+chroot "$WORK/plain/root" /busybox sh -c \
+    'exec 3</vol/held-3 4</vol/held-4 5</vol/held-5 6</vol/held-6 7</vol/held-7 8</vol/held-8 9</vol/held-9; exec /busybox sleep 100000' \
+    </dev/null >/dev/null 2>&1 &
+pid=$!
+PIDS+=("$pid")
+echo "$pid" >"$CHECKPOINT_CGROUP/cgroup.procs"
+until [[ $(find "/proc/$pid/fd" -lname '*/held-*' 2>/dev/null | wc -l) -eq 7 ]]; do sleep 0.05; done
+set_freezer() {  # FROZEN | THAWED, waited for
+    echo "$1" >"$CHECKPOINT_CGROUP/freezer.state"
+    until [[ $(cat "$CHECKPOINT_CGROUP/freezer.state") == "$1" ]]; do :; done
+}
+checkpoint_ms() {  # VARIANT RUN: lockcr's side of one checkpoint; prints milliseconds
+    local images=$WORK/checkpoint-$1-$2 start end
+    mkdir -p "$images"
+    sync
+    start=$(now)
+    set_freezer FROZEN
+    "$LOCKCR" dump --no-freeze --pid "$pid" -o "$images/lockcr.locks.json" >/dev/null || fail "lockcr dump failed"
+    case $1 in
+        snapshot) "$LOCKCR" snapshot create --pid "$pid" --record-dir "$images" --store "$WORK/store" \
+            --checkpoint-id "checkpoint-$1-$2" >/dev/null || fail "snapshot create failed" ;;
+        export) "$LOCKCR" snapshot create --pid "$pid" --record-dir "$images" --store "$WORK/store" \
+            --checkpoint-id "checkpoint-$1-$2" --export-volumes >/dev/null || fail "snapshot create --export-volumes failed" ;;
+    esac
+    set_freezer THAWED
+    end=$(now)
+    python3 -c "print(($end - $start) * 1000)"
+    [[ $1 == none ]] || "$LOCKCR" snapshot delete --store "$WORK/store" --checkpoint-id "checkpoint-$1-$2" >/dev/null
+    rm -rf "$images"
+}
+# The snapshot reads /proc/locks whole (to find leases, which an open of ours would break): its
+# length, the host's, not the container's, weighs on this figure.
+echo "host /proc/locks before section 3: $(wc -l </proc/locks) lines"
+declare -A CHECKPOINT_TIMES=()
+for ((run = 0; run < RUNS; run++)); do
+    for variant in none snapshot export; do
+        CHECKPOINT_TIMES[$variant]+="$(checkpoint_ms "$variant" "$run") "
+    done
+    start=$(now); cat /proc/locks >/dev/null; end=$(now)
+    CHECKPOINT_TIMES[proc_locks]+="$(python3 -c "print(($end - $start) * 1000)") "
+done
+# shellcheck disable=SC2046,SC2086  # one median per variant, as separate arguments
+python3 - "$RUNS" $(for variant in none snapshot export proc_locks; do median ${CHECKPOINT_TIMES[$variant]}; done) <<'PY'
+import sys
+runs, none, snapshot, export, proc_locks = int(sys.argv[1]), *map(float, sys.argv[2:6])
+print("checkpoint, lockcr's side (freeze, lockcr dump, thaw), 7 open files of 8 MiB on a volume: %8.1f ms (median of %d)" % (none, runs))
+print("  + lockcr snapshot create (manifest: copy and digest of the 7 files):                  %8.1f ms: the snapshot adds %.1f ms" % (snapshot, snapshot - none))
+print("  + lockcr snapshot create --export-volumes (a second copy, into the image directory):  %8.1f ms: adds %.1f ms" % (export, export - none))
+print("  of which reading the host's /proc/locks once (cat, same runs):                       %8.1f ms" % proc_locks)
 PY
