@@ -154,7 +154,8 @@ bool finishesWithin(unsigned boundSeconds, const std::function<void()>& body) {
 // A forked process that runs STEP until it is killed; killed and reaped by the destructor.
 class Racer {
 public:
-    explicit Racer(const std::function<void()>& step, const std::function<void()>& setup = [] {}) {
+    explicit Racer(
+        const std::function<void()>& step, const std::function<void()>& setup = [] {}) {
         std::fflush(nullptr);
         pid_ = fork();
         if (pid_ == 0) {
@@ -250,8 +251,8 @@ ino_t inodeNumberOf(const std::string& path) {
 // The racer's step: swaps the names FILE and NODE (RENAME_EXCHANGE, atomic), after linking the
 // device node KEEP at NODE again when neither name is it (a rollback removed it from FILE's name
 // and wrote a new file there; NODE's regular file goes to ASIDE).
-void swapDeviceOver(const std::string& file, const std::string& node, const std::string& keep,
-                    const std::string& aside, ino_t device) {
+void swapDeviceOver(const std::string& file, const std::string& node, const std::string& keep, const std::string& aside,
+                    ino_t device) {
     if (inodeNumberOf(file) != device && inodeNumberOf(node) != device) {
         (void)rename(node.c_str(), aside.c_str());
         (void)link(keep.c_str(), node.c_str());
@@ -335,8 +336,7 @@ void lockThenTell(const std::string& file, int readyFd) {
     lock.l_type = F_WRLCK;
     lock.l_whence = SEEK_SET;
     lock.l_len = 10;
-    if (fd < 0 || dup2(fd, kLockedFd) != kLockedFd || close(fd) != 0 || fcntl(kLockedFd, F_SETLK, &lock) != 0)
-        _exit(3);
+    if (fd < 0 || dup2(fd, kLockedFd) != kLockedFd || close(fd) != 0 || fcntl(kLockedFd, F_SETLK, &lock) != 0) _exit(3);
     (void)!write(readyFd, "r", 1);
 }
 
@@ -371,7 +371,8 @@ bool recordsTheLock(const LockImage& image, pid_t pid) {
 
 }  // namespace
 
-TEST_CASE("hostile dump and inspect: a process renaming, dup2-ing, forking and unsharing meanwhile never loses its lock") {
+TEST_CASE(
+    "hostile dump and inspect: a process renaming, dup2-ing, forking and unsharing meanwhile never loses its lock") {
     HostileRoot root;
     std::string file = root.inRoot("/data/a"), renamed = root.inRoot("/data/b");
     writeText(file, "locked");
@@ -392,7 +393,10 @@ TEST_CASE("hostile dump and inspect: a process renaming, dup2-ing, forking and u
     int recorded = 0, dumped = 0, failed = 0;
     for (int round = 0; round < 24; ++round) {
         CAPTURE(round);
-        const char* command = round % 4 == 0 ? "dump" : round % 4 == 1 ? "inspect" : round % 4 == 2 ? "verify" : "replay";
+        const char* command = round % 4 == 0   ? "dump"
+                              : round % 4 == 1 ? "inspect"
+                              : round % 4 == 2 ? "verify"
+                                               : "replay";
         if (!dumped && round % 4 >= 2) continue;
         std::vector<std::string> arguments = {command, "--pid", pid};
         if (round % 4 == 0) arguments.insert(arguments.end(), {"-o", image});
@@ -460,7 +464,8 @@ bool refusedAsNotRegular(const std::function<void()>& read) {
     });
 }
 
-TEST_CASE("hostile checkpoint: a FIFO or a device node as lockcr's record or snapshot record is refused, never waited on") {
+TEST_CASE(
+    "hostile checkpoint: a FIFO or a device node as lockcr's record or snapshot record is refused, never waited on") {
     HostileRoot root;
     std::string images = root.path("copies"), record = images + "/" + kCheckpointRecordFileName,
                 snapshotRecord = images + "/" + kSnapshotRecordFileName;
