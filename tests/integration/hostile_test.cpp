@@ -31,7 +31,10 @@
 #include "scene.h"
 #include "snapshot/manifest.h"
 #include "snapshot/record.h"
+#include "snapshot/snapshot.h"
+#include "snapshot/store.h"
 #include "snapshot/verify.h"
+#include "snapshot_scene.h"
 #include "test_cgroup.h"
 #include "util/error.h"
 
@@ -479,4 +482,34 @@ TEST_CASE(
     watch.watch(record);
     CHECK(refusedAsNotRegular([&] { readCheckpointRecord(images); }));
     CHECK(watch.events(IN_ACCESS) == 0);  // told apart by fstat, never read
+}
+
+TEST_CASE("hostile snapshot: a device node swapped again and again over a locked volume file is never opened") {
+    SnapshotScene scene;
+    std::string file = scene.path("vol/b"), node = scene.path("vol/zero"), keep = scene.path("vol/keep-zero"),
+                aside = scene.path("vol/aside");
+    writeText(file, std::string(64 << 10, 'b'));
+    pid_t holder = scene.startHolder({"/vol/b"});
+    makeZeroDevice(keep);
+    REQUIRE(link(keep.c_str(), node.c_str()) == 0);
+    ino_t device = inodeNumberOf(keep);
+    OpenWatch watch;
+    watch.watch(keep);
+    Racer racer([&] { swapDeviceOver(file, node, keep, aside, device); });
+    std::string store = scene.path("btrfsmnt/store"), record = scene.path("images/") + kSnapshotRecordFileName;
+    CHECK(finishesWithin(120, [&] {
+        for (int round = 0; round < 300; ++round) {
+            SnapshotOptions options;
+            options.checkpointId = "race" + std::to_string(round);
+            options.store = store;
+            try {
+                takeSnapshot({holder, {holder}}, options, scene.path("images"));
+                deleteSnapshot(store, options.checkpointId);
+            } catch (const Error&) {
+                // "/vol/...: not a regular file": the racer won that round
+            }
+            unlink(record.c_str());
+        }
+    }));
+    CHECK(watch.events() == 0);  // the device was neither opened nor read
 }
