@@ -1,5 +1,5 @@
-// A hostile container (issue 15, item 4): its root plants symlinks out of itself, FIFOs, device
-// nodes and huge sparse files where lockcr looks (paths in a lock image, snapshot files), and its
+// A hostile container (issue 15, item 4): its root plants symlinks out of itself, FIFOs and device
+// nodes where lockcr looks (paths in a lock image, snapshot files, checkpoint files), and its
 // processes race lockcr (rename files, swap them for device nodes, dup2 other files onto locked
 // fds, unshare their fd tables, fork). What is asserted is kernel truth: inotify says whether a
 // planted node or a host file was opened or read, /proc/locks and F_GETLK whether a host file got
