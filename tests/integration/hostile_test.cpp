@@ -1,5 +1,5 @@
-// A hostile container (issue 15, item 4): its root plants symlinks out of itself, FIFOs, device
-// nodes and huge sparse files where lockcr looks (paths in a lock image, snapshot files), and its
+// A hostile container (issue 15, item 4): its root plants symlinks out of itself, FIFOs and device
+// nodes where lockcr looks (paths in a lock image, snapshot files, checkpoint files), and its
 // processes race lockcr (rename files, swap them for device nodes, dup2 other files onto locked
 // fds, unshare their fd tables, fork). What is asserted is kernel truth: inotify says whether a
 // planted node or a host file was opened or read, /proc/locks and F_GETLK whether a host file got
@@ -31,7 +31,10 @@
 #include "scene.h"
 #include "snapshot/manifest.h"
 #include "snapshot/record.h"
+#include "snapshot/snapshot.h"
+#include "snapshot/store.h"
 #include "snapshot/verify.h"
+#include "snapshot_scene.h"
 #include "test_cgroup.h"
 #include "util/error.h"
 
@@ -154,7 +157,8 @@ bool finishesWithin(unsigned boundSeconds, const std::function<void()>& body) {
 // A forked process that runs STEP until it is killed; killed and reaped by the destructor.
 class Racer {
 public:
-    explicit Racer(const std::function<void()>& step, const std::function<void()>& setup = [] {}) {
+    explicit Racer(
+        const std::function<void()>& step, const std::function<void()>& setup = [] {}) {
         std::fflush(nullptr);
         pid_ = fork();
         if (pid_ == 0) {
@@ -250,8 +254,8 @@ ino_t inodeNumberOf(const std::string& path) {
 // The racer's step: swaps the names FILE and NODE (RENAME_EXCHANGE, atomic), after linking the
 // device node KEEP at NODE again when neither name is it (a rollback removed it from FILE's name
 // and wrote a new file there; NODE's regular file goes to ASIDE).
-void swapDeviceOver(const std::string& file, const std::string& node, const std::string& keep,
-                    const std::string& aside, ino_t device) {
+void swapDeviceOver(const std::string& file, const std::string& node, const std::string& keep, const std::string& aside,
+                    ino_t device) {
     if (inodeNumberOf(file) != device && inodeNumberOf(node) != device) {
         (void)rename(node.c_str(), aside.c_str());
         (void)link(keep.c_str(), node.c_str());
@@ -335,8 +339,7 @@ void lockThenTell(const std::string& file, int readyFd) {
     lock.l_type = F_WRLCK;
     lock.l_whence = SEEK_SET;
     lock.l_len = 10;
-    if (fd < 0 || dup2(fd, kLockedFd) != kLockedFd || close(fd) != 0 || fcntl(kLockedFd, F_SETLK, &lock) != 0)
-        _exit(3);
+    if (fd < 0 || dup2(fd, kLockedFd) != kLockedFd || close(fd) != 0 || fcntl(kLockedFd, F_SETLK, &lock) != 0) _exit(3);
     (void)!write(readyFd, "r", 1);
 }
 
@@ -371,7 +374,8 @@ bool recordsTheLock(const LockImage& image, pid_t pid) {
 
 }  // namespace
 
-TEST_CASE("hostile dump and inspect: a process renaming, dup2-ing, forking and unsharing meanwhile never loses its lock") {
+TEST_CASE(
+    "hostile dump and inspect: a process renaming, dup2-ing, forking and unsharing meanwhile never loses its lock") {
     HostileRoot root;
     std::string file = root.inRoot("/data/a"), renamed = root.inRoot("/data/b");
     writeText(file, "locked");
@@ -392,7 +396,10 @@ TEST_CASE("hostile dump and inspect: a process renaming, dup2-ing, forking and u
     int recorded = 0, dumped = 0, failed = 0;
     for (int round = 0; round < 24; ++round) {
         CAPTURE(round);
-        const char* command = round % 4 == 0 ? "dump" : round % 4 == 1 ? "inspect" : round % 4 == 2 ? "verify" : "replay";
+        const char* command = round % 4 == 0   ? "dump"
+                              : round % 4 == 1 ? "inspect"
+                              : round % 4 == 2 ? "verify"
+                                               : "replay";
         if (!dumped && round % 4 >= 2) continue;
         std::vector<std::string> arguments = {command, "--pid", pid};
         if (round % 4 == 0) arguments.insert(arguments.end(), {"-o", image});
@@ -460,7 +467,8 @@ bool refusedAsNotRegular(const std::function<void()>& read) {
     });
 }
 
-TEST_CASE("hostile checkpoint: a FIFO or a device node as lockcr's record or snapshot record is refused, never waited on") {
+TEST_CASE(
+    "hostile checkpoint: a FIFO or a device node as lockcr's record or snapshot record is refused, never waited on") {
     HostileRoot root;
     std::string images = root.path("copies"), record = images + "/" + kCheckpointRecordFileName,
                 snapshotRecord = images + "/" + kSnapshotRecordFileName;
@@ -474,4 +482,34 @@ TEST_CASE("hostile checkpoint: a FIFO or a device node as lockcr's record or sna
     watch.watch(record);
     CHECK(refusedAsNotRegular([&] { readCheckpointRecord(images); }));
     CHECK(watch.events(IN_ACCESS) == 0);  // told apart by fstat, never read
+}
+
+TEST_CASE("hostile snapshot: a device node swapped again and again over a locked volume file is never opened") {
+    SnapshotScene scene;
+    std::string file = scene.path("vol/b"), node = scene.path("vol/zero"), keep = scene.path("vol/keep-zero"),
+                aside = scene.path("vol/aside");
+    writeText(file, std::string(64 << 10, 'b'));
+    pid_t holder = scene.startHolder({"/vol/b"});
+    makeZeroDevice(keep);
+    REQUIRE(link(keep.c_str(), node.c_str()) == 0);
+    ino_t device = inodeNumberOf(keep);
+    OpenWatch watch;
+    watch.watch(keep);
+    Racer racer([&] { swapDeviceOver(file, node, keep, aside, device); });
+    std::string store = scene.path("btrfsmnt/store"), record = scene.path("images/") + kSnapshotRecordFileName;
+    CHECK(finishesWithin(120, [&] {
+        for (int round = 0; round < 300; ++round) {
+            SnapshotOptions options;
+            options.checkpointId = "race" + std::to_string(round);
+            options.store = store;
+            try {
+                takeSnapshot({holder, {holder}}, options, scene.path("images"));
+                deleteSnapshot(store, options.checkpointId);
+            } catch (const Error&) {
+                // "/vol/...: not a regular file": the racer won that round
+            }
+            unlink(record.c_str());
+        }
+    }));
+    CHECK(watch.events() == 0);  // the device was neither opened nor read
 }
