@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 
+#include "collect/fdinfo.h"
 #include "collect/proc_locks.h"
 #include "snapshot/btrfs.h"
 #include "snapshot/directories.h"
@@ -28,25 +29,43 @@ namespace {
 
 using FileKey = std::pair<uint64_t, uint64_t>;  // st_dev, st_ino
 
-// Every file some lease is on, from /proc/locks, read on the first question: a snapshot whose open
-// files are all empty opens none of them and needs no answer. /proc/locks is read a page per
-// read() and the kernel walks the host's lock list from its start for each page, so on a host
-// holding tens of thousands of locks one read of it costs tens of milliseconds or more.
+// Whether opening a file for reading would start breaking a lease on it. An open for reading breaks
+// only a write lease (fs/locks.c: leases_conflict), and the kernel grants a write lease only while
+// no other description has the file open for reading or writing (check_conflicting_open): so on a
+// file a container process has open (not O_PATH), the only write lease can be on that process's own
+// description, and its fdinfo shows it. Asking that fd needs no /proc/locks, which is read a page
+// per read() with the host's whole lock list walked from its start for each page: a second and
+// more on a host holding 40,000 locks. /proc/locks is read, once, only for a file no container
+// process has open (a whole volume's files) or has open through O_PATH alone.
 class LeasedFiles {
 public:
-    bool contains(FileKey file) {
+    bool breakableByReading(const struct stat& status, const OpenFile* holder) {
+        if (holder) {
+            std::string text;
+            int error = 0;
+            std::string fdinfo = "/proc/" + std::to_string(holder->pid) + "/fdinfo/" + std::to_string(holder->fd);
+            if (sys::tryReadFileAt(AT_FDCWD, fdinfo, text, error)) {
+                FdInfo info = parseFdInfo(text);
+                if ((info.flags & O_PATH) == 0 && info.inode == status.st_ino) {  // not a name swapped since
+                    for (const LockLine& line : info.locks)
+                        if (line.lock.kind == LockKind::lease) return true;
+                    return false;
+                }
+            }
+        }
         if (!leased_) {
             leased_.emplace();
             for (const LockLine& line : parseProcLocks(sys::readFile("/proc/locks")).held)
                 if (line.lock.kind == LockKind::lease && line.hasInode)
                     leased_->emplace(makedev(line.device.major, line.device.minor), line.inode);
         }
-        return leased_->contains(file);
+        return leased_->contains({status.st_dev, status.st_ino});
     }
 
 private:
     std::optional<std::set<FileKey>> leased_;
 };
+
 
 // Making the snapshot's copies durable before the record that names them. syncfs flushes every
 // dirty page of the store's filesystem, the container's and everybody else's: seen here costing a
@@ -90,7 +109,7 @@ struct PartContext {
     size_t index;
     const std::vector<MountInfoEntry>& hostMounts;
     PendingSnapshot& pending;
-    LeasedFiles& leased;                             // files with a lease on them (/proc/locks)
+    LeasedFiles& leased;                             // whether an open for reading breaks a lease
     Durability& durability;
     const std::map<std::string, OpenFile>& holders;  // a container process's fd of each open path
 };
@@ -109,9 +128,9 @@ UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::st
     if (!pathFd) throwErrno("stat " + path, error);
     if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("stat " + path, error);
     if (!S_ISREG(status.st_mode) || status.st_size == 0) return UniqueFd();  // never opened: no bytes to read
-    if (!context.leased.contains({status.st_dev, status.st_ino}))  // a name swapped meanwhile is never opened
-        return sys::reopen(pathFd.get(), O_RDONLY | O_NONBLOCK, path);
     auto holder = context.holders.find(path);
+    if (!context.leased.breakableByReading(status, holder == context.holders.end() ? nullptr : &holder->second))
+        return sys::reopen(pathFd.get(), O_RDONLY | O_NONBLOCK, path);  // a name swapped meanwhile is never opened
     if (holder != context.holders.end()) {
         // A process's pid, or one of its threads when its leader exited (snapshotTargetOf).
         UniqueFd pidFd;
