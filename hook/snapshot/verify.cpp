@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cstring>
 
 #include "snapshot/directories.h"
@@ -48,15 +52,32 @@ UniqueFd openIfPresent(int rootFd, const std::string& path, int flags, int& errn
     }
 }
 
-// What differs between FILE as recorded and the file now at its path; empty if nothing.
-std::vector<std::string> differencesOf(FilesInRoot& files, const SnapshotFile& file, bool compareInodes) {
+// One recorded file being compared with what is at its path now.
+struct FileCheck {
+    const SnapshotFile* file = nullptr;
+    std::vector<std::string> changes;
+    UniqueFd pathFd;  // set while its bytes are still to be compared
+    bool sameMtime = false;
+};
+
+// What differs in metadata between FILE as recorded and the file now at its path; the bytes are
+// left to compareBytes (check.pathFd set) when size and digest say they must be read.
+FileCheck metadataOf(FilesInRoot& files, const SnapshotFile& file, bool compareInodes) {
+    FileCheck check;
+    check.file = &file;
     int error = 0;
     UniqueFd fd = files.openPath(file.path, error);
-    if (!fd) return {error == ENOTDIR ? "missing (a parent is not a directory)" : "missing"};
+    if (!fd) {
+        check.changes.push_back(error == ENOTDIR ? "missing (a parent is not a directory)" : "missing");
+        return check;
+    }
     struct stat status {};
     if (::fstat(fd.get(), &status) != 0) throwErrno("stat " + file.path);
-    if (!S_ISREG(status.st_mode)) return {std::string("replaced by ") + typeName(status.st_mode)};
-    std::vector<std::string> changes;
+    if (!S_ISREG(status.st_mode)) {
+        check.changes.push_back(std::string("replaced by ") + typeName(status.st_mode));
+        return check;
+    }
+    std::vector<std::string>& changes = check.changes;
     if (compareInodes && status.st_dev == file.device && status.st_ino != file.inode)
         changes.push_back("replaced by another inode (" + std::to_string(file.inode) + " -> " +
                           std::to_string(status.st_ino) + ")");
@@ -67,16 +88,41 @@ std::vector<std::string> differencesOf(FilesInRoot& files, const SnapshotFile& f
     if (status.st_uid != file.uid || status.st_gid != file.gid)
         changes.push_back("owner " + owner(file.uid, file.gid) + " -> " + owner(status.st_uid, status.st_gid));
     if (static_cast<uint64_t>(status.st_size) == file.size && file.size > 0 && file.digest != kNoDigest) {
-        // Through the fd just checked, not the path again: a name the container swaps meanwhile for
-        // a device node (/dev/zero reads forever) or a FIFO is never opened, let alone read.
-        UniqueFd readable = sys::reopen(fd.get(), O_RDONLY | O_NONBLOCK, file.path);
-        if (digestOfFile(readable.get(), file.path) != file.digest) {
-            bool sameMtime = status.st_mtim.tv_sec == file.mtimeSeconds &&
-                             status.st_mtim.tv_nsec == file.mtimeNanoseconds;
-            changes.push_back(sameMtime ? "bytes changed (same size and mtime)" : "bytes changed (same size)");
-        }
+        check.pathFd = std::move(fd);
+        check.sameMtime =
+            status.st_mtim.tv_sec == file.mtimeSeconds && status.st_mtim.tv_nsec == file.mtimeNanoseconds;
     }
-    return changes;
+    return check;
+}
+
+// The bytes of every check that still needs them, digested on two threads (a whole volume's files
+// are read from the page cache at the speed of one core's hashing otherwise), each file through the
+// fd its metadata was checked on, not the path again: a name the container swaps meanwhile for a
+// device node (/dev/zero reads forever) or a FIFO is never opened, let alone read.
+void compareBytes(std::vector<FileCheck>& checks) {
+    std::atomic<size_t> next{0};
+    std::exception_ptr failure;
+    std::mutex failureLock;
+    auto work = [&] {
+        for (size_t i = next++; i < checks.size(); i = next++) {
+            FileCheck& check = checks[i];
+            if (!check.pathFd) continue;
+            try {
+                UniqueFd readable = sys::reopen(check.pathFd.get(), O_RDONLY | O_NONBLOCK, check.file->path);
+                check.pathFd.reset();
+                if (digestOfFile(readable.get(), check.file->path) != check.file->digest)
+                    check.changes.push_back(check.sameMtime ? "bytes changed (same size and mtime)"
+                                                            : "bytes changed (same size)");
+            } catch (...) {
+                std::lock_guard<std::mutex> hold(failureLock);
+                if (!failure) failure = std::current_exception();
+            }
+        }
+    };
+    std::thread helper(work);
+    work();
+    helper.join();
+    if (failure) std::rethrow_exception(failure);
 }
 
 std::string joined(const std::vector<std::string>& words) {
@@ -92,12 +138,24 @@ struct ChangedFile {
 };
 
 std::vector<ChangedFile> changedFiles(const SnapshotRecord& record, int rootFd, bool compareInodes) {
+    // In batches: each file to be read keeps its O_PATH fd until its bytes are compared, and a
+    // whole volume can hold more files than the fd limit.
+    constexpr size_t kBatch = 256;
     std::vector<ChangedFile> changed;
     FilesInRoot files(rootFd);
+    std::vector<FileCheck> batch;
+    auto finishBatch = [&] {
+        compareBytes(batch);
+        for (FileCheck& check : batch)
+            if (!check.changes.empty()) changed.push_back({check.file, std::move(check.changes), UniqueFd()});
+        batch.clear();
+    };
     for (const SnapshotPart& part : record.parts)
-        for (const SnapshotFile& file : part.files)
-            if (std::vector<std::string> changes = differencesOf(files, file, compareInodes); !changes.empty())
-                changed.push_back({&file, std::move(changes), UniqueFd()});
+        for (const SnapshotFile& file : part.files) {
+            batch.push_back(metadataOf(files, file, compareInodes));
+            if (batch.size() == kBatch) finishBatch();
+        }
+    finishBatch();
     return changed;
 }
 
