@@ -145,6 +145,16 @@ UniqueFd readableWithoutBreakingLeases(const PartContext& context, const std::st
     return UniqueFd();
 }
 
+// A file that costs nothing to make and everything to read: over 1 GiB, less than an eighth of it
+// allocated. Digesting it reads every hole as zeros (a 1 TiB one for minutes), and copying it
+// outside a reflink writes the holes out as data until the store's disk is full: a container can
+// plant one where the snapshot looks. Such a file is recorded by its metadata alone, as a leased
+// one is; a dense file of any size is digested and copied, its size being real data.
+bool isHugeAndSparse(const struct stat& status) {
+    constexpr off_t kHuge = off_t{1} << 30;
+    return status.st_size > kHuge && status.st_blocks * 512 < status.st_size / 8;
+}
+
 // Whether the fd through which a container process has PATH open is a regular file (its
 // /proc/PID/fd link followed): asked only when the path no longer names one.
 bool openedAsRegularFile(const PartContext& context, const std::string& path) {
@@ -209,6 +219,13 @@ void describeFiles(const PartContext& context, const std::vector<std::string>& p
             logWarning("snapshot: " + path +
                        " is leased and no container process has it open for reading: "
                        "recorded without its bytes (reading it would break the lease)");
+            part.files.push_back(describeStatus(status, path, kNoDigest));
+            continue;
+        }
+        if (isHugeAndSparse(status)) {
+            logWarning("snapshot: " + path + " is a sparse file of " + std::to_string(status.st_size) + " bytes, " +
+                       std::to_string(status.st_blocks * 512) +
+                       " of them allocated: recorded without its bytes (its holes would be read and copied as data)");
             part.files.push_back(describeStatus(status, path, kNoDigest));
             continue;
         }

@@ -329,6 +329,41 @@ TEST_CASE("a recorded directory replaced by a symlink is made again at the volum
     CHECK(emptyDirectory(scene.path("elsewhere")));
 }
 
+TEST_CASE("a huge sparse file the container planted is recorded by its metadata, its holes never read") {
+    SnapshotScene scene;
+    std::string sparse = scene.inRoot("/vol/sparse");
+    int fd = open(sparse.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(ftruncate(fd, off_t{1} << 40) == 0);  // 1 TiB: read whole, minutes; copied, a full disk
+    REQUIRE(pwrite(fd, "x", 1, 4096) == 1);
+    close(fd);
+    writeFileBytes(scene.inRoot("/vol/dense"), std::string(1 << 20, 'd'));
+    pid_t holder = scene.startHolder({"/vol/sparse", "/vol/dense"});
+    SnapshotOptions options;
+    options.checkpointId = "sparse";
+    options.store = scene.path("store");
+    SnapshotRecord record = takeSnapshot({holder, {holder}}, options, scene.path("images"));
+    const SnapshotFile* sparseFile = nullptr;
+    const SnapshotFile* denseFile = nullptr;
+    for (const SnapshotPart& part : record.parts)
+        for (const SnapshotFile& file : part.files) {
+            if (file.path == "/vol/sparse") sparseFile = &file;
+            if (file.path == "/vol/dense") denseFile = &file;
+        }
+    REQUIRE(sparseFile);
+    REQUIRE(denseFile);
+    CHECK(sparseFile->digest == kNoDigest);
+    CHECK(sparseFile->copy.empty());
+    CHECK(sparseFile->size == (uint64_t{1} << 40));
+    CHECK(denseFile->digest != kNoDigest);  // a dense file is digested and copied
+    CHECK_FALSE(denseFile->copy.empty());
+    CHECK(findSnapshotChanges(record, scene.path("root")).empty());
+    REQUIRE(truncate(sparse.c_str(), 4096) == 0);  // its size is still checked
+    std::vector<std::string> changes = findSnapshotChanges(record, scene.path("root"));
+    REQUIRE(changes.size() == 1);
+    CHECK(changes.front().find("/vol/sparse: size 1099511627776 -> 4096") != std::string::npos);
+}
+
 TEST_CASE("a btrfs snapshot for a store on another filesystem lives beside the subvolume and goes with delete") {
     Prepared prepared;
     std::string store = prepared.scene.path("store");
