@@ -146,7 +146,12 @@ std::string collectIntoCheckpoint(const CriuEnvironment& environment, const Poli
         writeLockImage(checkpointFile(directory, kLockImageFileName), image);
     } catch (...) {
         if (snapshotter.joinable()) snapshotter.join();
-        if (snapshot) deleteSnapshot(options.store, snapshot->checkpointId);  // the checkpoint fails: not kept
+        try {
+            if (snapshot) deleteSnapshot(options.store, snapshot->checkpointId);  // the checkpoint fails: not kept
+        } catch (const Error& error) {
+            logWarning("post-dump: the snapshot taken beside the failed collection is left in the store: " +
+                       std::string(error.what()));
+        }
         throw;
     }
     std::string snapshotDone;
