@@ -8,6 +8,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/files_in_root.h"
 #include "util/sys.h"
 
 namespace lockcr {
@@ -73,17 +74,27 @@ PrecheckReport precheckImage(const LockImage& image, int rootDirectoryFd, const 
                                          ": the image names no path");
         else byFile[want.path].push_back(std::move(want));
     }
+    // Each file's directory is resolved once (thousands of files sit in a few directories); a name
+    // that is a symlink now is resolved whole, as CRIU's own open of the path followed it.
+    FilesInRoot files(rootDirectoryFd);
     for (auto& [path, wants] : byFile) {
-        UniqueFd file;
-        try {
-            file = sys::openInRoot(rootDirectoryFd, path, O_PATH);
-        } catch (const Error& error) {
-            report.unreachable.push_back(error.what());
-            continue;
-        }
         struct stat info {};
         int err = 0;
-        if (!sys::tryStatFd(file.get(), info, err)) throwErrno("stat " + path, err);
+        UniqueFd file;
+        try {
+            file = files.openPath(path, err);
+        } catch (const Error&) {  // not a plain absolute path to a name: resolved whole below
+        }
+        if (file && !sys::tryStatFd(file.get(), info, err)) throwErrno("stat " + path, err);
+        if (!file || S_ISLNK(info.st_mode)) {
+            try {
+                file = sys::openInRoot(rootDirectoryFd, path, O_PATH);
+            } catch (const Error& error) {
+                report.unreachable.push_back(error.what());
+                continue;
+            }
+            if (!sys::tryStatFd(file.get(), info, err)) throwErrno("stat " + path, err);
+        }
         for (WantedLock& want : wants) {
             want.inode = info.st_ino;
             want.device = {major(info.st_dev), minor(info.st_dev)};
