@@ -44,13 +44,17 @@ public:
             std::string text;
             int error = 0;
             std::string fdinfo = "/proc/" + std::to_string(holder->pid) + "/fdinfo/" + std::to_string(holder->fd);
+            std::optional<FdInfo> info;
             if (sys::tryReadFileAt(AT_FDCWD, fdinfo, text, error)) {
-                FdInfo info = parseFdInfo(text);
-                if ((info.flags & O_PATH) == 0 && info.inode == status.st_ino) {  // not a name swapped since
-                    for (const LockLine& line : info.locks)
-                        if (line.lock.kind == LockKind::lease) return true;
-                    return false;
+                try {
+                    info = parseFdInfo(text);
+                } catch (const Error&) {  // not what a regular file's fdinfo says: ask /proc/locks
                 }
+            }
+            if (info && (info->flags & O_PATH) == 0 && info->inode == status.st_ino) {  // not a name swapped since
+                for (const LockLine& line : info->locks)
+                    if (line.lock.kind == LockKind::lease) return true;
+                return false;
             }
         }
         if (!leased_) {
