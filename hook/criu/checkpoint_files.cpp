@@ -10,6 +10,7 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/sys.h"
+#include "util/trusted_file.h"
 
 namespace lockcr {
 
@@ -98,6 +99,7 @@ CheckpointRecord readCheckpointRecord(const std::string& imageDirectory) {
     int err = 0;
     if (!sys::tryStatFd(fd.get(), status, err)) throwErrno("stat " + path, err);
     if (!S_ISREG(status.st_mode)) throwBadInput(path + ": not a regular file");
+    refuseUntrustedFile(status, path);
     constexpr size_t kLimit = 1 << 20;
     std::string text = sys::readAll(fd.get(), path, kLimit);
     if (text.size() > kLimit) throwBadInput(path + ": larger than 1 MiB");

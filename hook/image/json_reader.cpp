@@ -16,6 +16,7 @@
 #include "image/json.h"
 #include "util/error.h"
 #include "util/sys.h"
+#include "util/trusted_file.h"
 #include "util/json_reader.h"
 #include "util/text.h"
 
@@ -299,6 +300,7 @@ LockImage readLockImage(const std::string& path, std::string& text) {
     int err = 0;
     if (!sys::tryStatFd(fd.get(), status, err)) throwErrno("stat lock image " + path, err);
     if (!S_ISREG(status.st_mode)) throwBadInput("lock image " + path + ": not a regular file");
+    refuseUntrustedFile(status, "lock image " + path);
     if (status.st_size > kMaxImageSize)
         throwBadInput("lock image " + path + ": " + std::to_string(status.st_size) +
                       " bytes, more than the 256 MiB an image can be");

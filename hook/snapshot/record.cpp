@@ -11,6 +11,7 @@
 #include "util/json_reader.h"
 #include "util/json_writer.h"
 #include "util/sys.h"
+#include "util/trusted_file.h"
 
 namespace lockcr {
 
@@ -274,6 +275,7 @@ SnapshotRecord readSnapshotRecord(const std::string& path) {
     struct stat status {};
     if (::fstat(fd.get(), &status) != 0) throwErrno("stat " + path);
     if (!S_ISREG(status.st_mode)) throwBadInput("snapshot record " + path + ": not a regular file");
+    refuseUntrustedFile(status, "snapshot record " + path);
     if (static_cast<uint64_t>(status.st_size) > kMaxRecordBytes)
         throwBadInput("snapshot record " + path + ": larger than 256 MiB");
     std::string text;

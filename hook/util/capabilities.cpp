@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/fault.h"
 
 namespace lockcr {
 
@@ -25,6 +26,7 @@ void keepOnlyCapabilities(std::initializer_list<int> capabilities) {
             throwFailure("capabilities: cannot keep capability " + std::to_string(capability));
     if (capng_apply(canShrinkBounding ? CAPNG_SELECT_BOTH : CAPNG_SELECT_CAPS) != 0)
         throwFailure("capabilities: cannot drop the capabilities lockcr does not need");
+    faultPoint("capabilities-kept");  // a test reads CapEff here (tests/integration/privilege_test.cpp)
 }
 
 }  // namespace lockcr
