@@ -8,6 +8,7 @@
 #include <string_view>
 #include <nlohmann/json.hpp>
 
+#include "criu/checkpoint_files.h"
 #include "util/run_directory.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -173,7 +174,19 @@ bool criuStillRuns(const std::string& key) {
 
 void pruneFinishedRestores() {
     for (const RestoreState& state : listRestoreStates()) {
-        if (state.outcome == RestoreOutcome::inProgress) continue;
+        if (state.outcome == RestoreOutcome::inProgress) {
+            // CRIU failed, or died, between pre-restore and post-restore: nothing of this restore
+            // runs, and its checkpoint still has CRIU's filelocks.img set aside, which would leave a
+            // restore without lockcr with no locks at all. It goes back where it was.
+            if (state.stage != "pre-restore" || criuStillRuns(state.key)) continue;
+            try {
+                putBackCriuLocks(state.imageDirectory);
+            } catch (const Error&) {  // the checkpoint was moved or removed since: nothing to put back
+            }
+            std::error_code ignored;
+            std::filesystem::remove_all(restoreDirectory(state.key), ignored);
+            continue;
+        }
         // A container left frozen stays listed until the operator recovers it (or a reboot).
         bool needsOperator = state.outcome == RestoreOutcome::failedFrozen;
         if (!criuStillRuns(state.key) && !needsOperator) {

@@ -22,7 +22,7 @@ struct RestoreState {
     std::string stage;            // the last CRIU action that completed its work
     std::string containerId;      // from the checkpoint record (may be empty)
     pid_t initPid = 0;            // host pid of the restored root task, once known
-    std::string imageDirectory;   // as CRIU named it (/proc/<criu>/fd/N): valid while CRIU runs
+    std::string imageDirectory;   // the directory's own path, or CRIU's /proc/<criu>/fd/N when not the same
     std::string cgroupDirectory;  // the freezer lockcr holds the container in, once it does
     std::string cgroupVersion;    // "v1", "v2" or ""
     RestoreOutcome outcome = RestoreOutcome::inProgress;
@@ -46,7 +46,8 @@ std::optional<RestoreState> readRestoreState(const std::string& key);
 RestoreState restoreStateFromText(const std::string& text, const std::string& source);
 std::vector<RestoreState> listRestoreStates();
 // Removes a finished restore's directory whose CRIU process is gone (a restore finished long ago
-// or died): called at pre-restore, so /run does not fill up.
+// or died): called at pre-restore, so /run does not fill up. A restore whose CRIU is gone before
+// its post-restore (CRIU failed in between) gets its checkpoint's filelocks.img put back first.
 void pruneFinishedRestores();
 
 // CRIU 4.1 runs post-dump twice, the second time even when the first failed: the first run marks

@@ -23,6 +23,8 @@
 #                 snapshot-export, filesystem: rollback refuses the restore and writes nothing; with
 #                 snapshot-export: volumes, the checkpoint carries the volume's files and the
 #                 rollback puts the exact bytes back, the locks on the restored file
+#   crashed       CRIU fails between pre-restore and post-restore (lockcr killed as post-restore
+#                 starts): the next restore through lockcr puts the set-aside filelocks.img back
 #   killed        lockcr SIGKILLed mid-replay (LOCKCR_FAULT=barrier-thawed, the container thawed
 #                 with its tasks in ptrace stops): the kernel kills them (PTRACE_O_EXITKILL), the
 #                 waiter never took the free lock, `lockcr status` says so, the checkpoint restores
@@ -297,6 +299,29 @@ timeout -k 5 "$call_seconds" runc delete --force "$name" >/dev/null 2>&1 || true
 restore "$work/killed"
 [[ $status -eq 0 ]] && pass "the same checkpoint restores again" || abort "restoring the checkpoint again: exit $status: $(tail -n 1 "$work/killed/restore.out")"
 same_table_as_before "restored again after lockcr was killed"
+
+# --- CRIU fails between pre-restore and post-restore -------------------------------------------
+# lockcr is killed as post-restore starts (LOCKCR_FAULT=post-restore-entered): CRIU fails the
+# restore with its filelocks.img still set aside by pre-restore. The next restore through lockcr,
+# of another checkpoint, puts it back: the failed checkpoint restores as CRIU alone would again.
+echo "== CRIU fails between pre-restore and post-restore: filelocks.img goes back"
+checkpoint "$work/crashed"
+cp -a "$work/crashed" "$work/crashed-copy"
+LOCKCR_FAULT=post-restore-entered restore "$work/crashed"
+if [[ $status -ne 0 && -e $work/crashed/lockcr.criu-filelocks.img && ! -e $work/crashed/filelocks.img ]]; then
+    pass "the restore failed at post-restore, CRIU's filelocks.img still set aside"
+else
+    fail "restore with lockcr killed at post-restore: exit $status; $(ls "$work/crashed" | grep -i lock | tr '\n' ' ')"
+fi
+timeout -k 5 "$call_seconds" runc delete --force "$name" >/dev/null 2>&1 || true
+restore "$work/crashed-copy"
+[[ $status -eq 0 ]] || abort "restoring the copy of the checkpoint: exit $status: $(tail -n 1 "$work/crashed-copy/restore.out")"
+if [[ -e $work/crashed/filelocks.img && ! -e $work/crashed/lockcr.criu-filelocks.img ]]; then
+    pass "the next restore through lockcr put filelocks.img back into the failed restore's checkpoint"
+else
+    fail "filelocks.img of the failed restore: $(ls "$work/crashed" | grep -i lock | tr '\n' ' ')"
+fi
+same_table_as_before "restored from the copy after the failed restore"
 
 # --- files changed between checkpoint and restore ----------------------------------------------
 echo "== locked files of a bind-mounted volume changed at the same size and mtime (filesystem: strict, then rollback)"
