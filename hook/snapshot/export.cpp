@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "snapshot/durability.h"
 #include "snapshot/file_copy.h"
 #include "snapshot/manifest.h"
 #include "snapshot/store.h"
@@ -58,22 +59,25 @@ private:
     bool committed_ = false;
 };
 
-// The bytes FILE had at the snapshot: the snapshot's copy, else the file through the container's root.
+// The bytes FILE had at the snapshot: the snapshot's copy, else the file through the container's
+// root, opened only once an O_PATH open showed a regular file, and through that fd: a name the
+// container swapped for a device node (/dev/zero copies forever) or a FIFO is never opened.
 UniqueFd openSource(const SnapshotPart& part, const SnapshotFile& file, int rootFd) {
     if (!part.data.empty() && !file.copy.empty()) {
         UniqueFd dataFd = sys::openAt(AT_FDCWD, part.data, O_PATH | O_DIRECTORY);
         return sys::openInRoot(dataFd.get(), file.copy, O_RDONLY | O_NOFOLLOW);
     }
-    return sys::openInRoot(rootFd, file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    UniqueFd pathFd = sys::openInRoot(rootFd, file.path, O_PATH | O_NOFOLLOW);
+    struct stat status {};
+    int error = 0;
+    if (!sys::tryStatFd(pathFd.get(), status, error)) throwErrno("snapshot export: stat " + file.path, error);
+    if (!S_ISREG(status.st_mode)) throwFailure("snapshot export: " + file.path + ": no longer a regular file");
+    return sys::reopen(pathFd.get(), O_RDONLY | O_NONBLOCK, file.path);
 }
 
-// Durable before the rename that names them, as the snapshot's copies (snapshot.cpp's Durability):
-// an fsync per copy for a few, one syncfs of the image directory's filesystem beyond that.
-constexpr size_t kFsyncEach = 64;
-
 // PART's files into DIRECTORY (made here) as 0, 1, ...; sets part.exported and file.exported.
-// COPIES counts the files copied so far.
-void exportPart(SnapshotPart& part, size_t index, const std::string& directory, int rootFd, size_t& copies) {
+// Made durable before the rename that names them, as the snapshot's own copies are (durability.h).
+void exportPart(SnapshotPart& part, size_t index, const std::string& directory, int rootFd, Durability& durability) {
     std::string relative = std::string(kSnapshotExportDirectoryName) + "/part-" + std::to_string(index);
     if (::mkdir(directory.c_str(), 0700) != 0) throwErrno("snapshot export: mkdir " + directory);
     UniqueFd directoryFd = sys::openAt(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
@@ -87,10 +91,10 @@ void exportPart(SnapshotPart& part, size_t index, const std::string& directory, 
         copyFileBytes(source.get(), copy.get(), file.path);
         if (digestOfFile(copy.get(), directory + "/" + name) != file.digest)
             throwFailure("snapshot export: " + file.path + ": the bytes copied do not match the recorded digest");
-        if (++copies <= kFsyncEach && ::fsync(copy.get()) != 0) throwErrno("snapshot export: fsync " + file.path);
+        durability.fileCopied(copy.get(), directory + "/" + name);
         file.exported = name;
     }
-    if (::fsync(directoryFd.get()) != 0) throwErrno("snapshot export: fsync " + directory);
+    durability.directoryFilled(directory);
     part.exported = relative;
 }
 
@@ -101,13 +105,12 @@ void exportVolumeFiles(SnapshotRecord& record, const std::string& recordDirector
     UniqueFd rootFd = sys::openAt(AT_FDCWD, containerRoot, O_PATH | O_DIRECTORY);
     PendingExport pending(recordDirectory);
     SnapshotRecord exported = record;
-    size_t copies = 0;
+    Durability durability;
     for (size_t i = 0; i < exported.parts.size(); ++i)
         if (isVolume(exported.parts[i]) && !exported.parts[i].files.empty())
-            exportPart(exported.parts[i], i, pending.path() + "/part-" + std::to_string(i), rootFd.get(), copies);
-    UniqueFd pendingFd = sys::openAt(AT_FDCWD, pending.path(), O_RDONLY | O_DIRECTORY);
-    if (copies > kFsyncEach ? ::syncfs(pendingFd.get()) != 0 : ::fsync(pendingFd.get()) != 0)
-        throwErrno("snapshot export: sync " + pending.path());
+            exportPart(exported.parts[i], i, pending.path() + "/part-" + std::to_string(i), rootFd.get(), durability);
+    durability.directoryFilled(pending.path());
+    durability.finish(pending.path());
     std::string destination = recordDirectory + "/" + kSnapshotExportDirectoryName;
     removeSnapshotTree(destination);  // a killed run's export, which no record names
     if (::rename(pending.path().c_str(), destination.c_str()) != 0)

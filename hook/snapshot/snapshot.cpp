@@ -14,6 +14,7 @@
 #include "collect/fdinfo.h"
 #include "collect/proc_locks.h"
 #include "snapshot/btrfs.h"
+#include "snapshot/durability.h"
 #include "snapshot/directories.h"
 #include "snapshot/file_copy.h"
 #include "util/files_in_root.h"
@@ -70,38 +71,6 @@ private:
     std::optional<std::set<FileKey>> leased_;
 };
 
-
-// Making the snapshot's copies durable before the record that names them. syncfs flushes every
-// dirty page of the store's filesystem, the container's and everybody else's: seen here costing a
-// checkpoint 100 to 300 ms while builds ran beside it, even with no copy at all. An fsync per copy
-// is cheaper for a few copies and far dearer for thousands (4,000 fsyncs took over a second), so
-// the first copies are fsynced one by one and syncfs is kept for a snapshot that copied more, or
-// copied a whole tree (an overlay upper layer).
-class Durability {
-public:
-    void fileCopied(int fd, const std::string& name) {
-        if (++copies_ > kFsyncEach) return;
-        if (::fsync(fd) != 0) throwErrno("fsync " + name);
-    }
-    void treeCopied() { copies_ = kFsyncEach + 1; }
-    void directoryFilled(const std::string& directory) { directories_.push_back(directory); }
-    void finish(const std::string& store) {
-        if (copies_ > kFsyncEach) {
-            UniqueFd storeFd = sys::openAt(AT_FDCWD, store, O_RDONLY | O_DIRECTORY);
-            if (::syncfs(storeFd.get()) != 0) throwErrno("syncfs " + store);
-            return;
-        }
-        for (const std::string& directory : directories_) {  // the entries of the copies made
-            UniqueFd fd = sys::openAt(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY);
-            if (::fsync(fd.get()) != 0) throwErrno("fsync " + directory);
-        }
-    }
-
-private:
-    static constexpr size_t kFsyncEach = 64;
-    size_t copies_ = 0;
-    std::vector<std::string> directories_;
-};
 
 // What one part is taken from, and where it goes.
 struct PartContext {
