@@ -35,9 +35,7 @@ abort() {
 }
 
 cleanup() {
-    timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
-        echo "WARNING: could not remove container $name (runc delete --force $name)"
-    rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
+    remove_demo_container
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -62,9 +62,7 @@ declare -A expected_lines=([locks00]=2 [locks01]=2 [locks02]=1 [locks03]=1 [lock
 cleanup() {
     local name
     for name in "${containers[@]}"; do
-        timeout -k 5 "$call_seconds" "$repo/scripts/demo-container.sh" down "$name" "$bundle" >/dev/null 2>&1 ||
-            echo "WARNING: could not remove container $name (runc delete --force $name)"
-        rm -f "/run/lockcr-demo/$name.log" "/run/lockcr-demo/$name.pid"
+        remove_demo_container
     done
     rm -rf "$work"
 }
