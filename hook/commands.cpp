@@ -27,9 +27,16 @@ CommandResult runInspect(const InspectOptions& options) {
     LockImage image = collectLocks(container, {.heldStill = false});  // a look at a running container
     clock.lap("locks collected");
     stampImage(image);
-    std::string text = options.json ? lockImageToText(image) + '\n' : formatLockTable(image);
+    CommandResult result;
+    if (options.json) {
+        result.moreOutput = lockImageToPieces(image);  // 2.8 MB for 20,000 locks: not joined or copied
+        result.moreOutput.back() += '\n';
+    } else {
+        result.output = formatLockTable(image);
+    }
     clock.lap("formatted");
-    return {text, std::nullopt};
+    result.keptUntilExit = std::make_shared<LockImage>(std::move(image));
+    return result;
 }
 
 // The container is frozen for the whole collection, so the fds, locks and waiters seen together
@@ -54,7 +61,9 @@ CommandResult runDump(const DumpOptions& options) {
     stampImage(image);
     writeLockImage(options.output, image, &clock);
     logInfo("dump: wrote " + options.output);
-    return {};
+    CommandResult result;
+    result.keptUntilExit = std::make_shared<LockImage>(std::move(image));
+    return result;
 }
 
 CommandResult runReplay(const ReplayOptions& options) {

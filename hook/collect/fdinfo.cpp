@@ -13,6 +13,8 @@ namespace {
 
 // Lines of the keys we read are short; other lines (epoll's tfd, inotify) are skipped unread.
 constexpr size_t kMaxKnownLineLength = 4096;
+// "lock:\t1: POSIX  ADVISORY  WRITE 1 0:0:1 0 0\n": the kernel pads the kind, qualifier and type.
+constexpr size_t kShortestLockLine = 44;
 
 struct SeenKeys {
     bool position = false, flags = false, mountId = false, inode = false;
@@ -70,17 +72,23 @@ void parseLine(std::string_view line, FdInfo& out, SeenKeys& seen) {
 
 FdInfo parseFdInfo(std::string_view text) {
     FdInfo out;
+    parseFdInfo(text, out);
+    return out;
+}
+
+void parseFdInfo(std::string_view text, FdInfo& out) {
+    std::vector<LockLine> room = std::move(out.locks);
+    room.clear();
+    out = FdInfo{};
+    out.locks = std::move(room);
     SeenKeys seen;
-    // One allocation for the lock lines (a file may carry hundreds): a vector grown line by line
-    // copies them and touches fresh pages at each doubling. Counted a little generously: "lock:"
-    // anywhere on a line of another key counts too.
-    size_t lockLines = 0;
-    for (size_t at = text.find("lock:"); at != std::string_view::npos; at = text.find("lock:", at + 5)) ++lockLines;
-    out.locks.reserve(lockLines);
+    // Room for as many lock lines as the text could hold, in one allocation (a file may carry
+    // hundreds): no lock line is shorter than kShortestLockLine, and pages never written are never
+    // touched. (A shorter line would only make the vector grow.)
+    out.locks.reserve(text.size() / kShortestLockLine);
     forEachLine(text, "fdinfo", [&](std::string_view line) { parseLine(line, out, seen); });
     if (!seen.position || !seen.flags)
         throwBadInput(std::string("fdinfo: no \"") + (seen.position ? "flags" : "pos") + "\" line");
-    return out;
 }
 
 }  // namespace lockcr

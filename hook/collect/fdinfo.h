@@ -31,5 +31,8 @@ struct FdInfo {
 // The whole file. "pos" and "flags" are required, each key at most once except "lock"; the text
 // must end in a newline. Throws Error(badInput) naming the line.
 FdInfo parseFdInfo(std::string_view text);
+// The same into OUT, whose room for lock lines is kept: a reader of thousands of fds allocates
+// (and touches fresh pages) once, not per fd.
+void parseFdInfo(std::string_view text, FdInfo& out);
 
 }  // namespace lockcr

@@ -5,13 +5,11 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <map>
+#include <numeric>
 #include <tuple>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "collect/fd_tables.h"
 #include "collect/fdinfo.h"
@@ -23,6 +21,7 @@
 #include "util/log.h"
 #include "util/sys.h"
 #include "util/text.h"
+#include "util/workers.h"
 
 namespace lockcr {
 
@@ -54,13 +53,13 @@ std::string stripDeleted(std::string path, bool& deleted) {
     return path;
 }
 
-// One fd whose fdinfo shows locks, as read (possibly on a worker thread).
+// One fd whose fdinfo shows locks, made into its entry of the image on the worker that read it.
 struct LockedFd {
     size_t taskIndex = 0;
-    int fd = -1;
-    FdInfo info;
-    std::string path;
+    ProcessFd entry;  // its POSIX locks as the fdinfo shows them: one set through a dup shows twice
+    std::vector<Lock> descriptionLocks;         // flock, OFD and lease locks, of its description
     std::optional<HostSignalOwner> leaseOwner;  // read when the fd holds a lease
+    pid_t setterHostPid = 0;                    // the pid a flock or lease line shows: who set it
 };
 
 // The /proc directories of one task, opened once and shared read-only by the readers.
@@ -119,20 +118,53 @@ using KeptFiles = std::vector<std::vector<KeptLook::State::File>>;
 
 // Where the workers read: the listings, and the files a first look keeps or a second one reuses.
 struct Source {
-    const std::vector<TaskDirectories>& tasks;
+    const Container& container;
+    const std::vector<TaskDirectories>& tasks;  // tasks[t] lists container.tasks[t]
     KeptFiles* kept = nullptr;  // second look: each file is closed once read again
     KeptFiles* keep = nullptr;  // first look: slots are written by one worker each
 };
 
-// What one worker read.
+// What one worker read: the fds of each chunk of the work list it took, and the paths asked for.
 struct ReadResult {
-    std::vector<LockedFd> lockedFds;
+    FdInfo info;  // the fdinfo being parsed, its room for lock lines kept from one fd to the next
     std::vector<std::pair<FdKey, std::string>> paths;  // CollectOptions::pathsOf
 };
 
-// Reads the fdinfo of items [begin, end) of the work list. An fd closed meanwhile is skipped.
+// The fd's entry and locks, from its fdinfo and link. The lock of a flock or lease line names the
+// process that set it (its container pid); nearly always the holder itself.
+LockedFd makeLockedFd(const Container& container, size_t taskIndex, int fd, const FdInfo& info, std::string path) {
+    const ContainerTask& task = container.tasks[taskIndex];
+    LockedFd locked{taskIndex};
+    ProcessFd& entry = locked.entry;
+    entry.fd = fd;
+    entry.openFlags = info.flags;
+    entry.file.mountId = info.mountId;
+    entry.file.device = info.locks.front().device;
+    entry.file.inode = info.locks.front().inode;
+    entry.file.path = stripDeleted(std::move(path), entry.file.deleted);
+    size_t posixCount = std::count_if(info.locks.begin(), info.locks.end(),
+                                      [](const LockLine& line) { return !isDescriptionLock(line.lock.kind); });
+    entry.posixLocks.reserve(posixCount);
+    locked.descriptionLocks.reserve(info.locks.size() - posixCount);
+    for (const LockLine& line : info.locks) {
+        if (!isDescriptionLock(line.lock.kind)) {
+            entry.posixLocks.push_back(line.lock);
+            continue;
+        }
+        locked.descriptionLocks.push_back(line.lock);
+        if (line.lock.kind == LockKind::ofd) continue;  // an OFD lock shows pid -1
+        locked.descriptionLocks.back().setBy =
+            line.pid == task.hostPid ? task.containerPid : containerPidOf(container, line.pid);
+        if (!locked.setterHostPid) locked.setterHostPid = line.pid;
+    }
+    return locked;
+}
+
+// Reads the fdinfo of items [begin, end) of the work list into LOCKED. An fd closed meanwhile is
+// skipped.
 void readLockedFds(const Source& source, const std::vector<std::pair<size_t, size_t>>& work, size_t begin, size_t end,
-                   const CollectOptions& options, ReadResult& out) {
+                   const CollectOptions& options, ReadResult& out, std::vector<LockedFd>& locked) {
+    FdInfo& info = out.info;
     std::string text;
     int err = 0;
     for (size_t i = begin; i < end; ++i) {
@@ -154,7 +186,7 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
             if (sys::isGone(err)) continue;
             throwErrno("collect: pid " + std::to_string(task.hostPid) + " fdinfo " + name, err);
         }
-        FdInfo info = parseFdInfo(text);
+        parseFdInfo(text, info);
         std::erase_if(info.locks, [](const LockLine& line) {
             return line.delegation || line.accessCheck || !line.hasInode;  // nfsd's or a breaker: not the container's
         });
@@ -169,35 +201,12 @@ void readLockedFds(const Source& source, const std::vector<std::pair<size_t, siz
                                       [](const LockLine& line) { return line.lock.kind == LockKind::lease; });
         std::optional<HostSignalOwner> leaseOwner;
         if (holdsLease) leaseOwner = readSignalOwner(task.pidFd.get(), task.hostPid, fd);
-        out.lockedFds.push_back({taskIndex, fd, std::move(info), std::move(path), leaseOwner});
+        locked.push_back(makeLockedFd(source.container, taskIndex, fd, info, std::move(path)));
+        locked.back().leaseOwner = leaseOwner;
     }
 }
 
-// The /proc work is nearly all kernel time: spread it over the cores. Each worker takes the next
-// item (of N) from a shared counter, CHUNK at a time, so a worker that the scheduler delays leaves
-// its share to the others instead of holding up the end. The first failure is rethrown here.
-template <typename Work>
-void runOnWorkers(size_t items, size_t chunk, Work work) {
-    size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-    workers = std::min(workers, (items + chunk - 1) / chunk);
-    std::atomic<size_t> next{0};
-    std::exception_ptr failure;
-    std::mutex failureLock;
-    auto run = [&](size_t worker) {
-        try {
-            for (size_t begin; (begin = next.fetch_add(chunk)) < items;) work(worker, begin, std::min(items, begin + chunk));
-        } catch (...) {
-            std::lock_guard guard(failureLock);
-            if (!failure) failure = std::current_exception();
-            next = items;  // the others stop at their next chunk
-        }
-    };
-    std::vector<std::thread> threads;
-    for (size_t w = 1; w < workers; ++w) threads.emplace_back(run, w);
-    run(0);
-    for (std::thread& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
-}
+// The /proc work is nearly all kernel time: it is spread over the cores (util/workers.h).
 
 // Each task's fd listing (a getdents of thousands of entries is itself /proc work), on the workers.
 std::vector<TaskDirectories> listTasks(const Container& container) {
@@ -210,30 +219,51 @@ std::vector<TaskDirectories> listTasks(const Container& container) {
 
 std::vector<LockedFd> readAllLockedFds(const Source& source, const CollectOptions& options) {
     std::vector<std::pair<size_t, size_t>> work;
+    size_t fds = 0;
+    for (const TaskDirectories& task : source.tasks) fds += task.names.size();
+    work.reserve(fds);
     for (size_t t = 0; t < source.tasks.size(); ++t)
         for (size_t n = 0; n < source.tasks[t].names.size(); ++n) work.push_back({t, n});
-    // Below a few hundred fds a thread costs more than it saves.
-    size_t chunk = work.size() < 256 ? std::max<size_t>(work.size(), 1) : 64;
-    size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-    std::vector<ReadResult> results(workers);
-    // Room for every fd in each worker's list: only the pages a worker fills are touched, and no
-    // list is copied as it grows.
-    for (ReadResult& part : results) part.lockedFds.reserve(work.size());
-    runOnWorkers(work.size(), chunk, [&](size_t worker, size_t begin, size_t end) {
-        readLockedFds(source, work, begin, end, options, results[worker]);
+    // Chunks of one task's fds: [begin, end) of the work list, and which of the task's chunks it is.
+    // Below a few hundred fds a thread costs more than it saves: one chunk.
+    struct Chunk {
+        size_t begin, end, rank;
+    };
+    std::vector<Chunk> chunks;
+    if (work.size() < 256) {
+        chunks.push_back({0, work.size(), 0});
+    } else {
+        for (size_t first = 0, t = 0; t < source.tasks.size(); first += source.tasks[t++].names.size()) {
+            size_t last = first + source.tasks[t].names.size();
+            for (size_t at = first; at < last; at += 64) chunks.push_back({at, std::min(at + 64, last), (at - first) / 64});
+        }
+    }
+    // Taken a task at a time in turn (the first chunk of each, then the second...): workers on
+    // different processes do not wait on each other's task lock, which every open and readlink of
+    // /proc/PID/fd* takes (ptrace_may_access, fget_task).
+    std::vector<size_t> order(chunks.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return chunks[a].rank < chunks[b].rank; });
+    std::vector<ReadResult> results(workerCount());
+    // A list per chunk: joined in chunk order, the fds are in task and listing order unsorted.
+    std::vector<std::vector<LockedFd>> lists(chunks.size());
+    runOnWorkers(order.size(), 1, [&](size_t worker, size_t begin, size_t) {
+        const Chunk& chunk = chunks[order[begin]];
+        readLockedFds(source, work, chunk.begin, chunk.end, options, results[worker], lists[order[begin]]);
     });
     std::vector<LockedFd> all;
     size_t found = 0;
-    for (const ReadResult& part : results) found += part.lockedFds.size();
+    for (const auto& part : lists) found += part.size();
     all.reserve(found);
-    for (ReadResult& part : results) {
-        std::move(part.lockedFds.begin(), part.lockedFds.end(), std::back_inserter(all));
-        if (options.paths)
+    for (auto& part : lists) std::move(part.begin(), part.end(), std::back_inserter(all));
+    // The kernel lists a table's fds in ascending order (proc_readfd_common); checked, not assumed.
+    auto byTaskAndFd = [](const LockedFd& a, const LockedFd& b) {
+        return std::tie(a.taskIndex, a.entry.fd) < std::tie(b.taskIndex, b.entry.fd);
+    };
+    if (!std::is_sorted(all.begin(), all.end(), byTaskAndFd)) std::sort(all.begin(), all.end(), byTaskAndFd);
+    if (options.paths)
+        for (ReadResult& part : results)
             for (auto& [key, path] : part.paths) options.paths->emplace(key, std::move(path));
-    }
-    std::sort(all.begin(), all.end(), [](const LockedFd& a, const LockedFd& b) {
-        return std::tie(a.taskIndex, a.fd) < std::tie(b.taskIndex, b.fd);
-    });
     return all;
 }
 
@@ -261,58 +291,61 @@ std::unique_ptr<KeptLook::State> prepareKeeping(const std::vector<TaskDirectorie
     return state;
 }
 
-// Turns the fds read into processes, fds and description candidates. A POSIX lock shows in the
-// fdinfo of every fd sharing the description it was set through (dup, inheritance); it is one
-// lock of the process: it is kept under the lowest such fd.
+// Turns one task's fds read (lockedFds[begin, end), in fd order) into its process and its
+// description candidates. A POSIX lock shows in the fdinfo of every fd sharing the description it
+// was set through (dup, inheritance); it is one lock of the process: it is kept under the lowest
+// such fd. Only fds of one inode can show the same POSIX lock: those alone are compared.
+Process makeProcess(const Container& container, size_t taskIndex, std::vector<LockedFd>& lockedFds, size_t begin,
+                    size_t end, std::vector<DescriptionCandidate>& candidates) {
+    const ContainerTask& task = container.tasks[taskIndex];
+    Process process{task.containerPid, task.hostPid, task.command, task.threads, {}};
+    using InodeKey = std::tuple<uint32_t, uint32_t, uint64_t>;
+    auto inodeOf = [](const ProcessFd& entry) {
+        return InodeKey{entry.file.device.major, entry.file.device.minor, entry.file.inode};
+    };
+    std::vector<InodeKey> inodes, shared;
+    inodes.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) inodes.push_back(inodeOf(lockedFds[i].entry));
+    std::sort(inodes.begin(), inodes.end());
+    for (size_t i = 1; i < inodes.size(); ++i)
+        if (inodes[i] == inodes[i - 1] && (shared.empty() || shared.back() != inodes[i])) shared.push_back(inodes[i]);
+    std::set<std::tuple<InodeKey, LockType, uint64_t, uint64_t>> posixSeen;
+    process.fds.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+        LockedFd& locked = lockedFds[i];
+        ProcessFd& entry = locked.entry;
+        if (!shared.empty() && std::binary_search(shared.begin(), shared.end(), inodeOf(entry))) {
+            std::erase_if(entry.posixLocks, [&](const Lock& lock) {
+                auto key = std::make_tuple(inodeOf(entry), lock.type, lock.range.start, lock.range.end.value_or(UINT64_MAX));
+                return !posixSeen.insert(key).second;
+            });
+        }
+        if (entry.posixLocks.empty() && locked.descriptionLocks.empty()) continue;
+        if (!locked.descriptionLocks.empty())
+            candidates.push_back({taskIndex, process.fds.size(), task.hostPid, entry.fd,
+                                  std::move(locked.descriptionLocks), locked.leaseOwner, locked.setterHostPid});
+        process.fds.push_back(std::move(entry));
+    }
+    return process;
+}
+
+// Every task's process, made on the workers (the tasks are independent), in task order; the
+// candidates in task order too, so the image is the same whichever worker made what.
 void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, LockImage& image,
                   std::vector<DescriptionCandidate>& candidates) {
-    size_t next = 0;
-    for (size_t t = 0; t < container.tasks.size(); ++t) {
-        const ContainerTask& task = container.tasks[t];
-        Process process{task.containerPid, task.hostPid, task.command, task.threads, {}};
-        size_t processIndex = image.processes.size();
-        std::set<std::tuple<uint32_t, uint32_t, uint64_t, LockType, uint64_t, uint64_t>> posixSeen;
-        // Only fds of one inode can show the same POSIX lock: the set is needed for those alone.
-        std::map<std::tuple<uint32_t, uint32_t, uint64_t>, int> fdsPerInode;
-        size_t end = next;
-        for (; end < lockedFds.size() && lockedFds[end].taskIndex == t; ++end) {
-            const LockLine& first = lockedFds[end].info.locks.front();
-            ++fdsPerInode[{first.device.major, first.device.minor, first.inode}];
-        }
-        process.fds.reserve(end - next);
-        for (; next < end; ++next) {
-            LockedFd& locked = lockedFds[next];
-            ProcessFd entry;
-            entry.fd = locked.fd;
-            entry.openFlags = locked.info.flags;
-            entry.file.mountId = locked.info.mountId;
-            entry.file.device = locked.info.locks.front().device;
-            entry.file.inode = locked.info.locks.front().inode;
-            entry.file.path = stripDeleted(std::move(locked.path), entry.file.deleted);
-            DescriptionCandidate candidate{processIndex, process.fds.size(), task.hostPid, locked.fd,
-                                           {},           locked.leaseOwner};
-            entry.posixLocks.reserve(std::count_if(locked.info.locks.begin(), locked.info.locks.end(),
-                                                   [](const LockLine& line) { return !isDescriptionLock(line.lock.kind); }));
-            bool shared = fdsPerInode[{entry.file.device.major, entry.file.device.minor, entry.file.inode}] > 1;
-            for (const LockLine& line : locked.info.locks) {
-                if (isDescriptionLock(line.lock.kind)) {
-                    candidate.locks.push_back(line.lock);
-                    if (line.lock.kind != LockKind::ofd) {  // an OFD lock shows pid -1
-                        candidate.locks.back().setBy = containerPidOf(container, line.pid);
-                        if (!candidate.setterHostPid) candidate.setterHostPid = line.pid;
-                    }
-                    continue;
-                }
-                auto key = std::make_tuple(line.device.major, line.device.minor, line.inode, line.lock.type,
-                                           line.lock.range.start, line.lock.range.end.value_or(UINT64_MAX));
-                if (!shared || posixSeen.insert(key).second) entry.posixLocks.push_back(line.lock);
-            }
-            if (entry.posixLocks.empty() && candidate.locks.empty()) continue;
-            if (!candidate.locks.empty()) candidates.push_back(std::move(candidate));
-            process.fds.push_back(std::move(entry));
-        }
-        image.processes.push_back(std::move(process));
-    }
+    size_t tasks = container.tasks.size();
+    std::vector<size_t> firstOf(tasks + 1);  // lockedFds is sorted by task
+    for (size_t t = 0; t <= tasks; ++t)
+        firstOf[t] = std::partition_point(lockedFds.begin(), lockedFds.end(),
+                                          [t](const LockedFd& locked) { return locked.taskIndex < t; }) -
+                     lockedFds.begin();
+    image.processes.resize(tasks);
+    std::vector<std::vector<DescriptionCandidate>> perTask(tasks);
+    runOnWorkers(tasks, 1, [&](size_t, size_t begin, size_t end) {
+        for (size_t t = begin; t < end; ++t)
+            image.processes[t] = makeProcess(container, t, lockedFds, firstOf[t], firstOf[t + 1], perTask[t]);
+    });
+    for (auto& part : perTask) std::move(part.begin(), part.end(), std::back_inserter(candidates));
 }
 
 std::tuple<uint32_t, uint32_t, uint64_t> fileKey(const FileIdentity& file) {
@@ -326,9 +359,7 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
     auto fileOf = [&](const DescriptionCandidate& c) -> const FileIdentity& {
         return image.processes[c.processIndex].fds[c.fdIndex].file;
     };
-    auto sameGroup = [&](const DescriptionCandidate& a, const DescriptionCandidate& b) {
-        return fileKey(fileOf(a)) == fileKey(fileOf(b)) && a.locks == b.locks;
-    };
+    image.descriptions.reserve(candidates.size());  // grown by doubling, each copy faults fresh pages
     std::stable_sort(candidates.begin(), candidates.end(),
                      [&](const auto& a, const auto& b) { return fileKey(fileOf(a)) < fileKey(fileOf(b)); });
     for (size_t begin = 0; begin < candidates.size();) {
@@ -341,8 +372,10 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
         }
         bool setterFirst = false;
         for (size_t i = begin; i < end; ++i) {
-            const DescriptionCandidate& candidate = candidates[i];
-            bool sameAsPrevious = i > begin && sameGroup(candidates[i - 1], candidate) &&
+            DescriptionCandidate& candidate = candidates[i];
+            // One file throughout [begin, end). The previous candidate's locks are those of the
+            // last description: it made it (and its locks moved there) or joined it, equal.
+            bool sameAsPrevious = i > begin && image.descriptions.back().locks == candidate.locks &&
                                   sys::kcmpFile(candidates[i - 1].hostPid, candidates[i - 1].fd, candidate.hostPid,
                                                 candidate.fd) == 0;
             ProcessFd& fd = image.processes[candidate.processIndex].fds[candidate.fdIndex];
@@ -351,7 +384,7 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
                 description.id = static_cast<int>(image.descriptions.size());
                 description.file = fd.file;
                 description.openFlags = fd.openFlags;
-                description.locks = candidate.locks;
+                description.locks = std::move(candidate.locks);
                 // Its first holder's view: the owner lives on the shared struct file.
                 if (candidate.leaseOwner)
                     description.signalOwner = recordedSignalOwner(container, *candidate.leaseOwner);
@@ -416,7 +449,7 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     clock.lap("fds listed");
     faultPoint("collect-listed");
     std::unique_ptr<KeptLook::State> keeping = options.keep ? prepareKeeping(listed) : nullptr;
-    Source source{reuse ? options.kept->state->tasks : listed, reuse ? &options.kept->state->files : nullptr,
+    Source source{container, reuse ? options.kept->state->tasks : listed, reuse ? &options.kept->state->files : nullptr,
                   keeping ? &keeping->files : nullptr};
     std::vector<LockedFd> lockedFds = readAllLockedFds(source, options);
     clock.lap("fdinfo read");
@@ -425,7 +458,9 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
         options.keep->state = std::move(keeping);
     }
     std::vector<DescriptionCandidate> candidates;
+    candidates.reserve(lockedFds.size());
     addProcesses(container, lockedFds, image, candidates);
+    clock.lap("processes made");
     groupDescriptions(container, image, candidates);
     clock.lap("descriptions grouped");
     recordWaiters(container, image, options.pending);

@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "image/model.h"
 
@@ -19,6 +20,8 @@ class PhaseClock;
 // UTF-8, an unknown signal owner type. Commands (comm) are informational: bytes that are not
 // UTF-8 (comm is cut at 15 bytes, possibly inside a character) become U+FFFD.
 std::string lockImageToText(const LockImage& image);     // compact JSON text, streamed
+// The same text in pieces formatted on the workers, to be written one after the other.
+std::vector<std::string> lockImageToPieces(const LockImage& image);
 nlohmann::json lockImageToJson(const LockImage& image);  // the same, parsed (for tests and tools)
 
 // Throws Error(badInput) naming the first violation. Beyond types and ranges it checks that each

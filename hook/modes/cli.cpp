@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 
 #include "commands.h"
 #include "modes/snapshot_cli.h"
@@ -54,7 +55,11 @@ void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
 // on to main.cpp like any other.
 int printResult(const CommandResult& result) {
     std::fwrite(result.output.data(), 1, result.output.size(), stdout);
+    for (const std::string& piece : result.moreOutput) std::fwrite(piece.data(), 1, piece.size(), stdout);
     if (result.failure) throw *result.failure;
+    // Nothing is left to do but free: std::exit flushes stdio and leaves the stack, and what it
+    // holds, to the kernel. (Every guard of the command, a freeze, a temporary file, has ended.)
+    if (result.keptUntilExit) std::exit(0);
     return 0;
 }
 

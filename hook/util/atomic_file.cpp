@@ -34,15 +34,8 @@ void fsyncOrThrow(int fd, const std::string& what) {
     if (::fsync(fd) != 0) throwErrno("fsync " + what);
 }
 
-}  // namespace
-
-std::string directoryOf(const std::string& path) {
-    size_t slash = path.rfind('/');
-    if (slash == std::string::npos) return ".";
-    return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-void writeFileAtomically(const std::string& path, std::string_view text, PhaseClock* clock) {
+// The temporary file gets the pieces in order: their concatenation is the text.
+void writePiecesAtomically(const std::string& path, const std::vector<std::string_view>& pieces, PhaseClock* clock) {
     std::string directory = directoryOf(path);
     std::string temporary = directory + "/.lockcr-tmp-XXXXXX";
     int rawFd = ::mkostemp(temporary.data(), O_CLOEXEC);
@@ -51,7 +44,7 @@ void writeFileAtomically(const std::string& path, std::string_view text, PhaseCl
     RemoveUnlessRenamed guard(temporary);
     // mkostemp creates 0600 less the umask: make it exactly 0600, private but readable back.
     if (::fchmod(fd.get(), 0600) != 0) throwErrno("chmod " + temporary);
-    sys::writeAll(fd.get(), text.data(), text.size(), temporary);
+    for (std::string_view piece : pieces) sys::writeAll(fd.get(), piece.data(), piece.size(), temporary);
     if (clock) clock->lap("image written");
     fsyncOrThrow(fd.get(), temporary);
     fd.reset();
@@ -60,6 +53,23 @@ void writeFileAtomically(const std::string& path, std::string_view text, PhaseCl
     UniqueFd directoryFd = sys::openAt(AT_FDCWD, directory, O_RDONLY | O_DIRECTORY);
     fsyncOrThrow(directoryFd.get(), directory);
     if (clock) clock->lap("image fsynced");
+}
+
+}  // namespace
+
+std::string directoryOf(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+
+void writeFileAtomically(const std::string& path, std::string_view text, PhaseClock* clock) {
+    writePiecesAtomically(path, {text}, clock);
+}
+
+void writeFileAtomically(const std::string& path, const std::vector<std::string>& pieces, PhaseClock* clock) {
+    writePiecesAtomically(path, std::vector<std::string_view>(pieces.begin(), pieces.end()), clock);
 }
 
 }  // namespace lockcr

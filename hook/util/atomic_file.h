@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lockcr {
 
@@ -13,6 +14,8 @@ class PhaseClock;
 // then the directory is fsynced. On failure the temporary file is removed and `path` is untouched.
 // With a clock, laps "image written" (created and written) and "image fsynced" (the rest).
 void writeFileAtomically(const std::string& path, std::string_view text, PhaseClock* clock = nullptr);
+// The same for a text made in pieces (a lock image formatted on the workers): their concatenation.
+void writeFileAtomically(const std::string& path, const std::vector<std::string>& pieces, PhaseClock* clock = nullptr);
 
 // The directory part of a path ("." for a bare name).
 std::string directoryOf(const std::string& path);

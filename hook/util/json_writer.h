@@ -56,6 +56,10 @@ public:
     void boolean(bool value);
     void null();
 
+    // A piece of a longer text that continues a list after a value (util/workers.h formats an image
+    // in pieces): its first value is preceded by a comma.
+    void continueAfterValue() { first_ = false; }
+
     void reserve(size_t bytes) { text_.reserve(bytes); }
     std::string take() {
         text_.resize(used_);

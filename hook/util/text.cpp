@@ -4,21 +4,11 @@
 
 namespace lockcr {
 
-std::optional<uint64_t> parseUnsignedNumber(std::string_view text, int base, uint64_t maximum) {
+std::optional<uint64_t> parseUnsignedNumberSlowly(std::string_view text, int base, uint64_t maximum) {
     uint64_t value = 0;
     if (text.empty()) return std::nullopt;
-    if (base == 10 && text.size() < 20) {
-        // Five numbers a line on the /proc/locks path: 19 digits cannot overflow 64 bits, so a
-        // plain loop does, at a third of the cost of from_chars.
-        for (char c : text) {
-            unsigned digit = static_cast<unsigned char>(c) - unsigned{'0'};
-            if (digit > 9) return std::nullopt;
-            value = value * 10 + digit;
-        }
-    } else {
-        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-        if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    }
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
     if (value > maximum) return std::nullopt;
     return value;
 }

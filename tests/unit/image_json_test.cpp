@@ -92,6 +92,34 @@ struct TemporaryDirectory {
     std::string path;
 };
 
+// 20,000 POSIX locks on 40 processes and 2,000 flocks: big enough to be formatted on the workers.
+LockImage largeImage() {
+    LockImage image = sampleImage();
+    image.processes.clear();
+    image.descriptions.clear();
+    image.waiters.clear();
+    for (int p = 0; p < 40; ++p) {
+        Process process{p + 1, 5000 + p, "holder", 1, {}};
+        for (int f = 0; f < 50; ++f) {
+            ProcessFd fd{f + 3, -1, 02, {"/data/p" + std::to_string(p) + "-" + std::to_string(f), false, 27,
+                                          {0xfe, 0}, static_cast<uint64_t>(1000 * p + f)}, {}};
+            for (uint64_t l = 0; l < 10; ++l)
+                fd.posixLocks.push_back({LockKind::posix, LockType::write, LeaseState::none, {2 * l, 2 * l}});
+            process.fds.push_back(fd);
+        }
+        image.processes.push_back(process);
+    }
+    for (int d = 0; d < 2000; ++d) {
+        int holder = d % 40, fd = 100 + d / 40;
+        image.processes[holder].fds.push_back({fd, d, 02, {"/data/f" + std::to_string(d), false, 27, {0xfe, 0},
+                                                          static_cast<uint64_t>(900000 + d)}, {}});
+        OpenFileDescription description{d, image.processes[holder].fds.back().file, 02, {{holder + 1, fd}}, {}, {}};
+        description.locks.push_back({LockKind::flock, LockType::write, LeaseState::none, {0, {}}, holder + 1});
+        image.descriptions.push_back(description);
+    }
+    return image;
+}
+
 }  // namespace
 
 TEST_CASE("the JSON layout is the seed's: per process, per fd, a count then each lock") {
@@ -127,6 +155,36 @@ TEST_CASE("an image survives a round trip through JSON unchanged") {
     CHECK(back.waiters[0].blockedOn == image.waiters[0].blockedOn);
     CHECK(back.container.pidNamespace == 4026532291);
     CHECK(back.processes[0].fds[3].file.deleted);
+}
+
+TEST_CASE("a large image is formatted in pieces that make one text, and reads back whole") {
+    LockImage image = largeImage();
+    std::vector<std::string> pieces = lockImageToPieces(image);
+    CHECK(pieces.size() > 5);
+    std::string text;
+    for (const std::string& piece : pieces) text += piece;
+    LockImage back = lockImageFromText(text);
+    CHECK(countLocks(back) == 22000);
+    CHECK(back.processes.size() == 40);
+    CHECK(back.descriptions.size() == 2000);
+    CHECK(back.processes[39].fds.back().fd == image.processes[39].fds.back().fd);
+    CHECK(lockImageToJson(back) == json::parse(text));
+
+    SUBCASE("a path that cannot be recorded fails the whole text, from whichever worker met it") {
+        image.processes[33].fds[7].file.path = std::string("/data/") + '\xff';
+        CHECK_THROWS_WITH_AS(lockImageToPieces(image), Contains("is not valid UTF-8"), Error);
+    }
+}
+
+TEST_CASE("an image with no processes and no descriptions is still one valid text") {
+    LockImage image = sampleImage();
+    image.processes.clear();
+    image.descriptions.clear();
+    image.waiters.clear();
+    json document = json::parse(lockImageToText(image));
+    CHECK(document["processes"].empty());
+    CHECK(document["descriptions"].empty());
+    CHECK(document["waiters"].empty());
 }
 
 TEST_CASE("the committed sample image is read") {
