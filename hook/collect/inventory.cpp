@@ -217,7 +217,13 @@ std::vector<TaskDirectories> listTasks(const Container& container) {
     return listed;
 }
 
-std::vector<LockedFd> readAllLockedFds(const Source& source, const CollectOptions& options) {
+// The fds read, in task and fd order: a list per chunk, and the entries in order.
+struct FdsRead {
+    std::vector<std::vector<LockedFd>> lists;
+    std::vector<LockedFd*> inOrder;
+};
+
+FdsRead readAllLockedFds(const Source& source, const CollectOptions& options) {
     std::vector<std::pair<size_t, size_t>> work;
     size_t fds = 0;
     for (const TaskDirectories& task : source.tasks) fds += task.names.size();
@@ -246,25 +252,28 @@ std::vector<LockedFd> readAllLockedFds(const Source& source, const CollectOption
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return chunks[a].rank < chunks[b].rank; });
     std::vector<ReadResult> results(workerCount());
     // A list per chunk: joined in chunk order, the fds are in task and listing order unsorted.
-    std::vector<std::vector<LockedFd>> lists(chunks.size());
+    FdsRead read;
+    std::vector<std::vector<LockedFd>>& lists = read.lists;
+    lists.resize(chunks.size());
     runOnWorkers(order.size(), 1, [&](size_t worker, size_t begin, size_t) {
         const Chunk& chunk = chunks[order[begin]];
         readLockedFds(source, work, chunk.begin, chunk.end, options, results[worker], lists[order[begin]]);
     });
-    std::vector<LockedFd> all;
     size_t found = 0;
     for (const auto& part : lists) found += part.size();
-    all.reserve(found);
-    for (auto& part : lists) std::move(part.begin(), part.end(), std::back_inserter(all));
+    read.inOrder.reserve(found);
+    for (auto& part : lists)
+        for (LockedFd& locked : part) read.inOrder.push_back(&locked);
     // The kernel lists a table's fds in ascending order (proc_readfd_common); checked, not assumed.
-    auto byTaskAndFd = [](const LockedFd& a, const LockedFd& b) {
-        return std::tie(a.taskIndex, a.entry.fd) < std::tie(b.taskIndex, b.entry.fd);
+    auto byTaskAndFd = [](const LockedFd* a, const LockedFd* b) {
+        return std::tie(a->taskIndex, a->entry.fd) < std::tie(b->taskIndex, b->entry.fd);
     };
-    if (!std::is_sorted(all.begin(), all.end(), byTaskAndFd)) std::sort(all.begin(), all.end(), byTaskAndFd);
+    if (!std::is_sorted(read.inOrder.begin(), read.inOrder.end(), byTaskAndFd))
+        std::sort(read.inOrder.begin(), read.inOrder.end(), byTaskAndFd);
     if (options.paths)
         for (ReadResult& part : results)
             for (auto& [key, path] : part.paths) options.paths->emplace(key, std::move(path));
-    return all;
+    return read;
 }
 
 // A kept look fits this collection when it listed the same processes in the same order.
@@ -295,8 +304,8 @@ std::unique_ptr<KeptLook::State> prepareKeeping(const std::vector<TaskDirectorie
 // description candidates. A POSIX lock shows in the fdinfo of every fd sharing the description it
 // was set through (dup, inheritance); it is one lock of the process: it is kept under the lowest
 // such fd. Only fds of one inode can show the same POSIX lock: those alone are compared.
-Process makeProcess(const Container& container, size_t taskIndex, std::vector<LockedFd>& lockedFds, size_t begin,
-                    size_t end, std::vector<DescriptionCandidate>& candidates) {
+Process makeProcess(const Container& container, size_t taskIndex, const std::vector<LockedFd*>& lockedFds,
+                    size_t begin, size_t end, std::vector<DescriptionCandidate>& candidates) {
     const ContainerTask& task = container.tasks[taskIndex];
     Process process{task.containerPid, task.hostPid, task.command, task.threads, {}};
     using InodeKey = std::tuple<uint32_t, uint32_t, uint64_t>;
@@ -305,14 +314,14 @@ Process makeProcess(const Container& container, size_t taskIndex, std::vector<Lo
     };
     std::vector<InodeKey> inodes, shared;
     inodes.reserve(end - begin);
-    for (size_t i = begin; i < end; ++i) inodes.push_back(inodeOf(lockedFds[i].entry));
+    for (size_t i = begin; i < end; ++i) inodes.push_back(inodeOf(lockedFds[i]->entry));
     std::sort(inodes.begin(), inodes.end());
     for (size_t i = 1; i < inodes.size(); ++i)
         if (inodes[i] == inodes[i - 1] && (shared.empty() || shared.back() != inodes[i])) shared.push_back(inodes[i]);
     std::set<std::tuple<InodeKey, LockType, uint64_t, uint64_t>> posixSeen;
     process.fds.reserve(end - begin);
     for (size_t i = begin; i < end; ++i) {
-        LockedFd& locked = lockedFds[i];
+        LockedFd& locked = *lockedFds[i];
         ProcessFd& entry = locked.entry;
         if (!shared.empty() && std::binary_search(shared.begin(), shared.end(), inodeOf(entry))) {
             std::erase_if(entry.posixLocks, [&](const Lock& lock) {
@@ -331,13 +340,13 @@ Process makeProcess(const Container& container, size_t taskIndex, std::vector<Lo
 
 // Every task's process, made on the workers (the tasks are independent), in task order; the
 // candidates in task order too, so the image is the same whichever worker made what.
-void addProcesses(const Container& container, std::vector<LockedFd>& lockedFds, LockImage& image,
+void addProcesses(const Container& container, const std::vector<LockedFd*>& lockedFds, LockImage& image,
                   std::vector<DescriptionCandidate>& candidates) {
     size_t tasks = container.tasks.size();
     std::vector<size_t> firstOf(tasks + 1);  // lockedFds is sorted by task
     for (size_t t = 0; t <= tasks; ++t)
         firstOf[t] = std::partition_point(lockedFds.begin(), lockedFds.end(),
-                                          [t](const LockedFd& locked) { return locked.taskIndex < t; }) -
+                                          [t](const LockedFd* locked) { return locked->taskIndex < t; }) -
                      lockedFds.begin();
     image.processes.resize(tasks);
     std::vector<std::vector<DescriptionCandidate>> perTask(tasks);
@@ -356,28 +365,36 @@ std::tuple<uint32_t, uint32_t, uint64_t> fileKey(const FileIdentity& file) {
 // (two opens, each with a shared flock). kcmp(KCMP_FILE) orders descriptions, so a sort puts the
 // fds of one description next to each other: O(n log n) kcmp calls, and none for a lone fd.
 void groupDescriptions(const Container& container, LockImage& image, std::vector<DescriptionCandidate>& candidates) {
-    auto fileOf = [&](const DescriptionCandidate& c) -> const FileIdentity& {
-        return image.processes[c.processIndex].fds[c.fdIndex].file;
+    // The candidates in file order (and their own order within a file): sorted as keys and
+    // indexes, not moved themselves.
+    struct Keyed {
+        std::tuple<uint32_t, uint32_t, uint64_t> file;
+        size_t index;
+        bool operator<(const Keyed& other) const { return std::tie(file, index) < std::tie(other.file, other.index); }
     };
+    std::vector<Keyed> order;
+    order.reserve(candidates.size());
+    for (size_t i = 0; i < candidates.size(); ++i)
+        order.push_back({fileKey(image.processes[candidates[i].processIndex].fds[candidates[i].fdIndex].file), i});
+    std::sort(order.begin(), order.end());
     image.descriptions.reserve(candidates.size());  // grown by doubling, each copy faults fresh pages
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [&](const auto& a, const auto& b) { return fileKey(fileOf(a)) < fileKey(fileOf(b)); });
-    for (size_t begin = 0; begin < candidates.size();) {
+    for (size_t begin = 0; begin < order.size();) {
         size_t end = begin + 1;
-        while (end < candidates.size() && fileKey(fileOf(candidates[end])) == fileKey(fileOf(candidates[begin]))) ++end;
+        while (end < order.size() && order[end].file == order[begin].file) ++end;
         if (end - begin > 1) {
-            std::sort(candidates.begin() + begin, candidates.begin() + end, [](const auto& a, const auto& b) {
-                return sys::kcmpFile(a.hostPid, a.fd, b.hostPid, b.fd) == 1;
+            std::sort(order.begin() + begin, order.begin() + end, [&](const Keyed& a, const Keyed& b) {
+                const DescriptionCandidate &first = candidates[a.index], &second = candidates[b.index];
+                return sys::kcmpFile(first.hostPid, first.fd, second.hostPid, second.fd) == 1;
             });
         }
         bool setterFirst = false;
         for (size_t i = begin; i < end; ++i) {
-            DescriptionCandidate& candidate = candidates[i];
+            DescriptionCandidate& candidate = candidates[order[i].index];
             // One file throughout [begin, end). The previous candidate's locks are those of the
             // last description: it made it (and its locks moved there) or joined it, equal.
+            const DescriptionCandidate& previous = candidates[order[i > begin ? i - 1 : i].index];
             bool sameAsPrevious = i > begin && image.descriptions.back().locks == candidate.locks &&
-                                  sys::kcmpFile(candidates[i - 1].hostPid, candidates[i - 1].fd, candidate.hostPid,
-                                                candidate.fd) == 0;
+                                  sys::kcmpFile(previous.hostPid, previous.fd, candidate.hostPid, candidate.fd) == 0;
             ProcessFd& fd = image.processes[candidate.processIndex].fds[candidate.fdIndex];
             if (!sameAsPrevious) {
                 OpenFileDescription description;
@@ -451,15 +468,15 @@ LockImage collectLocks(const Container& container, const CollectOptions& options
     std::unique_ptr<KeptLook::State> keeping = options.keep ? prepareKeeping(listed) : nullptr;
     Source source{container, reuse ? options.kept->state->tasks : listed, reuse ? &options.kept->state->files : nullptr,
                   keeping ? &keeping->files : nullptr};
-    std::vector<LockedFd> lockedFds = readAllLockedFds(source, options);
+    FdsRead read = readAllLockedFds(source, options);
     clock.lap("fdinfo read");
     if (keeping) {
         keeping->tasks = std::move(listed);
         options.keep->state = std::move(keeping);
     }
     std::vector<DescriptionCandidate> candidates;
-    candidates.reserve(lockedFds.size());
-    addProcesses(container, lockedFds, image, candidates);
+    candidates.reserve(read.inOrder.size());
+    addProcesses(container, read.inOrder, image, candidates);
     clock.lap("processes made");
     groupDescriptions(container, image, candidates);
     clock.lap("descriptions grouped");
