@@ -43,7 +43,7 @@ void parseLine(std::string_view line, FdInfo& out, SeenKeys& seen) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return;
     std::string_view key = line.substr(0, colon);
-    bool known = key == "pos" || key == "flags" || key == "mnt_id" || key == "ino" || key == "lock";
+    bool known = key == "lock" || key == "pos" || key == "flags" || key == "mnt_id" || key == "ino";
     if (!known) return;
     if (line.size() > kMaxKnownLineLength)
         throwBadInput(std::string(key) + " line longer than " + std::to_string(kMaxKnownLineLength) + " bytes");

@@ -17,6 +17,14 @@ namespace lockcr {
 class JsonWriter {
 public:
     void beginObject() { open('{'); }
+    // Opens an object with keys and values already written out, OPENING ("{\"kind\":\"posix\",...,
+    // \"start\":"), ending in a key: its value is written next. For a prefix thousands of values
+    // share (every lock of an image starts with its kind and type).
+    void beginObjectWith(std::string_view opening) {
+        separate();
+        put(opening);
+        first_ = true;  // the value follows with no comma
+    }
     void endObject() { close('}'); }
     void beginArray() { open('['); }
     void endArray() { close(']'); }

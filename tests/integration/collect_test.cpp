@@ -465,3 +465,50 @@ TEST_CASE("collect: processes exiting mid-scan are skipped, never a crash or a p
     // Exiting processes are skipped: most rounds must give an image, or the test checks nothing.
     CHECK_MESSAGE(images >= 10, images, " of 20 rounds gave an image");
 }
+
+TEST_CASE("collect: hundreds of fds in several processes, read in chunks on the workers, are all recorded in fd order") {
+    // 3 processes x 150 flocked files: past the single-chunk size (256 fds) and several chunks of
+    // 64 per process, which the workers take a process at a time in turn. A POSIX lock is set
+    // through a low fd and dup'd past the first chunk: its fdinfo shows the lock too, and the image
+    // keeps it once, under the lowest fd.
+    Scene scene;
+    constexpr int kFilesEach = 150;
+    std::vector<std::vector<int>> flocked(3);
+    for (int p = 0; p < 3; ++p) {
+        Agent& agent = scene.spawn();
+        for (int i = 0; i < kFilesEach; ++i) {
+            int fd = openIn(agent, scene.directory.file("p" + std::to_string(p) + "-" + std::to_string(i)));
+            REQUIRE(agent.call("flock " + std::to_string(fd) + " ex") == "ok");
+            flocked[p].push_back(fd);
+        }
+    }
+    Agent& first = scene.agents.front();
+    std::string posixFile = scene.directory.file("posix");
+    int posixFd = openIn(first, posixFile);
+    REQUIRE(first.call("posix " + std::to_string(posixFd) + " w 10 5") == "ok");
+    int copy = static_cast<int>(first.callForNumber("dup " + std::to_string(posixFd)));
+    REQUIRE(fdinfoLockLines(first.pid(), copy).size() == 1);  // the kernel shows the lock on the dup too
+
+    LockImage image = collect(scene);
+    for (int p = 0; p < 3; ++p) {
+        const Process& process = processOf(image, scene.agents[p].pid());
+        CHECK(std::is_sorted(process.fds.begin(), process.fds.end(),
+                             [](const ProcessFd& a, const ProcessFd& b) { return a.fd < b.fd; }));
+        for (int fd : flocked[p]) {
+            const ProcessFd* entry = fdOf(process, fd);
+            REQUIRE_MESSAGE(entry, "pid " << scene.agents[p].pid() << " fd " << fd << " missing");
+            REQUIRE(entry->descriptionId >= 0);
+            const OpenFileDescription& description = image.descriptions[entry->descriptionId];
+            REQUIRE(description.locks.size() == fdinfoLockLines(scene.agents[p].pid(), fd).size());
+            CHECK(description.locks[0].kind == LockKind::flock);
+            CHECK(description.holders == std::vector<Holder>{{scene.agents[p].pid(), fd}});
+            CHECK(flockWouldBlock(entry->file.path, LOCK_SH));  // an exclusive flock is held there
+        }
+    }
+    const Process& holder = processOf(image, first.pid());
+    REQUIRE(fdOf(holder, posixFd));
+    CHECK(fdOf(holder, posixFd)->posixLocks.size() == 1);
+    CHECK(fdOf(holder, copy) == nullptr);
+    CHECK(posixHolder(posixFile, F_WRLCK, 10, 5) == first.pid());
+    CHECK(countLocks(image) == 3 * kFilesEach + 1);
+}

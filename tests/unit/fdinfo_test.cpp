@@ -131,3 +131,17 @@ TEST_CASE("hostile fdinfo texts are refused cleanly") {
     for (int i = 0; i < 100000; ++i) many += "tfd: " + std::to_string(i) + " events: 19\n";
     CHECK(parseFdInfo(many).flags == 02);
 }
+
+TEST_CASE("a reused FdInfo is parsed afresh: nothing of the previous file is left in it") {
+    FdInfo info;
+    parseFdInfo(sys::readFile(std::string(LOCKCR_SAMPLES) + "/fdinfo_posix.txt"), info);
+    REQUIRE(info.locks.size() == 2);
+    parseFdInfo("pos:\t7\nflags:\t02\n", info);
+    CHECK(info.position == 7);
+    CHECK(info.mountId == -1);
+    CHECK(info.inode == 0);
+    CHECK(info.locks.empty());
+    // Its keys count again from none: a file with each key once is not "a key twice".
+    CHECK_NOTHROW(parseFdInfo("pos:\t0\nflags:\t02\nmnt_id:\t27\nino:\t5\n", info));
+    CHECK(info.inode == 5);
+}
