@@ -350,7 +350,9 @@ void addProcesses(const Container& container, const std::vector<LockedFd*>& lock
                      lockedFds.begin();
     image.processes.resize(tasks);
     std::vector<std::vector<DescriptionCandidate>> perTask(tasks);
-    runOnWorkers(tasks, 1, [&](size_t, size_t begin, size_t end) {
+    // Below a few hundred fds a thread costs more than it saves: one chunk of every task.
+    size_t chunk = lockedFds.size() < 256 ? std::max<size_t>(tasks, 1) : 1;
+    runOnWorkers(tasks, chunk, [&](size_t, size_t begin, size_t end) {
         for (size_t t = begin; t < end; ++t)
             image.processes[t] = makeProcess(container, t, lockedFds, firstOf[t], firstOf[t + 1], perTask[t]);
     });

@@ -56,6 +56,8 @@ void addContainerOptions(CLI::App* command, ContainerSelector& selector) {
 int printResult(const CommandResult& result) {
     std::fwrite(result.output.data(), 1, result.output.size(), stdout);
     for (const std::string& piece : result.moreOutput) std::fwrite(piece.data(), 1, piece.size(), stdout);
+    // Output that did not reach its file (a full disk, a closed pipe) is a failure, not exit 0.
+    if (std::fflush(stdout) != 0) throwErrno("write the output to standard output");
     if (result.failure) throw *result.failure;
     // Nothing is left to do but free: std::exit flushes stdio and leaves the stack, and what it
     // holds, to the kernel. (Every guard of the command, a freeze, a temporary file, has ended.)

@@ -7,17 +7,23 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace lockcr {
 
-// Threads for work on the cores, the calling one included: one per core, at most 4.
-inline size_t workerCount() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4); }
+// Threads for work on the cores, the calling one included: one per core, at most 4. Asked once: a
+// caller sizes per-worker state by it, and a CPU brought online meanwhile must not change it.
+inline size_t workerCount() {
+    static const size_t count = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    return count;
+}
 
 // Runs WORK(worker, begin, end) over items [0, ITEMS), CHUNK at a time. Each worker takes the next
 // chunk from a shared counter, so a worker that the scheduler delays leaves its share to the others
-// instead of holding up the end. No thread is started for a single chunk. The first failure stops
+// instead of holding up the end. No thread is started for a single chunk, and a thread that cannot
+// be started leaves its share to the others. The first failure stops
 // the others at their next chunk and is rethrown here.
 template <typename Work>
 void runOnWorkers(size_t items, size_t chunk, Work work) {
@@ -35,7 +41,14 @@ void runOnWorkers(size_t items, size_t chunk, Work work) {
         }
     };
     std::vector<std::thread> threads;
-    for (size_t w = 1; w < workers; ++w) threads.emplace_back(run, w);
+    threads.reserve(workers);
+    for (size_t w = 1; w < workers; ++w) {
+        try {
+            threads.emplace_back(run, w);
+        } catch (const std::system_error&) {
+            break;  // no thread to be had (a pids limit): the started ones and this one take its share
+        }
+    }
     run(0);
     for (std::thread& thread : threads) thread.join();
     if (failure) std::rethrow_exception(failure);

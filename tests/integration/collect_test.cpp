@@ -474,8 +474,11 @@ TEST_CASE("collect: hundreds of fds in several processes, read in chunks on the 
     Scene scene;
     constexpr int kFilesEach = 150;
     std::vector<std::vector<int>> flocked(3);
+    std::string posixFile = scene.directory.file("posix");
+    int posixFd = -1;
     for (int p = 0; p < 3; ++p) {
         Agent& agent = scene.spawn();
+        if (p == 0) posixFd = openIn(agent, posixFile);  // a low fd, in the first chunk
         for (int i = 0; i < kFilesEach; ++i) {
             int fd = openIn(agent, scene.directory.file("p" + std::to_string(p) + "-" + std::to_string(i)));
             REQUIRE(agent.call("flock " + std::to_string(fd) + " ex") == "ok");
@@ -483,10 +486,9 @@ TEST_CASE("collect: hundreds of fds in several processes, read in chunks on the 
         }
     }
     Agent& first = scene.agents.front();
-    std::string posixFile = scene.directory.file("posix");
-    int posixFd = openIn(first, posixFile);
     REQUIRE(first.call("posix " + std::to_string(posixFd) + " w 10 5") == "ok");
     int copy = static_cast<int>(first.callForNumber("dup " + std::to_string(posixFd)));
+    REQUIRE(copy > posixFd + 2 * 64);                          // a chunk (64 fds) or two further on
     REQUIRE(fdinfoLockLines(first.pid(), copy).size() == 1);  // the kernel shows the lock on the dup too
 
     LockImage image = collect(scene);
@@ -511,4 +513,19 @@ TEST_CASE("collect: hundreds of fds in several processes, read in chunks on the 
     CHECK(fdOf(holder, copy) == nullptr);
     CHECK(posixHolder(posixFile, F_WRLCK, 10, 5) == first.pid());
     CHECK(countLocks(image) == 3 * kFilesEach + 1);
+}
+
+TEST_CASE("inspect: output that cannot be written (a full disk) fails in one line, not exit 0") {
+    Scene scene;
+    Agent& agent = scene.spawn();
+    int fd = openIn(agent, scene.directory.file("full"));
+    REQUIRE(agent.call("flock " + std::to_string(fd) + " ex") == "ok");
+    std::string errors = scene.directory.file("stderr");
+    std::string command = std::string(LOCKCR_BINARY) + " inspect --pid " + scene.pid() + " --json >/dev/full 2>" + errors;
+    int status = std::system(command.c_str());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) != 0);
+    std::string said = readWholeFile(errors);
+    CHECK_MESSAGE(std::count(said.begin(), said.end(), '\n') == 1, said);
+    CHECK_MESSAGE(said.find("standard output") != std::string::npos, said);
 }
