@@ -7,7 +7,8 @@
 # rounds (11, or 3 with --quick) of each command and its floor, in turn. Floors: collection = one
 # /proc look (procfloor: every fd's fdinfo read and link read, static C on every core); replay = two
 # such looks plus the CPU time the workload's own lock calls took (lockload), divided by the cores.
-# --with-criu then runs bench/criu.sh (runc checkpoint/restore with and without lockcr).
+# Then start-up alone (bench/startup.sh: `lockcr --version` beside /bin/true, 500 runs a side, 100
+# with --quick); --with-criu then runs bench/criu.sh (runc checkpoint/restore with and without lockcr).
 # Needs root, /sys/fs/cgroup/freezer and python3.
 # Timing is wall time around fork+exec+wait of the command (bash $EPOCHREALTIME), plus the CPU
 # time it used (bash's times builtin); statistics come from python3. See bench/README.md.
@@ -496,6 +497,15 @@ scanScenario flocks flocks 4 4000
 scanScenario mixed mixed 10 20000
 replayScenario replay-mixed mixed 10 20000
 py "$REPORT" "$RUNS_FILE" "$WORK/failed.tsv" "$RUNS"
+
+# Start-up alone (`lockcr --version` beside /bin/true, hundreds of runs under perf stat): one run
+# means nothing at this scale.
+echo
+echo "== start-up (bench/startup.sh) =="
+startupRuns=500
+((RUNS == 3)) && startupRuns=100
+"$SOURCE_DIR/bench/startup.sh" "$LOCKCR" "$startupRuns" 2>&1 | sed 's/^/  /'
+((PIPESTATUS[0] == 0)) || { echo "bench: bench/startup.sh failed (above)"; FAILURES=$((FAILURES + 1)); }
 
 if ((WITH_CRIU)); then
     # lockcr inside a real runc checkpoint and restore, beside CRIU alone, on the same machine in
