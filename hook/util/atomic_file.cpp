@@ -63,7 +63,6 @@ std::string directoryOf(const std::string& path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-
 void writeFileAtomically(const std::string& path, std::string_view text, PhaseClock* clock) {
     writePiecesAtomically(path, {text}, clock);
 }

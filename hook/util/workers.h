@@ -33,7 +33,8 @@ void runOnWorkers(size_t items, size_t chunk, Work work) {
     std::mutex failureLock;
     auto run = [&](size_t worker) {
         try {
-            for (size_t begin; (begin = next.fetch_add(chunk)) < items;) work(worker, begin, std::min(items, begin + chunk));
+            for (size_t begin; (begin = next.fetch_add(chunk)) < items;)
+                work(worker, begin, std::min(items, begin + chunk));
         } catch (...) {
             std::lock_guard guard(failureLock);
             if (!failure) failure = std::current_exception();

@@ -466,7 +466,8 @@ TEST_CASE("collect: processes exiting mid-scan are skipped, never a crash or a p
     CHECK_MESSAGE(images >= 10, images, " of 20 rounds gave an image");
 }
 
-TEST_CASE("collect: hundreds of fds in several processes, read in chunks on the workers, are all recorded in fd order") {
+TEST_CASE(
+    "collect: hundreds of fds in several processes, read in chunks on the workers, are all recorded in fd order") {
     // 3 processes x 150 flocked files: past the single-chunk size (256 fds) and several chunks of
     // 64 per process, which the workers take a process at a time in turn. A POSIX lock is set
     // through a low fd and dup'd past the first chunk: its fdinfo shows the lock too, and the image
@@ -488,7 +489,7 @@ TEST_CASE("collect: hundreds of fds in several processes, read in chunks on the 
     Agent& first = scene.agents.front();
     REQUIRE(first.call("posix " + std::to_string(posixFd) + " w 10 5") == "ok");
     int copy = static_cast<int>(first.callForNumber("dup " + std::to_string(posixFd)));
-    REQUIRE(copy > posixFd + 2 * 64);                          // a chunk (64 fds) or two further on
+    REQUIRE(copy > posixFd + 2 * 64);                         // a chunk (64 fds) or two further on
     REQUIRE(fdinfoLockLines(first.pid(), copy).size() == 1);  // the kernel shows the lock on the dup too
 
     LockImage image = collect(scene);
@@ -521,7 +522,8 @@ TEST_CASE("inspect: output that cannot be written (a full disk) fails in one lin
     int fd = openIn(agent, scene.directory.file("full"));
     REQUIRE(agent.call("flock " + std::to_string(fd) + " ex") == "ok");
     std::string errors = scene.directory.file("stderr");
-    std::string command = std::string(LOCKCR_BINARY) + " inspect --pid " + scene.pid() + " --json >/dev/full 2>" + errors;
+    std::string command = std::string(LOCKCR_BINARY) + " inspect --pid " + scene.pid() + " --json >/dev/full 2>" +
+                          errors;
     int status = std::system(command.c_str());
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) != 0);

@@ -101,8 +101,15 @@ LockImage largeImage() {
     for (int p = 0; p < 40; ++p) {
         Process process{p + 1, 5000 + p, "holder", 1, {}};
         for (int f = 0; f < 50; ++f) {
-            ProcessFd fd{f + 3, -1, 02, {"/data/p" + std::to_string(p) + "-" + std::to_string(f), false, 27,
-                                          {0xfe, 0}, static_cast<uint64_t>(1000 * p + f)}, {}};
+            ProcessFd fd{f + 3,
+                         -1,
+                         02,
+                         {"/data/p" + std::to_string(p) + "-" + std::to_string(f),
+                          false,
+                          27,
+                          {0xfe, 0},
+                          static_cast<uint64_t>(1000 * p + f)},
+                         {}};
             for (uint64_t l = 0; l < 10; ++l)
                 fd.posixLocks.push_back({LockKind::posix, LockType::write, LeaseState::none, {2 * l, 2 * l}});
             process.fds.push_back(fd);
@@ -111,8 +118,8 @@ LockImage largeImage() {
     }
     for (int d = 0; d < 2000; ++d) {
         int holder = d % 40, fd = 100 + d / 40;
-        image.processes[holder].fds.push_back({fd, d, 02, {"/data/f" + std::to_string(d), false, 27, {0xfe, 0},
-                                                          static_cast<uint64_t>(900000 + d)}, {}});
+        image.processes[holder].fds.push_back(
+            {fd, d, 02, {"/data/f" + std::to_string(d), false, 27, {0xfe, 0}, static_cast<uint64_t>(900000 + d)}, {}});
         OpenFileDescription description{d, image.processes[holder].fds.back().file, 02, {{holder + 1, fd}}, {}, {}};
         description.locks.push_back({LockKind::flock, LockType::write, LeaseState::none, {0, {}}, holder + 1});
         image.descriptions.push_back(description);

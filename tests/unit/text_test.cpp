@@ -47,10 +47,11 @@ TEST_CASE("the inline reading agrees with std::from_chars on every length and ev
     for (int base : {8, 10, 16}) {
         for (int round = 0; round < 20000; ++round) {
             std::string text(random() % 24, '0');
-            for (char& c : text) c = random() % 8 ? "0123456789abcdef"[random() % 16] : alphabet[random() % alphabet.size()];
+            for (char& c : text)
+                c = random() % 8 ? "0123456789abcdef"[random() % 16] : alphabet[random() % alphabet.size()];
             uint64_t maximum = random() % 4 ? UINT64_MAX : random();
-            CHECK_MESSAGE(parseUnsignedNumber(text, base, maximum) == byFromChars(text, base, maximum),
-                          "base ", base, " \"", text, "\"");
+            CHECK_MESSAGE(parseUnsignedNumber(text, base, maximum) == byFromChars(text, base, maximum), "base ", base,
+                          " \"", text, "\"");
         }
     }
 }
