@@ -363,12 +363,7 @@ same_table_as_before "after the rollback, the locks are on the restored files"
 
 # --- across hosts: the volume's files exported with the checkpoint, or not ---------------------
 # Another host is this one with the snapshot store removed: the checkpoint's image directory is all
-# that travels. A locked volume file is changed at the same size and mtime.
-change_keeping_size_and_mtime() {  # FILE
-    touch -r "$1" "$work/mtime"
-    head -c "$(stat -c %s "$1")" /dev/zero | tr '\0' Y >"$1"
-    touch -r "$work/mtime" "$1"
-}
+# that travels. A locked volume file is changed at the same size and mtime (common.sh).
 echo "== another host (snapshot store removed): filesystem: rollback without, then with snapshot-export: volumes"
 policies
 checkpoint "$work/unexported"

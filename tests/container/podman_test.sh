@@ -16,6 +16,9 @@
 #       restore fails within seconds (every podman call is bounded), CRIU's log holds lockcr's one
 #       line naming /data/posix.dat and the holder (pid, command), and no process of the container
 #       is left, running or frozen.
+#   (d) another host: with snapshot-export: volumes the archive carries posix.dat's bytes; the
+#       snapshot store removed and posix.dat changed (same size and mtime), restore --import with
+#       filesystem: rollback puts the checkpoint's bytes back in place and the table is the same.
 # Kernel truth is the host's /proc/locks and the fdinfo of the container's processes; container
 # pids come from NSpid (CRIU restores the pids inside the container's namespace).
 #
@@ -386,6 +389,53 @@ PYTHON
     podman_bounded rm --force --time 0 "$name" >/dev/null 2>&1 || true
 }
 
+# (d): another host. The checkpoint carries the volume's recorded files (snapshot-export: volumes)
+# in podman's archive; the snapshot store is removed (all that travels is the archive) and a locked
+# volume file is changed at the same size and mtime. restore --import with filesystem: rollback
+# puts the checkpoint's bytes back, in place, before CRIU opens the file, and the locks come back
+# on it.
+run_other_host_scenario() {
+    local archive=$work/checkpoint-d.tar.zst exported inode
+    echo "== (d) snapshot-export: volumes; restore --import with the snapshot store gone and a volume file changed"
+    policies "snapshot-export: volumes"
+    start_container d
+    truth "$work/before-d.txt"
+    checkpoint "$archive"
+    tar --zstd -tf "$archive" >"$archive.list" 2>&1 || abort "tar --zstd -tf $archive: $(tail -n 1 "$archive.list")"
+    exported=$(tar --zstd -xOf "$archive" checkpoint/lockcr-snapshot.json 2>/dev/null | "$python" -c 'import json, sys
+record = json.load(sys.stdin)
+for part in record["parts"]:
+    for f in part["files"]:
+        if f["path"] == "/data/posix.dat" and f.get("exported"):
+            print(part["exported"] + "/" + f["exported"])')
+    if [[ -n $exported ]] && grep -qxF "checkpoint/$exported" "$archive.list"; then
+        pass "podman's archive carries /data/posix.dat's bytes (checkpoint/$exported)"
+    else
+        fail "no copy of /data/posix.dat in podman's archive (record: ${exported:-none}): $(grep -c . "$archive.list") entries"
+    fi
+    cp -p "$data/posix.dat" "$work/posix.dat.checkpointed"
+    rm -rf "$work/snapshots"
+    change_keeping_size_and_mtime "$data/posix.dat"
+    inode=$(stat -c %i "$data/posix.dat")
+    policies "snapshot-export: volumes" "filesystem: rollback"
+    restore "$archive"
+    if ((restore_status != 0)); then
+        fail "podman container restore --import with filesystem: rollback: exit $restore_status: $(tail -n 3 "$archive.restore.out" | tr '\n' ' ')"
+        grep -v ' ms)$' "$work/lockcr.log" | tail -n 5 | sed 's/^/  /'
+        policies
+        return
+    fi
+    pass "podman container restore --import, filesystem: rollback from the archive's copies"
+    if cmp -s "$data/posix.dat" "$work/posix.dat.checkpointed" && [[ $(stat -c %i "$data/posix.dat") == "$inode" ]]; then
+        pass "the checkpoint's bytes of /data/posix.dat are back, in place (same inode)"
+    else
+        fail "/data/posix.dat after the restore is not the checkpoint's (or not the same inode)"
+    fi
+    check_restored d "$work/before-d.txt"
+    stop_container
+    policies
+}
+
 # --- Setup ----------------------------------------------------------------------------------------
 provision_criu_or_skip podman_test "$work/provision.log"
 mkdir -p "$work/bin" "$state"
@@ -401,7 +451,11 @@ podman_bounded import "$work/rootfs.tar" "$image" >"$work/import.out" 2>&1 ||
 # podman runs runc with PATH and XDG_RUNTIME_DIR alone, so lockcr's configuration reaches it through
 # a two-line action script (what an operator without /etc/lockcr/lockcr.yaml would do): this test's
 # snapshots, log and restore states stay in its work directory.
-printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$work/lockcr.log" "$work/snapshots" >"$work/lockcr.yaml"
+policies() {  # [LINE...]: this test's lockcr.yaml, with LINEs added
+    printf 'log-file: %s\nsyslog: false\nsnapshot-store: %s\n' "$work/lockcr.log" "$work/snapshots" >"$work/lockcr.yaml"
+    (($# == 0)) || printf '%s\n' "$@" >>"$work/lockcr.yaml"
+}
+policies
 printf '#!/bin/sh\nLOCKCR_CONFIG=%s LOCKCR_RUN_DIR=%s exec %s "$@"\n' "$work/lockcr.yaml" "$work/run" "$lockcr" >"$work/lockcr-action"
 chmod 0755 "$work/lockcr-action"
 echo "action-script $work/lockcr-action" >"$criu_config"
@@ -410,6 +464,7 @@ started=$SECONDS
 run_restore_scenario a
 run_restore_scenario b --file-locks
 run_outside_holder_scenario
+run_other_host_scenario
 
 if ((failures > 0)); then
     echo "podman_test: $failures check(s) FAILED ($((SECONDS - started)) s)"
