@@ -172,17 +172,18 @@ struct Piece {
     enum class Part { head, processes, middle, descriptions, tail };
     Part part;
     size_t begin = 0, end = 0;
-    size_t weight = 1;  // values in it, about
+    size_t weight = 1;  // in units of about a lock's text (some 50 bytes)
 };
 
+// A file's identity and flags are the text of about three locks.
 size_t weightOf(const Process& process) {
-    size_t weight = 1 + process.fds.size();
+    size_t weight = 1 + 3 * process.fds.size();
     for (const ProcessFd& fd : process.fds) weight += fd.posixLocks.size();
     return weight;
 }
 
 size_t weightOf(const OpenFileDescription& description) {
-    return 1 + description.holders.size() + description.locks.size();
+    return 4 + description.holders.size() + description.locks.size();
 }
 
 // Runs of ITEMS of about equal weight, RUNS of them at most.
@@ -253,11 +254,11 @@ std::vector<std::string> lockImageToPieces(const LockImage& image) {
     for (const Piece& piece : pieces) total += piece.weight;
     std::vector<std::string> texts(pieces.size());
     // A small image costs less on this thread than a thread costs to start.
-    size_t chunk = total < 4096 ? pieces.size() : 1;
+    size_t chunk = total < 8192 ? pieces.size() : 1;
     runOnWorkers(pieces.size(), chunk, [&](size_t, size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) {
             JsonWriter out;
-            out.reserve(1024 + 128 * pieces[i].weight);  // a little more than needed: never copied
+            out.reserve(1024 + 64 * pieces[i].weight);  // a little more than needed: never copied
             writePiece(out, image, pieces[i]);
             texts[i] = out.take();
         }
