@@ -27,32 +27,34 @@ struct DescriptionCandidate {
     pid_t setterHostPid = 0;  // the pid a flock or lease line shows: the process that set it
 };
 
+// A file as the kernel knows it: device and inode.
+using FileKey = std::tuple<uint32_t, uint32_t, uint64_t>;
+
+FileKey fileKey(const FileIdentity& file) { return {file.device.major, file.device.minor, file.inode}; }
+
 // Turns one task's fds read (lockedFds[begin, end), in fd order) into its process and its
 // description candidates. A POSIX lock shows in the fdinfo of every fd sharing the description it
 // was set through (dup, inheritance); it is one lock of the process: it is kept under the lowest
 // such fd. Only fds of one inode can show the same POSIX lock: those alone are compared.
-Process makeProcess(const Container& container, size_t taskIndex, const std::vector<LockedFd*>& lockedFds,
-                    size_t begin, size_t end, std::vector<DescriptionCandidate>& candidates) {
+Process makeProcess(const Container& container, size_t taskIndex, const std::vector<LockedFd*>& lockedFds, size_t begin,
+                    size_t end, std::vector<DescriptionCandidate>& candidates) {
     const ContainerTask& task = container.tasks[taskIndex];
     Process process{task.containerPid, task.hostPid, task.command, task.threads, {}};
-    using InodeKey = std::tuple<uint32_t, uint32_t, uint64_t>;
-    auto inodeOf = [](const ProcessFd& entry) {
-        return InodeKey{entry.file.device.major, entry.file.device.minor, entry.file.inode};
-    };
-    std::vector<InodeKey> inodes, shared;
+    std::vector<FileKey> inodes, shared;
     inodes.reserve(end - begin);
-    for (size_t i = begin; i < end; ++i) inodes.push_back(inodeOf(lockedFds[i]->entry));
+    for (size_t i = begin; i < end; ++i) inodes.push_back(fileKey(lockedFds[i]->entry.file));
     std::sort(inodes.begin(), inodes.end());
     for (size_t i = 1; i < inodes.size(); ++i)
         if (inodes[i] == inodes[i - 1] && (shared.empty() || shared.back() != inodes[i])) shared.push_back(inodes[i]);
-    std::set<std::tuple<InodeKey, LockType, uint64_t, uint64_t>> posixSeen;
+    std::set<std::tuple<FileKey, LockType, uint64_t, uint64_t>> posixSeen;
     process.fds.reserve(end - begin);
     for (size_t i = begin; i < end; ++i) {
         LockedFd& locked = *lockedFds[i];
         ProcessFd& entry = locked.entry;
-        if (!shared.empty() && std::binary_search(shared.begin(), shared.end(), inodeOf(entry))) {
+        if (!shared.empty() && std::binary_search(shared.begin(), shared.end(), fileKey(entry.file))) {
             std::erase_if(entry.posixLocks, [&](const Lock& lock) {
-                auto key = std::make_tuple(inodeOf(entry), lock.type, lock.range.start, lock.range.end.value_or(UINT64_MAX));
+                auto key = std::make_tuple(fileKey(entry.file), lock.type, lock.range.start,
+                                           lock.range.end.value_or(UINT64_MAX));
                 return !posixSeen.insert(key).second;
             });
         }
@@ -86,10 +88,6 @@ void addProcesses(const Container& container, const std::vector<LockedFd*>& lock
     for (auto& part : perTask) std::move(part.begin(), part.end(), std::back_inserter(candidates));
 }
 
-std::tuple<uint32_t, uint32_t, uint64_t> fileKey(const FileIdentity& file) {
-    return {file.device.major, file.device.minor, file.inode};
-}
-
 // Fds that show the same description locks on the same inode may still be different descriptions
 // (two opens, each with a shared flock). kcmp(KCMP_FILE) orders descriptions, so a sort puts the
 // fds of one description next to each other: O(n log n) kcmp calls, and none for a lone fd.
@@ -97,7 +95,7 @@ void groupDescriptions(const Container& container, LockImage& image, std::vector
     // The candidates in file order (and their own order within a file): sorted as keys and
     // indexes, not moved themselves.
     struct Keyed {
-        std::tuple<uint32_t, uint32_t, uint64_t> file;
+        FileKey file;
         size_t index;
         bool operator<(const Keyed& other) const { return std::tie(file, index) < std::tie(other.file, other.index); }
     };
