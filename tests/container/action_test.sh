@@ -88,25 +88,6 @@ checkpoint() {  # IMAGE_DIR [FLAG...]
     pass "runc checkpoint --file-locks $* (lockcr as CRIU's action script)"
 }
 
-restore() {  # IMAGE_DIR [FLAG...]: exit status in $status
-    local images=$1
-    shift
-    status=0
-    bounded "runc restore -d $* $name" "$images" "${runc_command[@]}" restore -d "$@" --image-path "$images" \
-        --bundle "$bundle" "$name" </dev/null >"$images/restore.out" 2>&1 || status=$?
-}
-
-same_table_as_before() {  # WHAT
-    init_pid=$(container_init_pid)
-    lock_table >"$work/table-now.txt"
-    if cmp -s "$work/table-before.txt" "$work/table-now.txt"; then
-        pass "kernel: $1: the lock table equals the one before the checkpoint (container pids)"
-    else
-        fail "kernel: $1: the lock table differs from the one before the checkpoint:"
-        diff "$work/table-before.txt" "$work/table-now.txt" | sed 's/^/  /'
-    fi
-}
-
 # A host process holding POSIX WRITE [0,9] of posix.dat (the container's init holds [0,99]) for
 # SECONDS; returns once it holds it.
 hold_outside() {  # SECONDS

@@ -185,3 +185,26 @@ change_keeping_size_and_mtime() {  # FILE
     head -c "$(stat -c %s "$1")" /dev/zero | tr '\0' Y >"$1"
     touch -r "$work/mtime" "$1"
 }
+
+# --- runc tests of the lockholder container ($name, $bundle, ${runc_command[@]}, lock_table) ------
+
+# runc restore -d of IMAGE_DIR, bounded; runc's output in IMAGE_DIR/restore.out.
+restore() {  # IMAGE_DIR [FLAG...]: exit status in $status
+    local images=$1
+    shift
+    status=0
+    bounded "runc restore -d $* $name" "$images" "${runc_command[@]}" restore -d "$@" --image-path "$images" \
+        --bundle "$bundle" "$name" </dev/null >"$images/restore.out" 2>&1 || status=$?
+}
+
+# The kernel's lock table now ($work/table-now.txt) against $work/table-before.txt.
+same_table_as_before() {  # WHAT
+    init_pid=$(container_init_pid)
+    lock_table >"$work/table-now.txt"
+    if cmp -s "$work/table-before.txt" "$work/table-now.txt"; then
+        pass "kernel: $1: the lock table equals the one before the checkpoint (container pids)"
+    else
+        fail "kernel: $1: the lock table differs from the one before the checkpoint:"
+        diff "$work/table-before.txt" "$work/table-now.txt" | sed 's/^/  /'
+    fi
+}

@@ -58,23 +58,6 @@ checkpoint() {  # IMAGE_DIR
         abort "runc checkpoint --file-locks $name: $(criu_error "$1/dump.log") $(tail -n 1 "$1/checkpoint.out")"
 }
 
-restore() {  # IMAGE_DIR: exit status in $status
-    status=0
-    bounded "runc restore -d $name" "$1" "${runc_command[@]}" restore -d --image-path "$1" \
-        --bundle "$bundle" "$name" </dev/null >"$1/restore.out" 2>&1 || status=$?
-}
-
-same_table_as_before() {  # WHAT
-    init_pid=$(container_init_pid)
-    lock_table >"$work/table-now.txt"
-    if cmp -s "$work/table-before.txt" "$work/table-now.txt"; then
-        pass "kernel: $1: the lock table equals the one before the checkpoint (container pids)"
-    else
-        fail "kernel: $1: the lock table differs from the one before the checkpoint:"
-        diff "$work/table-before.txt" "$work/table-now.txt" | sed 's/^/  /'
-    fi
-}
-
 # Counts opens and reads of PATHS (inotify: IN_OPEN for every open but O_PATH, IN_ACCESS for every
 # read) into $work/opened until killed; returns once the watches are in place.
 watch_opens() {  # PATH...
